@@ -1,0 +1,5 @@
+import sys
+
+from ocpp_station.cli import main
+
+sys.exit(main())

@@ -1,0 +1,92 @@
+"""`ocpp-station run`: a station, its control API and, without --csms, an embedded central system."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from pathlib import Path
+
+from ocpp_station.control.api import ControlApi
+from ocpp_station.runtime import StationOptions, StationRuntime
+from ocpp_station.station.config import ConfigError
+
+
+class StartupError(Exception):
+    """A bad option found while building the station: exit 2 with this one-line reason."""
+
+
+class StationApp:
+    def __init__(self, options: StationOptions, control: tuple[str, int]) -> None:
+        self.options = options
+        self.control = control
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, default_state_dir: Path) -> StationApp:
+        options = StationOptions(
+            identity=args.id,
+            csms_url=args.csms or "",
+            state_dir=args.state_dir or default_state_dir,
+            connectors=args.connectors,
+            password=args.password,
+            config=list(args.config),
+            fixed_cable=not args.socket,
+            seed=args.seed,
+        )
+        for name in ("vendor", "model", "serial", "firmware"):
+            value = getattr(args, name)
+            if value is not None:
+                setattr(options, name, value)
+        limits = {"vendor": 20, "model": 20, "serial": 25, "firmware": 50}
+        for name, limit in limits.items():
+            value = getattr(options, name)
+            if value is not None and len(value) > limit:
+                raise StartupError(f"--{name} is longer than {limit} characters (§6.3)")
+        app = cls(options, args.control)
+        app._check_config()
+        return app
+
+    def _check_config(self) -> None:
+        # Validate --config against the key table before anything starts.
+        from ocpp_station.station.config import Configuration
+        from ocpp_station.station.station import IMPLEMENTED_PROFILES
+        from ocpp_station.hardware.simulator import Simulator
+        from ocpp_station.clock import VirtualClock
+
+        probe = Configuration(
+            profiles=IMPLEMENTED_PROFILES,
+            connectors=self.options.connectors,
+            measurands=Simulator(VirtualClock(), self.options.connectors).measurands,
+        )
+        for key, value in self.options.config:
+            try:
+                probe.set_initial(key, value)
+            except ConfigError as exc:
+                raise StartupError(f"--config {key}: {exc}") from None
+
+    async def run(self) -> None:
+        csms = None
+        if not self.options.csms_url:
+            from ocpp_station.csms.server import CentralSystem
+
+            csms = CentralSystem("127.0.0.1", 0)
+            await csms.start()
+            self.options.csms_url = csms.url
+        runtime = StationRuntime(self.options)
+        api = ControlApi(runtime)
+        try:
+            await api.start(*self.control)
+        except OSError as exc:
+            raise SystemExit(f"ocpp-station: cannot listen on {self.control[0]}:{self.control[1]}: {exc}") from None
+        print(f"control: http://{api.host}:{api.port}", flush=True)
+        if csms is not None:
+            print(f"csms: {csms.url}", flush=True)
+        try:
+            await runtime.run()
+        finally:
+            with contextlib.suppress(Exception):
+                await runtime.stop()
+            await api.stop()
+            if csms is not None:
+                await csms.stop()
+            await asyncio.sleep(0)

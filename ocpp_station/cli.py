@@ -1,0 +1,139 @@
+"""Command line: `ocpp-station run` (one station) and `ocpp-station csms` (the central system)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from ocpp_station import __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: exit 2 with a one-line reason (interface contract)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"ocpp-station: {message}\n")
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be a number in {text!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range in {text!r}")
+    return host.strip("[]"), number
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _connectors(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 1 <= number <= 64:
+        raise argparse.ArgumentTypeError("the number of connectors must be 1 to 64")
+    return number
+
+
+def _csms_url(text: str) -> str:
+    if not text.startswith(("ws://", "wss://")):
+        raise argparse.ArgumentTypeError(f"the central system URL must be ws:// or wss://: {text!r}")
+    return text
+
+
+def _default_state_dir(identity: str) -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "ocpp-station" / identity.replace("/", "_")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ocpp-station", description="An OCPP 1.6J charging station.")
+    parser.add_argument("--version", action="version", version=f"ocpp-station {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run one charging station until SIGINT/SIGTERM")
+    run.add_argument("--csms", type=_csms_url, help="central system base URL (ws:// or wss://)")
+    run.add_argument("--id", default="CP-1", help="charge box identity")
+    run.add_argument("--state-dir", type=Path, help="persistent state folder")
+    run.add_argument("--control", type=_host_port, default=("127.0.0.1", 8180),
+                     help="HOST:PORT of the HTTP control API (port 0: a free port)")
+    run.add_argument("--config", type=_key_value, action="append", default=[],
+                     metavar="KEY=VALUE", help="set an OCPP configuration key at start")
+    run.add_argument("--connectors", type=_connectors, default=2)
+    run.add_argument("--password", help="HTTP Basic authentication password (security profile 1)")
+    run.add_argument("--vendor")
+    run.add_argument("--model")
+    run.add_argument("--serial")
+    run.add_argument("--firmware")
+    run.add_argument("--socket", action="store_true",
+                     help="socket outlets with a lock instead of fixed cables")
+    run.add_argument("--seed", type=int, help="seed of the simulator's randomness")
+
+    csms = sub.add_parser("csms", help="run the embedded central system alone")
+    csms.add_argument("--listen", type=_host_port, default=("127.0.0.1", 9000))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "csms":
+        from ocpp_station.csms.server import run_csms
+
+        return _run_until_signal(run_csms(*args.listen))
+    from ocpp_station.app import StationApp, StartupError
+
+    if not args.id or len(args.id) > 48 or any(ch.isspace() for ch in args.id):
+        parser.error(f"--id must be 1 to 48 characters without spaces, got {args.id!r}")
+    try:
+        app = StationApp.from_args(args, _default_state_dir(args.id))
+    except StartupError as exc:
+        parser.error(str(exc))
+    return _run_until_signal(app.run())
+
+
+def _run_until_signal(coro: object) -> int:
+    async def runner() -> int:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            return 0
+        return 0
+
+    try:
+        return asyncio.run(runner())
+    except KeyboardInterrupt:
+        return 0
+    except Exception as exc:  # a fatal error: exit 1 with the reason
+        logging.getLogger("ocpp_station").critical("fatal: %s", exc, exc_info=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

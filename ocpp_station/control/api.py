@@ -1,0 +1,170 @@
+"""The HTTP control API (interface contract): what a driver and an EV do to the station."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from ocpp_station.hardware.simulator import InvalidAction, UnknownConnector
+from ocpp_station.runtime import StationRuntime
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+class BadRequest(Exception):
+    """A malformed body: 422."""
+
+
+async def _json_body(request: web.Request, required: bool) -> dict[str, Any]:
+    text = await request.text()
+    if not text.strip():
+        if required:
+            raise BadRequest("a JSON object body is required")
+        return {}
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc.msg}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+class ControlApi:
+    def __init__(self, runtime: StationRuntime) -> None:
+        self.rt = runtime
+        self.app = web.Application(middlewares=[self._errors])
+        r = self.app.router
+        r.add_get("/api/status", self.status)
+        r.add_get("/api/config", self.config)
+        r.add_get("/api/messages", self.messages)
+        r.add_post("/api/rfid", self.rfid)
+        r.add_post("/api/connectors/{id}/plug", self._connector_action("plug"))
+        r.add_post("/api/connectors/{id}/unplug", self._connector_action("unplug"))
+        r.add_post("/api/connectors/{id}/ev/suspend", self._connector_action("suspend"))
+        r.add_post("/api/connectors/{id}/ev/resume", self._connector_action("resume"))
+        r.add_post("/api/connectors/{id}/fault", self.fault)
+        r.add_delete("/api/connectors/{id}/fault", self._connector_action("clear_fault"))
+        self._runner: web.AppRunner | None = None
+        self.host = ""
+        self.port = 0
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except BadRequest as exc:
+            return _error(422, str(exc))
+        except UnknownConnector as exc:
+            return _error(404, str(exc) or "unknown connector")
+        except InvalidAction as exc:
+            return _error(409, str(exc))
+        except web.HTTPException as exc:
+            if exc.status >= 400:
+                return _error(exc.status, exc.reason)
+            raise
+
+    async def start(self, host: str, port: int) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
+        self.host, self.port = sockets[0].getsockname()[:2]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- views --------------------------------------------------------------------------------
+    def _snapshot(self) -> dict[str, Any]:
+        return self.rt.station.snapshot(self.rt.connected)
+
+    def _connector(self, request: web.Request, allow_zero: bool = False) -> int:
+        raw = request.match_info["id"]
+        try:
+            connector_id = int(raw)
+        except ValueError:
+            raise UnknownConnector(f"unknown connector {raw!r}") from None
+        if connector_id == 0 and allow_zero:
+            return 0
+        if not self.rt.station.has_connector(connector_id):
+            raise UnknownConnector(f"unknown connector {connector_id}")
+        return connector_id
+
+    def _connector_status(self, connector_id: int) -> web.Response:
+        return web.json_response(self._snapshot()["connectors"][connector_id])
+
+    async def status(self, request: web.Request) -> web.Response:
+        return web.json_response(self._snapshot())
+
+    async def config(self, request: web.Request) -> web.Response:
+        entries = [
+            {"key": key, "value": value, "readonly": readonly}
+            for key, value, readonly in self.rt.config.entries()
+        ]
+        return web.json_response(entries)
+
+    async def messages(self, request: web.Request) -> web.Response:
+        raw = request.query.get("after", "0")
+        try:
+            after = int(raw)
+        except ValueError:
+            raise BadRequest(f"after must be an integer, not {raw!r}") from None
+        return web.json_response(self.rt.messages.after(after))
+
+    async def rfid(self, request: web.Request) -> web.Response:
+        body = await _json_body(request, required=True)
+        id_tag = body.get("idTag")
+        if not isinstance(id_tag, str) or not 1 <= len(id_tag) <= 20:
+            raise BadRequest("idTag must be a string of 1 to 20 characters (CiString20)")
+        connector_id = body.get("connectorId")
+        if connector_id is not None:
+            if not isinstance(connector_id, int) or isinstance(connector_id, bool):
+                raise BadRequest("connectorId must be an integer")
+            if not self.rt.station.has_connector(connector_id):
+                raise UnknownConnector(f"unknown connector {connector_id}")
+        self.rt.hardware.present_card(id_tag, connector_id)
+        if connector_id is not None:
+            return self._connector_status(connector_id)
+        return web.json_response(self._snapshot())
+
+    async def fault(self, request: web.Request) -> web.Response:
+        connector_id = self._connector(request, allow_zero=True)
+        body = await _json_body(request, required=True)
+        code = body.get("errorCode")
+        info = body.get("info")
+        if not isinstance(code, str):
+            raise BadRequest("errorCode must be an OCPP ChargePointErrorCode string")
+        if info is not None and (not isinstance(info, str) or len(info) > 50):
+            raise BadRequest("info must be a string of at most 50 characters")
+        try:
+            self.rt.hardware.raise_fault(connector_id, code, info)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        return self._connector_status(connector_id)
+
+    def _connector_action(self, action: str) -> Handler:
+        async def view(request: web.Request) -> web.Response:
+            connector_id = self._connector(request, allow_zero=action == "clear_fault")
+            hw = self.rt.hardware
+            if action == "plug":
+                hw.plug(connector_id)
+            elif action == "unplug":
+                hw.unplug(connector_id)
+            elif action == "suspend":
+                hw.suspend_ev(connector_id)
+            elif action == "resume":
+                hw.resume_ev(connector_id)
+            else:
+                hw.clear_fault(connector_id)
+            return self._connector_status(connector_id)
+
+        return view

@@ -1,0 +1,94 @@
+"""The hardware boundary: what a charger maker implements with real drivers.
+
+The station's behaviour talks to the hardware only through these small interfaces. Commands go
+down (contactor, lock, meter reads); events come up through a HardwareListener that the station
+registers. The simulator in this package implements them by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(slots=True)
+class MeterReading:
+    """One reading of a connector's meter, in the units OCPP 1.6 uses by default (7.31/7.33)."""
+
+    energy_wh: float  # Energy.Active.Import.Register, never decreases
+    power_w: float  # Power.Active.Import
+    current_a: float  # Current.Import
+    voltage_v: float  # Voltage (DC link)
+    soc_percent: float | None  # SoC of the EV, None when no EV
+    temperature_c: float  # Temperature (connector/cable)
+    current_offered_a: float  # Current.Offered
+    power_offered_w: float  # Power.Offered
+
+
+@runtime_checkable
+class HardwareListener(Protocol):
+    """Implemented by the station; the hardware calls these, synchronously, after the fact."""
+
+    def cable_plugged(self, connector_id: int) -> None: ...
+
+    def cable_unplugged(self, connector_id: int) -> None: ...
+
+    def ev_suspended(self, connector_id: int) -> None:
+        """The EV stopped drawing power (battery full, or the EV paused)."""
+        ...
+
+    def ev_resumed(self, connector_id: int) -> None: ...
+
+    def fault_raised(self, connector_id: int, error_code: str, info: str | None) -> None:
+        """A fault became active; connector 0 is the station as a whole."""
+        ...
+
+    def fault_cleared(self, connector_id: int) -> None: ...
+
+    def card_presented(self, id_tag: str, connector_id: int | None) -> None:
+        """A card at the single RFID reader; connector_id when the driver chose one."""
+        ...
+
+
+@runtime_checkable
+class ConnectorHardware(Protocol):
+    connector_id: int
+    fixed_cable: bool
+    has_lock: bool
+
+    def is_plugged(self) -> bool: ...
+
+    def ev_wants_power(self) -> bool:
+        """A plugged EV would draw power if offered (not paused, not full)."""
+        ...
+
+    def set_energy_offered(self, on: bool) -> None:
+        """Close (True) or open (False) the contactor; False also when suspended by the EVSE."""
+        ...
+
+    def lock(self) -> bool:
+        """True when locked; False means ConnectorLockFailure."""
+        ...
+
+    def unlock(self) -> bool:
+        """True when released."""
+        ...
+
+    def read_meter(self) -> MeterReading: ...
+
+    def active_fault(self) -> tuple[str, str | None] | None:
+        """(errorCode, info) of the active fault, or None."""
+        ...
+
+
+@runtime_checkable
+class Hardware(Protocol):
+    connectors: Sequence[ConnectorHardware]  # connectors[i].connector_id == i + 1
+    measurands: frozenset[str]  # OCPP measurands this hardware can report
+
+    def set_listener(self, listener: HardwareListener) -> None: ...
+
+    def station_fault(self) -> tuple[str, str | None] | None:
+        """The active fault of connector 0 (the station as a whole), or None."""
+        ...

@@ -1,0 +1,199 @@
+"""The asyncio shell around one station: clock, socket, RPC endpoint, store, hardware.
+
+It wires the parts and does the I/O; every decision is the station's (ocpp_station.station).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ocpp_station.clock import LoopClock
+from ocpp_station.hardware.simulator import Simulator
+from ocpp_station.rpc.endpoint import Router, RpcEndpoint
+from ocpp_station.station.boot import BootInfo
+from ocpp_station.station.config import Configuration
+from ocpp_station.station.station import IMPLEMENTED_PROFILES, Station
+from ocpp_station.storage.store import StationStore
+from ocpp_station.transport.client import StationClient, build_url
+
+log = logging.getLogger("ocpp_station.runtime")
+
+# The reference charger's BootNotification fields (its software version is 1.0.0).
+DEFAULT_VENDOR = "ocpp-station"
+DEFAULT_MODEL = "DC-2x50"
+DEFAULT_SERIAL = "OS-DC-000001"
+DEFAULT_FIRMWARE = "1.0.0"
+MESSAGE_LOG_SIZE = 10_000
+
+
+@dataclass(slots=True)
+class StationOptions:
+    identity: str = "CP-1"
+    csms_url: str = ""
+    state_dir: Path | None = None
+    connectors: int = 2
+    password: str | None = None
+    config: list[tuple[str, str]] = field(default_factory=list)
+    vendor: str = DEFAULT_VENDOR
+    model: str = DEFAULT_MODEL
+    serial: str | None = DEFAULT_SERIAL
+    firmware: str | None = DEFAULT_FIRMWARE
+    fixed_cable: bool = True
+    seed: int | None = None
+
+
+class MessageLog:
+    """The OCPP frames sent and received, numbered, for GET /api/messages."""
+
+    def __init__(self, size: int = MESSAGE_LOG_SIZE) -> None:
+        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
+        self._seq = itertools.count(1)
+
+    def add(self, direction: str, frame: list[Any]) -> None:
+        self._entries.append(
+            {"seq": next(self._seq), "time": time.time(), "direction": direction, "frame": frame}
+        )
+
+    def after(self, seq: int) -> list[dict[str, Any]]:
+        return [e for e in self._entries if e["seq"] > seq]
+
+
+class StationRuntime:
+    def __init__(self, options: StationOptions) -> None:
+        self.options = options
+        self.clock = LoopClock()
+        self.messages = MessageLog()
+        path = None
+        if options.state_dir is not None:
+            options.state_dir.mkdir(parents=True, exist_ok=True)
+            path = options.state_dir / "station.db"
+        self.store = StationStore(path)
+        self.hardware = Simulator(
+            self.clock, options.connectors, fixed_cable=options.fixed_cable,
+            has_lock=not options.fixed_cable, seed=options.seed,
+        )
+        self.config = Configuration(
+            profiles=IMPLEMENTED_PROFILES,
+            connectors=options.connectors,
+            measurands=self.hardware.measurands,
+            store=self.store,
+        )
+        for key, value in options.config:
+            self.config.set_initial(key, value)  # ConfigError goes to the CLI: exit 2
+        if options.password is not None:
+            self.config.set_initial("AuthorizationKey", options.password)
+        self.station = Station(
+            identity=options.identity,
+            clock=self.clock,
+            hardware=self.hardware,
+            config=self.config,
+            store=self.store,
+            info=BootInfo(options.vendor, options.model, options.serial, options.firmware),
+            on_reboot=self._reboot,
+        )
+        self.station.config_listeners.append(self._config_changed)
+        self.router = Router()
+        for action, (handler, after) in self.station.handlers().items():
+            self.router.route(action, handler, after)
+        self.endpoint: RpcEndpoint | None = None
+        self.client = StationClient(
+            build_url(options.csms_url, options.identity),
+            options.identity,
+            password=self._password(),
+            on_open=self._on_open,
+            on_message=self._on_message,
+            on_close=self._on_close,
+            ping_interval=float(self.config.get_int("WebSocketPingInterval")),
+        )
+        self.on_state_change: list[Callable[[], None]] = []
+
+    def _password(self) -> str | None:
+        try:
+            value = self.config.get("AuthorizationKey")
+        except KeyError:
+            return None
+        return value or None
+
+    @property
+    def connected(self) -> bool:
+        return self.endpoint is not None
+
+    async def run(self) -> None:
+        await self.client.run()
+
+    async def stop(self) -> None:
+        await self.client.stop()
+        await self.station.close()
+        self.store.close()
+
+    # -- connection events --------------------------------------------------------------------
+    async def _on_open(self) -> None:
+        endpoint = RpcEndpoint(
+            self.client.send,
+            self.router,
+            response_timeout=float(self._message_timeout()),
+            next_id=lambda: str(self.store.next_counter("message_id")),
+            on_frame=self.messages.add,
+        )
+        self.endpoint = endpoint
+        log.info("connected")
+        self.station.connected(endpoint)
+
+    async def _on_message(self, data: bytes | str) -> None:
+        endpoint = self.endpoint
+        if endpoint is None:
+            return
+        if self.station.boot.registration == "Rejected" and _is_call(data):
+            # §4.2: while Rejected the station SHALL NOT respond to CSMS-initiated messages.
+            return
+        await endpoint.feed(data)
+
+    async def _on_close(self, exc: BaseException | None) -> None:
+        endpoint = self.endpoint
+        self.endpoint = None
+        if endpoint is not None:
+            endpoint.connection_lost()
+        self.station.disconnected()
+        log.info("disconnected%s", f": {exc}" if exc else "")
+
+    def _message_timeout(self) -> int:
+        try:
+            return self.config.get_int("MessageTimeout")
+        except KeyError:
+            return 30
+
+    async def _reboot(self, kind: str) -> None:
+        log.info("reboot (%s reset)", kind)
+        self.station.reboot()
+        await self.client.reconnect()
+
+    def _config_changed(self, key: str, value: str) -> None:
+        if key == "WebSocketPingInterval":
+            self.client.set_ping_interval(float(value))
+        elif key == "AuthorizationKey":
+            # Security profile 1: the new password is used from the next connection on.
+            self.client.set_password(value)
+            self.station.spawn(self._reconnect_soon())
+
+    async def _reconnect_soon(self) -> None:
+        # Let the ChangeConfiguration.conf leave on the old connection first.
+        await asyncio.sleep(0.5)
+        await self.client.reconnect()
+
+
+def _is_call(data: bytes | str) -> bool:
+    try:
+        frame = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(frame, list) and bool(frame) and frame[0] == 2

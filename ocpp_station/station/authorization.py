@@ -1,0 +1,105 @@
+"""Authorize (§4.1) and the Authorization Cache (§3.5.2), with the offline rules of §3.5.
+
+The cache exists on this station (AuthorizationCacheEnabled is declared) but is off by factory
+default, like the reference charger's: every card then goes to the central system.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ocpp_station import timefmt
+from ocpp_station.rpc.errors import CallErrorReceived, ConnectionLost, OcppError, RpcTimeout
+
+if TYPE_CHECKING:
+    from ocpp_station.station.station import Station
+
+log = logging.getLogger("ocpp_station.station")
+
+IdTagInfo = dict[str, Any]
+ACCEPTED = "Accepted"
+
+
+def same_tag(a: str | None, b: str | None) -> bool:
+    """IdToken comparison is case-insensitive (§7.28)."""
+    return a is not None and b is not None and a.casefold() == b.casefold()
+
+
+class AuthService:
+    def __init__(self, station: Station) -> None:
+        self.st = station
+
+    @property
+    def cache_enabled(self) -> bool:
+        return self.st.config.get_bool("AuthorizationCacheEnabled")
+
+    def _expired(self, info: IdTagInfo, now: datetime) -> bool:
+        expiry = info.get("expiryDate")
+        if not expiry:
+            return False
+        try:
+            return timefmt.parse(expiry) <= now
+        except ValueError:
+            return True
+
+    def local_info(self, id_tag: str) -> IdTagInfo | None:
+        """What the station knows about a tag without asking: the cache, when enabled."""
+        if not self.cache_enabled:
+            return None
+        entry = self.st.store.cache_get(id_tag)
+        if entry is None:
+            return None
+        info: IdTagInfo = {"status": entry["status"]}
+        if entry.get("expiry_date"):
+            info["expiryDate"] = entry["expiry_date"]
+        if entry.get("parent_id_tag"):
+            info["parentIdTag"] = entry["parent_id_tag"]
+        if info["status"] == ACCEPTED and self._expired(info, self.st.clock.now()):
+            # §3.5.2: an entry past its expiry is Expired.
+            info["status"] = "Expired"
+        return info
+
+    def remember(self, id_tag: str, info: IdTagInfo | None) -> None:
+        """Keep the latest IdTagInfo from any .conf in the cache (§3.5.2)."""
+        if info is None or not self.cache_enabled:
+            return
+        self.st.store.cache_put(
+            id_tag, info["status"], info.get("expiryDate"), info.get("parentIdTag")
+        )
+
+    def clear_cache(self) -> str:
+        # [E] 3.23: Rejected only where no cache is implemented; ours exists even when disabled.
+        self.st.store.cache_clear()
+        return "Accepted"
+
+    async def authorize(self, id_tag: str) -> IdTagInfo:
+        local = self.local_info(id_tag)
+        if self.st.sender.open:
+            if (
+                local is not None
+                and local["status"] == ACCEPTED
+                and self.st.config.get_bool("LocalPreAuthorize")
+            ):
+                return local  # §3.5.3: start on the local authorization, no Authorize.req
+            try:
+                answer = await self.st.sender.request("Authorize", {"idTag": id_tag})
+            except (ConnectionLost, RpcTimeout, CallErrorReceived, OcppError) as exc:
+                log.info("Authorize for %s not answered (%s): offline rules", id_tag, exc)
+            else:
+                info: IdTagInfo = answer["idTagInfo"]
+                self.remember(id_tag, info)
+                return info
+        return self._offline(id_tag, local)
+
+    def _offline(self, id_tag: str, local: IdTagInfo | None) -> IdTagInfo:
+        if local is not None:
+            if local["status"] == ACCEPTED and self.st.config.get_bool("LocalAuthorizeOffline"):
+                return local
+            if local["status"] != ACCEPTED:
+                return local  # known and not valid: refused even with unknown ids allowed
+        elif self.st.config.get_bool("AllowOfflineTxForUnknownId"):
+            return {"status": ACCEPTED}
+        log.info("offline: %s not authorized locally", id_tag)
+        return {"status": "Invalid"}

@@ -1,0 +1,303 @@
+"""Everything the station sends, in order: direct messages and the transaction-message queue.
+
+Rules (OCPP 1.6 §4.2, digest §3):
+- Nothing but BootNotification goes out before the central system accepted the station.
+- Transaction-related messages (StartTransaction, StopTransaction, transaction MeterValues) are
+  queued and delivered in order; being offline is not a failed attempt. A CALLERROR or a
+  missing answer is: retry up to TransactionMessageAttempts, waiting
+  TransactionMessageRetryInterval x attempts between tries (§9.1.39/40, [JE] 3.3).
+- Other messages (StatusNotification, Heartbeat, Authorize, DataTransfer) are not queued across
+  an outage: they fail at once while offline.
+- Direct messages and queued ones leave in the order they were created, except that a
+  transaction message waiting for its retry does not hold up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ocpp_station.clock import Clock, Timer
+from ocpp_station.rpc.errors import CallErrorReceived, ConnectionLost, OcppError, RpcTimeout
+from ocpp_station.station.connector import Transaction
+
+log = logging.getLogger("ocpp_station.station")
+
+
+class Outbound(Protocol):
+    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class NotConnected(ConnectionLost):
+    """The message cannot go now: no connection, or the station is not accepted yet."""
+
+
+ResultHook = Callable[[dict[str, Any]], None]
+FailHook = Callable[[], None]
+
+
+@dataclass(slots=True)
+class _Direct:
+    seq: int
+    action: str
+    payload: dict[str, Any]
+    future: asyncio.Future[dict[str, Any]] | None
+
+
+@dataclass(slots=True)
+class QueuedMessage:
+    seq: int
+    action: str
+    payload: dict[str, Any]
+    transaction: Transaction | None
+    on_result: ResultHook | None = None
+    on_give_up: FailHook | None = None
+    attempts: int = 0
+    not_before: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Sender:
+    def __init__(
+        self,
+        clock: Clock,
+        attempts: Callable[[], int],
+        retry_interval: Callable[[], int],
+    ) -> None:
+        self._clock = clock
+        self._attempts = attempts
+        self._retry_interval = retry_interval
+        self._seq = itertools.count(1)
+        self._direct: deque[_Direct] = deque()
+        self.queue: deque[QueuedMessage] = deque()
+        self._outbound: Outbound | None = None
+        self._accepted = False
+        self._wake = asyncio.Event()
+        self._retry_timer: Timer | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self.given_up: list[QueuedMessage] = []
+        self.delivered = 0
+
+    # -- the connection and the registration gate -------------------------------------------
+    @property
+    def online(self) -> bool:
+        return self._outbound is not None
+
+    @property
+    def open(self) -> bool:
+        """Messages other than BootNotification may go."""
+        return self._outbound is not None and self._accepted
+
+    def connected(self, outbound: Outbound) -> None:
+        self._outbound = outbound
+        self._kick()
+
+    def disconnected(self) -> None:
+        self._outbound = None
+        self._fail_direct()
+
+    def set_accepted(self, accepted: bool) -> None:
+        self._accepted = accepted
+        if accepted:
+            self._kick()
+        else:
+            self._fail_direct()
+
+    async def call_now(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send past the gate: BootNotification, and nothing else."""
+        outbound = self._outbound
+        if outbound is None:
+            raise NotConnected("not connected")
+        return await outbound.call(action, payload)
+
+    # -- direct messages ---------------------------------------------------------------------
+    async def request(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send now (in order) and wait for the answer; NotConnected while offline."""
+        if not self.open:
+            raise NotConnected("offline" if self._outbound is None else "not accepted yet")
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._direct.append(_Direct(next(self._seq), action, payload, future))
+        self._kick()
+        return await future
+
+    def notify(self, action: str, payload: dict[str, Any]) -> bool:
+        """Send without waiting for the answer; dropped (False) while offline."""
+        if not self.open:
+            return False
+        self._direct.append(_Direct(next(self._seq), action, payload, None))
+        self._kick()
+        return True
+
+    # -- transaction messages ----------------------------------------------------------------
+    def enqueue(
+        self,
+        action: str,
+        payload: dict[str, Any],
+        transaction: Transaction | None,
+        on_result: ResultHook | None = None,
+        on_give_up: FailHook | None = None,
+    ) -> QueuedMessage:
+        message = QueuedMessage(
+            next(self._seq), action, payload, transaction, on_result, on_give_up
+        )
+        self.queue.append(message)
+        self._kick()
+        return message
+
+    @property
+    def queued(self) -> int:
+        return len(self.queue)
+
+    def pending_for(self, transaction: Transaction) -> bool:
+        return any(m.transaction is transaction for m in self.queue)
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until the transaction queue is empty, at most timeout seconds (loop time)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self.queue and self.open:
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            pass
+        return not self.queue
+
+    # -- the worker --------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._run(), name="sender")
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            try:
+                await self._worker
+            except asyncio.CancelledError:
+                pass
+            self._worker = None
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
+
+    def _kick(self) -> None:
+        self._wake.set()
+
+    def _fail_direct(self) -> None:
+        while self._direct:
+            item = self._direct.popleft()
+            if item.future is not None and not item.future.done():
+                item.future.set_exception(NotConnected("connection lost"))
+
+    def _next(self) -> _Direct | QueuedMessage | None:
+        if not self.open:
+            return None
+        direct = self._direct[0] if self._direct else None
+        queued = self.queue[0] if self.queue else None
+        if queued is not None and queued.not_before > self._clock.monotonic():
+            self._arm_retry(queued.not_before)
+            queued = None
+        if direct is None:
+            return queued
+        if queued is None or direct.seq < queued.seq:
+            return direct
+        return queued
+
+    def _arm_retry(self, when: float) -> None:
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
+        self._retry_timer = self._clock.call_later(when - self._clock.monotonic(), self._kick)
+
+    async def _run(self) -> None:
+        while True:
+            item = self._next()
+            if item is None:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if isinstance(item, _Direct):
+                await self._send_direct(item)
+            else:
+                await self._send_queued(item)
+
+    async def _send_direct(self, item: _Direct) -> None:
+        self._direct.popleft()
+        outbound = self._outbound
+        try:
+            if outbound is None:
+                raise NotConnected("connection lost")
+            result = await outbound.call(item.action, item.payload)
+        except (CallErrorReceived, RpcTimeout, ConnectionLost, OcppError) as exc:
+            if item.future is not None and not item.future.done():
+                item.future.set_exception(exc)
+            elif item.future is None:
+                log.info("%s not delivered: %s", item.action, _describe(exc))
+            return
+        if item.future is not None and not item.future.done():
+            item.future.set_result(result)
+
+    async def _send_queued(self, item: QueuedMessage) -> None:
+        tx = item.transaction
+        if tx is not None and item.action != "StartTransaction":
+            wire_id = tx.wire_id
+            if wire_id is None:
+                # The StartTransaction ahead of it is not answered yet; it cannot be behind us
+                # in the queue, so this only happens if it was given up: use -1 ([E] 3.18).
+                wire_id = -1
+            item.payload["transactionId"] = wire_id
+        outbound = self._outbound
+        if outbound is None:
+            return
+        try:
+            result = await outbound.call(item.action, item.payload)
+        except ConnectionLost:
+            return  # not an attempt: stays at the head until we are back (digest §3.2)
+        except (CallErrorReceived, RpcTimeout, OcppError) as exc:
+            item.attempts += 1
+            limit = max(1, self._attempts())
+            if item.attempts >= limit:
+                self._give_up(item, exc)
+            else:
+                delay = self._retry_interval() * item.attempts
+                item.not_before = self._clock.monotonic() + delay
+                log.warning(
+                    "%s failed (%s), attempt %d of %d; retry in %d s",
+                    item.action,
+                    _describe(exc),
+                    item.attempts,
+                    limit,
+                    delay,
+                )
+            return
+        if self.queue and self.queue[0] is item:
+            self.queue.popleft()
+        self.delivered += 1
+        if item.on_result is not None:
+            try:
+                item.on_result(result)
+            except Exception:
+                log.exception("handling the answer to %s failed", item.action)
+
+    def _give_up(self, item: QueuedMessage, exc: BaseException) -> None:
+        if self.queue and self.queue[0] is item:
+            self.queue.popleft()
+        self.given_up.append(item)
+        log.error(
+            "giving up %s after %d attempts (%s): %s",
+            item.action,
+            item.attempts,
+            _describe(exc),
+            item.payload,
+        )
+        if item.on_give_up is not None:
+            item.on_give_up()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, CallErrorReceived):
+        return f"CALLERROR {exc.code} {exc.description}".strip()
+    if isinstance(exc, OcppError):
+        return f"invalid answer: {exc.code} {exc.description}".strip()
+    return type(exc).__name__ + (f": {exc}" if str(exc) else "")

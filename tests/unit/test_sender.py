@@ -1,0 +1,71 @@
+"""The transaction-message queue: order, retries, offline (§4.2, digest §3)."""
+
+from __future__ import annotations
+
+from ocpp_station.rpc.errors import CallErrorReceived, RpcTimeout
+from tests.unit.harness import Harness
+from tests.unit.test_station_sessions import booted
+
+
+async def test_transaction_messages_wait_offline_and_keep_order() -> None:
+    h = await booted(config={"MeterValueSampleInterval": "10"})
+    await h.plug(1)
+    h.disconnect()
+    h.station.config.change("AllowOfflineTxForUnknownId", "true")
+    await h.card("TAG1")
+    await h.run_for(25)
+    await h.card("TAG1")
+    assert h.station.sender.queued == 4  # Start, 2 MeterValues, Stop
+    h.csms.clear()
+    h.connect()
+    await h.settle()
+    tx_actions = [a for a in h.csms.actions() if a != "StatusNotification"]
+    assert tx_actions == ["StartTransaction", "MeterValues", "MeterValues", "StopTransaction"]
+    ids = {p["transactionId"] for p in h.csms.of("MeterValues") + h.csms.of("StopTransaction")}
+    assert ids == {100}  # TC_039: the follow-ups carry the id the Start got
+    await h.close()
+
+
+async def test_callerror_is_retried_with_growing_interval() -> None:
+    h = await booted(config={"TransactionMessageAttempts": "3",
+                             "TransactionMessageRetryInterval": "10"})
+    answers = iter([
+        CallErrorReceived("StartTransaction", "InternalError", "", {}),
+        RpcTimeout("StartTransaction", 30),
+        {"transactionId": 9, "idTagInfo": {"status": "Accepted"}},
+    ])
+    h.csms.responders["StartTransaction"] = lambda p: next(answers)
+    await h.plug(1)
+    await h.card("TAG1")
+    assert h.csms.actions().count("StartTransaction") == 1
+    await h.run_for(9)
+    assert h.csms.actions().count("StartTransaction") == 1
+    await h.run_for(2)
+    assert h.csms.actions().count("StartTransaction") == 2
+    await h.run_for(19)
+    assert h.csms.actions().count("StartTransaction") == 3
+    assert h.station.connector(1).transaction.transaction_id == 9
+    await h.close()
+
+
+async def test_given_up_start_makes_follow_ups_use_minus_one() -> None:
+    h = await booted()  # TransactionMessageAttempts=1: no retry
+    h.csms.responders["StartTransaction"] = lambda p: CallErrorReceived(
+        "StartTransaction", "InternalError", "", {})
+    await h.plug(1)
+    await h.card("TAG1")
+    await h.card("TAG1")
+    assert h.csms.of("StopTransaction")[0]["transactionId"] == -1  # [E] 3.18
+    assert len(h.station.sender.given_up) == 1
+    await h.close()
+
+
+async def test_nothing_but_boot_before_accepted() -> None:
+    h = Harness()
+    h.csms.responders["BootNotification"] = lambda p: {
+        "status": "Pending", "currentTime": "2026-01-01T00:00:00Z", "interval": 60}
+    await h.boot()
+    await h.plug(1)
+    await h.run_for(30)
+    assert h.csms.actions() == ["BootNotification"]
+    await h.close()

@@ -1,4 +1,4 @@
-"""`ocpp-station run`: a station, its control API and, without --csms, an embedded central system."""
+"""`ocpp-station run`: a station, its control API and, without --csms, a central system."""
 
 from __future__ import annotations
 
@@ -48,10 +48,10 @@ class StationApp:
 
     def _check_config(self) -> None:
         # Validate --config against the key table before anything starts.
+        from ocpp_station.clock import VirtualClock
+        from ocpp_station.hardware.simulator import Simulator
         from ocpp_station.station.config import Configuration
         from ocpp_station.station.station import IMPLEMENTED_PROFILES
-        from ocpp_station.hardware.simulator import Simulator
-        from ocpp_station.clock import VirtualClock
 
         probe = Configuration(
             profiles=IMPLEMENTED_PROFILES,
@@ -77,7 +77,9 @@ class StationApp:
         try:
             await api.start(*self.control)
         except OSError as exc:
-            raise SystemExit(f"ocpp-station: cannot listen on {self.control[0]}:{self.control[1]}: {exc}") from None
+            raise SystemExit(
+                f"ocpp-station: cannot listen on {self.control[0]}:{self.control[1]}: {exc}"
+            ) from None
         print(f"control: http://{api.host}:{api.port}", flush=True)
         if csms is not None:
             print(f"csms: {csms.url}", flush=True)

@@ -79,8 +79,11 @@ class StationRuntime:
             path = options.state_dir / "station.db"
         self.store = StationStore(path)
         self.hardware = Simulator(
-            self.clock, options.connectors, fixed_cable=options.fixed_cable,
-            has_lock=not options.fixed_cable, seed=options.seed,
+            self.clock,
+            options.connectors,
+            fixed_cable=options.fixed_cable,
+            has_lock=not options.fixed_cable,
+            seed=options.seed,
         )
         self.config = Configuration(
             profiles=IMPLEMENTED_PROFILES,

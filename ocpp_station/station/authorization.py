@@ -20,6 +20,8 @@ log = logging.getLogger("ocpp_station.station")
 
 IdTagInfo = dict[str, Any]
 ACCEPTED = "Accepted"
+# Entries the cache holds before it evicts (§3.5.2 leaves the size to the charge point).
+CACHE_SIZE = 1000
 
 
 def same_tag(a: str | None, b: str | None) -> bool:
@@ -65,9 +67,32 @@ class AuthService:
         """Keep the latest IdTagInfo from any .conf in the cache (§3.5.2)."""
         if info is None or not self.cache_enabled:
             return
-        self.st.store.cache_put(
-            id_tag, info["status"], info.get("expiryDate"), info.get("parentIdTag")
+        store = self.st.store
+        store.cache_put(
+            id_tag,
+            info["status"],
+            info.get("expiryDate"),
+            info.get("parentIdTag"),
+            updated_at=self.st.clock.now(),
         )
+        self._evict()
+
+    def _evict(self) -> None:
+        """Keep the cache bounded: drop invalid entries first, then the oldest (§3.5.2)."""
+        store = self.st.store
+        entries = store.cache_all()
+        excess = len(entries) - CACHE_SIZE
+        if excess <= 0:
+            return
+        now = self.st.clock.now()
+        invalid = [
+            e
+            for e in entries
+            if e["status"] != ACCEPTED or self._expired({"expiryDate": e["expiry_date"]}, now)
+        ]
+        valid = [e for e in entries if e not in invalid]
+        for entry in (invalid + valid)[:excess]:
+            store.cache_delete(entry["id_tag"])
 
     def clear_cache(self) -> str:
         # [E] 3.23: Rejected only where no cache is implemented; ours exists even when disabled.

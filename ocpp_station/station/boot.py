@@ -94,7 +94,9 @@ class BootService:
             except ConnectionLost:
                 return  # the next connection boots again
             except (CallErrorReceived, RpcTimeout, OcppError) as exc:
-                log.warning("BootNotification failed (%s); retrying in %.0f s", exc, NO_ANSWER_RETRY)
+                log.warning(
+                    "BootNotification failed (%s); retrying in %.0f s", exc, NO_ANSWER_RETRY
+                )
                 await sleep(self.st.clock, NO_ANSWER_RETRY)
                 continue
             status = answer["status"]

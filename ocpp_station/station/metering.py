@@ -115,7 +115,9 @@ class Metering:
     # -- sampled, per transaction -----------------------------------------------------------
     def transaction_started(self, tx: Transaction, reading: MeterReading) -> None:
         self._last_periodic_wh[tx.connector_id] = reading.energy_wh
-        self._collect(tx, reading, self.st.config.get_list("StopTxnSampledData"), "Transaction.Begin")
+        self._collect(
+            tx, reading, self.st.config.get_list("StopTxnSampledData"), "Transaction.Begin"
+        )
         self._arm_sample(tx, self.st.clock.monotonic())
 
     def transaction_ending(self, tx: Transaction, reading: MeterReading) -> None:
@@ -164,7 +166,9 @@ class Metering:
     ) -> None:
         values = sampled_values(reading, measurands, context)
         if values:
-            tx.stop_data.append({"timestamp": timefmt.iso(self.st.clock.now()), "sampledValue": values})
+            tx.stop_data.append(
+                {"timestamp": timefmt.iso(self.st.clock.now()), "sampledValue": values}
+            )
 
     def transaction_data(self, tx: Transaction) -> list[dict[str, Any]]:
         limit = self.st.config.get_int("StopTransactionMaxMeterValues")

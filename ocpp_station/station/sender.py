@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from ocpp_station.clock import Clock, Timer
 from ocpp_station.rpc.errors import CallErrorReceived, ConnectionLost, OcppError, RpcTimeout
 from ocpp_station.station.connector import Transaction
+from ocpp_station.station.timers import sleep
 
 log = logging.getLogger("ocpp_station.station")
 
@@ -78,6 +79,7 @@ class Sender:
         self._outbound: Outbound | None = None
         self._accepted = False
         self._wake = asyncio.Event()
+        self._emptied = asyncio.Event()
         self._retry_timer: Timer | None = None
         self._worker: asyncio.Task[None] | None = None
         self.given_up: list[QueuedMessage] = []
@@ -146,6 +148,7 @@ class Sender:
             next(self._seq), action, payload, transaction, on_result, on_give_up
         )
         self.queue.append(message)
+        self._emptied.clear()
         self._kick()
         return message
 
@@ -156,14 +159,17 @@ class Sender:
     def pending_for(self, transaction: Transaction) -> bool:
         return any(m.transaction is transaction for m in self.queue)
 
-    async def drain(self, timeout: float) -> bool:
-        """Wait until the transaction queue is empty, at most timeout seconds (loop time)."""
+    async def drain(self, seconds: float) -> bool:
+        """Wait until the transaction queue is empty, at most `seconds` of station time."""
+        if not self.queue:
+            return True
+        emptied = asyncio.ensure_future(self._emptied.wait())
+        timer = asyncio.ensure_future(sleep(self._clock, seconds))
         try:
-            async with asyncio.timeout(timeout):
-                while self.queue and self.open:
-                    await asyncio.sleep(0.01)
-        except TimeoutError:
-            pass
+            await asyncio.wait({emptied, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            emptied.cancel()
+            timer.cancel()
         return not self.queue
 
     # -- the worker --------------------------------------------------------------------------
@@ -271,8 +277,7 @@ class Sender:
                     delay,
                 )
             return
-        if self.queue and self.queue[0] is item:
-            self.queue.popleft()
+        self._remove(item)
         self.delivered += 1
         if item.on_result is not None:
             try:
@@ -280,9 +285,14 @@ class Sender:
             except Exception:
                 log.exception("handling the answer to %s failed", item.action)
 
-    def _give_up(self, item: QueuedMessage, exc: BaseException) -> None:
+    def _remove(self, item: QueuedMessage) -> None:
         if self.queue and self.queue[0] is item:
             self.queue.popleft()
+        if not self.queue:
+            self._emptied.set()
+
+    def _give_up(self, item: QueuedMessage, exc: BaseException) -> None:
+        self._remove(item)
         self.given_up.append(item)
         log.error(
             "giving up %s after %d attempts (%s): %s",

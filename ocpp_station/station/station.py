@@ -210,7 +210,9 @@ class Station:
         if new == c.status and code == c.error_code:
             return
         if new != c.status and transition_code(c.status, new) is None:
-            log.warning("connector %d: %s -> %s is not in the §4.9 table", c.connector_id, c.status, new)
+            log.warning(
+                "connector %d: %s -> %s is not in the §4.9 table", c.connector_id, c.status, new
+            )
             self.illegal_transitions.append((c.connector_id, c.status, new))
         c.status = new
         c.error_code = code

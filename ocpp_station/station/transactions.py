@@ -52,9 +52,7 @@ class Sessions:
 
     async def _card(self, id_tag: str, connector_id: int | None) -> None:
         candidates = (
-            self.st.connectors
-            if connector_id is None
-            else [self.st.connector(connector_id)]
+            self.st.connectors if connector_id is None else [self.st.connector(connector_id)]
         )
         # The tag that started a transaction stops it, without an Authorize (TC_068, §3.5.4).
         for c in candidates:
@@ -223,7 +221,7 @@ class Sessions:
             connector_id=c.connector_id,
             id_tag=auth.id_tag,
             parent_id_tag=auth.parent_id_tag,
-            meter_start=int(round(reading.energy_wh)),
+            meter_start=round(reading.energy_wh),
             start_time=self.st.clock.now(),
         )
         c.transaction = tx
@@ -298,7 +296,7 @@ class Sessions:
         payload: dict[str, Any] = {
             "transactionId": tx.wire_id if tx.wire_id is not None else -1,
             "idTag": stop_tag,
-            "meterStop": int(round(reading.energy_wh)),
+            "meterStop": round(reading.energy_wh),
             "timestamp": timefmt.iso(self.st.clock.now()),
             "reason": reason,
         }

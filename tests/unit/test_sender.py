@@ -27,13 +27,16 @@ async def test_transaction_messages_wait_offline_and_keep_order() -> None:
 
 
 async def test_callerror_is_retried_with_growing_interval() -> None:
-    h = await booted(config={"TransactionMessageAttempts": "3",
-                             "TransactionMessageRetryInterval": "10"})
-    answers = iter([
-        CallErrorReceived("StartTransaction", "InternalError", "", {}),
-        RpcTimeout("StartTransaction", 30),
-        {"transactionId": 9, "idTagInfo": {"status": "Accepted"}},
-    ])
+    h = await booted(
+        config={"TransactionMessageAttempts": "3", "TransactionMessageRetryInterval": "10"}
+    )
+    answers = iter(
+        [
+            CallErrorReceived("StartTransaction", "InternalError", "", {}),
+            RpcTimeout("StartTransaction", 30),
+            {"transactionId": 9, "idTagInfo": {"status": "Accepted"}},
+        ]
+    )
     h.csms.responders["StartTransaction"] = lambda p: next(answers)
     await h.plug(1)
     await h.card("TAG1")
@@ -51,7 +54,8 @@ async def test_callerror_is_retried_with_growing_interval() -> None:
 async def test_given_up_start_makes_follow_ups_use_minus_one() -> None:
     h = await booted()  # TransactionMessageAttempts=1: no retry
     h.csms.responders["StartTransaction"] = lambda p: CallErrorReceived(
-        "StartTransaction", "InternalError", "", {})
+        "StartTransaction", "InternalError", "", {}
+    )
     await h.plug(1)
     await h.card("TAG1")
     await h.card("TAG1")
@@ -63,7 +67,10 @@ async def test_given_up_start_makes_follow_ups_use_minus_one() -> None:
 async def test_nothing_but_boot_before_accepted() -> None:
     h = Harness()
     h.csms.responders["BootNotification"] = lambda p: {
-        "status": "Pending", "currentTime": "2026-01-01T00:00:00Z", "interval": 60}
+        "status": "Pending",
+        "currentTime": "2026-01-01T00:00:00Z",
+        "interval": 60,
+    }
     await h.boot()
     await h.plug(1)
     await h.run_for(30)

@@ -26,7 +26,10 @@ async def test_boot_accepted_reports_every_connector_then_heartbeats() -> None:
 async def test_heartbeat_interval_comes_from_boot_answer_and_is_persisted() -> None:
     h = Harness()
     h.csms.responders["BootNotification"] = lambda p: {
-        "status": "Accepted", "currentTime": "2026-03-04T05:06:07Z", "interval": 7}
+        "status": "Accepted",
+        "currentTime": "2026-03-04T05:06:07Z",
+        "interval": 7,
+    }
     await h.boot()
     assert h.config.get("HeartbeatInterval") == "7"
     assert h.store.load_config()["HeartbeatInterval"] == "7"
@@ -42,7 +45,8 @@ async def test_heartbeat_interval_change_takes_effect_at_once() -> None:
     h = Harness()
     await h.boot()
     assert await h.request("ChangeConfiguration", {"key": "HeartbeatInterval", "value": "5"}) == {
-        "status": "Accepted"}
+        "status": "Accepted"
+    }
     h.csms.clear()
     await h.run_for(10)
     assert h.csms.actions() == ["Heartbeat", "Heartbeat"]
@@ -53,16 +57,21 @@ async def test_pending_sends_nothing_answers_config_and_reboots_after_interval()
     h = Harness()
     answers = iter(["Pending", "Accepted"])
     h.csms.responders["BootNotification"] = lambda p: {
-        "status": next(answers), "currentTime": "2026-01-01T00:00:00Z", "interval": 30}
+        "status": next(answers),
+        "currentTime": "2026-01-01T00:00:00Z",
+        "interval": 30,
+    }
     await h.boot()
     assert h.station.boot.registration == "Pending"
     # While Pending: configuration requests are answered, remote start/stop rejected.
     response = await h.request("GetConfiguration", {"key": ["MeterValueSampleInterval"]})
     assert response["configurationKey"][0]["value"] == "20"
-    assert (await h.request("ChangeConfiguration", {
-        "key": "MeterValueSampleInterval", "value": "30"}))["status"] == "Accepted"
+    assert (
+        await h.request("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "30"})
+    )["status"] == "Accepted"
     assert (await h.request("RemoteStartTransaction", {"idTag": "A", "connectorId": 1}))[
-        "status"] == "Rejected"
+        "status"
+    ] == "Rejected"
     assert (await h.request("RemoteStopTransaction", {"transactionId": 1}))["status"] == "Rejected"
     await h.plug(1)  # a status change is not sent while Pending
     await h.run_for(29)
@@ -71,7 +80,10 @@ async def test_pending_sends_nothing_answers_config_and_reboots_after_interval()
     assert h.csms.actions()[:2] == ["BootNotification", "BootNotification"]
     assert h.station.boot.registration == "Accepted"
     assert [p["status"] for p in h.csms.of("StatusNotification")] == [
-        "Available", "Preparing", "Available"]
+        "Available",
+        "Preparing",
+        "Available",
+    ]
     await h.close()
 
 
@@ -79,7 +91,10 @@ async def test_rejected_waits_for_interval_before_the_next_boot() -> None:
     h = Harness()
     answers = iter(["Rejected", "Accepted"])
     h.csms.responders["BootNotification"] = lambda p: {
-        "status": next(answers), "currentTime": "2026-01-01T00:00:00Z", "interval": 100}
+        "status": next(answers),
+        "currentTime": "2026-01-01T00:00:00Z",
+        "interval": 100,
+    }
     await h.boot()
     assert h.station.boot.registration == "Rejected"
     await h.run_for(99)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 from ocpp_station import timefmt
@@ -22,7 +23,7 @@ async def test_tc070_sampled_values_every_interval_from_start() -> None:
     meter = h.csms.of("MeterValues")
     assert len(meter) == 3
     stamps = [timefmt.parse(m["meterValue"][0]["timestamp"]) for m in meter]
-    gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(stamps)]
     assert gaps == [15.0, 15.0]
     assert h.clock.monotonic() - start >= 45
     for m in meter:
@@ -36,17 +37,22 @@ async def test_tc070_sampled_values_every_interval_from_start() -> None:
 
 
 async def test_sampled_measurands_follow_configuration() -> None:
-    h = Harness(config={
-        "MeterValueSampleInterval": "10",
-        "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,SoC",
-    })
+    h = Harness(
+        config={
+            "MeterValueSampleInterval": "10",
+            "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,SoC",
+        }
+    )
     await h.boot()
     await h.plug(1)
     await h.card("TAG1")
     await h.run_for(11)
     values = h.csms.of("MeterValues")[0]["meterValue"][0]["sampledValue"]
     assert [v["measurand"] for v in values] == [
-        "Energy.Active.Import.Register", "Power.Active.Import", "SoC"]
+        "Energy.Active.Import.Register",
+        "Power.Active.Import",
+        "SoC",
+    ]
     assert values[1]["unit"] == "W" and float(values[1]["value"]) > 0
     assert values[2]["unit"] == "Percent" and values[2]["location"] == "EV"
     await h.close()
@@ -54,10 +60,14 @@ async def test_sampled_measurands_follow_configuration() -> None:
 
 async def test_tc071_clock_aligned_on_boundaries_for_all_connectors() -> None:
     clock = VirtualClock(datetime(2026, 1, 1, 11, 59, 50, tzinfo=UTC))
-    h = Harness(clock=clock, config={"ClockAlignedDataInterval": "60",
-                                     "MeterValueSampleInterval": "0"})
+    h = Harness(
+        clock=clock, config={"ClockAlignedDataInterval": "60", "MeterValueSampleInterval": "0"}
+    )
     h.csms.responders["BootNotification"] = lambda p: {
-        "status": "Accepted", "currentTime": "2026-01-01T11:59:50Z", "interval": 300}
+        "status": "Accepted",
+        "currentTime": "2026-01-01T11:59:50Z",
+        "interval": 300,
+    }
     await h.boot()
     await h.plug(2)
     await h.card("TAG1")
@@ -66,7 +76,9 @@ async def test_tc071_clock_aligned_on_boundaries_for_all_connectors() -> None:
     meter = h.csms.of("MeterValues")
     assert [m["connectorId"] for m in meter] == [1, 2, 0, 1, 2, 0]
     assert {m["meterValue"][0]["timestamp"] for m in meter} == {
-        "2026-01-01T12:00:00.000Z", "2026-01-01T12:01:00.000Z"}
+        "2026-01-01T12:00:00.000Z",
+        "2026-01-01T12:01:00.000Z",
+    }
     assert all(m["meterValue"][0]["sampledValue"][0]["context"] == "Sample.Clock" for m in meter)
     assert "transactionId" not in meter[0] and "transactionId" not in meter[2]
     assert meter[1]["transactionId"] == 100  # [E] 3.16: the running transaction's id
@@ -80,7 +92,8 @@ def test_aligned_boundaries_restart_at_midnight() -> None:
     early = datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)
     assert next_aligned(early, 10000) == datetime(2026, 1, 1, 2, 46, 40, tzinfo=UTC)
     assert next_aligned(datetime(2026, 1, 1, 0, 15, tzinfo=UTC), 900) == datetime(
-        2026, 1, 1, 0, 30, tzinfo=UTC)
+        2026, 1, 1, 0, 30, tzinfo=UTC
+    )
 
 
 async def test_minimum_status_duration_suppresses_short_statuses() -> None:

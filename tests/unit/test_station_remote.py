@@ -15,7 +15,8 @@ async def test_tc010_remote_start_with_cable_plugged() -> None:
     await h.plug(1)
     h.csms.clear()
     assert (await h.request("RemoteStartTransaction", {"idTag": "R1", "connectorId": 1})) == {
-        "status": "Accepted"}
+        "status": "Accepted"
+    }
     assert steps(h) == ["Authorize", "StartTransaction", "S1:Charging"]
     await h.close()
 
@@ -61,14 +62,17 @@ async def test_tc026_tc027_tc028_remote_rejections() -> None:
     await h.plug(1)
     await h.card("TAG1")
     assert (await h.request("RemoteStartTransaction", {"idTag": "R", "connectorId": 1}))[
-        "status"] == "Rejected"
+        "status"
+    ] == "Rejected"
     with pytest.raises(PropertyConstraintViolation):
         await h.request("RemoteStartTransaction", {"idTag": "R", "connectorId": 0})
     assert (await h.request("RemoteStartTransaction", {"idTag": "R", "connectorId": 7}))[
-        "status"] == "Rejected"
+        "status"
+    ] == "Rejected"
     h.csms.clear()
     assert (await h.request("RemoteStopTransaction", {"transactionId": 487249487})) == {
-        "status": "Rejected"}
+        "status": "Rejected"
+    }
     assert h.csms.sent == []
     await h.close()
 
@@ -88,13 +92,16 @@ async def test_tc012_remote_stop() -> None:
 async def test_change_availability_connector_and_station() -> None:
     h = await booted()
     assert (await h.request("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})) == {
-        "status": "Accepted"}
+        "status": "Accepted"
+    }
     assert steps(h) == ["S1:Unavailable"]
     assert h.status(0) == "Available"  # a connector-level change leaves connector 0 alone
     assert (await h.request("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})) == {
-        "status": "Accepted"}  # already in that state
+        "status": "Accepted"
+    }  # already in that state
     assert (await h.request("ChangeAvailability", {"connectorId": 3, "type": "Inoperative"})) == {
-        "status": "Rejected"}
+        "status": "Rejected"
+    }
     h.csms.clear()
     await h.request("ChangeAvailability", {"connectorId": 0, "type": "Inoperative"})
     assert steps(h) == ["S0:Unavailable", "S2:Unavailable"]
@@ -113,7 +120,8 @@ async def test_change_availability_during_session_is_scheduled() -> None:
     await h.card("TAG1")
     h.csms.clear()
     assert (await h.request("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})) == {
-        "status": "Scheduled"}
+        "status": "Scheduled"
+    }
     assert h.status(1) == "Charging"
     await h.card("TAG1")
     await h.unplug(1)
@@ -158,7 +166,8 @@ async def test_unlock_fixed_cable_not_supported_tc017_2_tc018_2() -> None:
     assert (await h.request("UnlockConnector", {"connectorId": 1})) == {"status": "NotSupported"}
     assert h.status(1) == "Charging"
     assert (await h.request("UnlockConnector", {"connectorId": 9765})) == {
-        "status": "NotSupported"}  # TC_031
+        "status": "NotSupported"
+    }  # TC_031
     await h.close()
 
 
@@ -195,7 +204,9 @@ async def test_fault_and_recovery_tc041() -> None:
     await h.settle()
     sent = h.csms.of("StatusNotification")
     assert [(p["status"], p["errorCode"]) for p in sent] == [
-        ("Faulted", "GroundFailure"), ("Charging", "NoError")]
+        ("Faulted", "GroundFailure"),
+        ("Charging", "NoError"),
+    ]
     assert sent[0]["info"] == "ground fault"
     await h.close()
 
@@ -210,29 +221,41 @@ async def test_configuration_requests_tc019_tc021_tc040() -> None:
     some = await h.request("GetConfiguration", {"key": ["HeartbeatInterval", "Nope"]})
     assert [k["key"] for k in some["configurationKey"]] == ["HeartbeatInterval"]
     assert some["unknownKey"] == ["Nope"]
-    change = await h.request("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "30"})
+    change = await h.request(
+        "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "30"}
+    )
     assert change == {"status": "Accepted"}
     assert (await h.request("ChangeConfiguration", {"key": "Testing", "value": "1"})) == {
-        "status": "NotSupported"}
-    assert (await h.request("ChangeConfiguration", {
-        "key": "MeterValueSampleInterval", "value": "-1"})) == {"status": "Rejected"}
-    assert (await h.request("ChangeConfiguration", {"key": "NumberOfConnectors", "value": "3"})) == {
-        "status": "Rejected"}
+        "status": "NotSupported"
+    }
+    assert (
+        await h.request("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "-1"})
+    ) == {"status": "Rejected"}
+    assert (
+        await h.request("ChangeConfiguration", {"key": "NumberOfConnectors", "value": "3"})
+    ) == {"status": "Rejected"}
     await h.close()
 
 
 async def test_data_transfer_vendor_registry_tc062() -> None:
     h = await booted()
     assert (await h.request("DataTransfer", {"vendorId": "TestVendorId"})) == {
-        "status": "UnknownVendorId"}
+        "status": "UnknownVendorId"
+    }
     h.station.data_transfer.register(
-        "com.example", lambda mid, data: ("Accepted", (data or "")[::-1]) if mid == "rev" else (
-            "UnknownMessageId", None))
-    assert (await h.request("DataTransfer", {
-        "vendorId": "com.example", "messageId": "rev", "data": "abc"})) == {
-        "status": "Accepted", "data": "cba"}
+        "com.example",
+        lambda mid, data: (
+            ("Accepted", (data or "")[::-1]) if mid == "rev" else ("UnknownMessageId", None)
+        ),
+    )
+    assert (
+        await h.request(
+            "DataTransfer", {"vendorId": "com.example", "messageId": "rev", "data": "abc"}
+        )
+    ) == {"status": "Accepted", "data": "cba"}
     assert (await h.request("DataTransfer", {"vendorId": "com.example", "messageId": "x"})) == {
-        "status": "UnknownMessageId"}
+        "status": "UnknownMessageId"
+    }
     answer = await h.station.send_data_transfer("com.example", "hello", "data")
     assert answer == {"status": "UnknownVendorId"}
     await h.close()

@@ -118,7 +118,8 @@ async def test_tc068_same_tag_stops_without_authorize() -> None:
 async def test_tc069_same_parent_stops_with_the_second_tag() -> None:
     h = await booted()
     h.csms.responders["Authorize"] = lambda p: {
-        "idTagInfo": {"status": "Accepted", "parentIdTag": "FLEET"}}
+        "idTagInfo": {"status": "Accepted", "parentIdTag": "FLEET"}
+    }
     await h.plug(1)
     await h.card("TAG1")
     h.csms.clear()
@@ -132,7 +133,8 @@ async def test_other_group_card_does_not_stop() -> None:
     h = await booted()
     parents = iter(["A", "B"])
     h.csms.responders["Authorize"] = lambda p: {
-        "idTagInfo": {"status": "Accepted", "parentIdTag": next(parents)}}
+        "idTagInfo": {"status": "Accepted", "parentIdTag": next(parents)}
+    }
     await h.plug(1)
     await h.card("TAG1", 1)
     h.csms.clear()
@@ -185,7 +187,9 @@ async def test_ev_full_battery_is_suspended_ev_and_resume_charges() -> None:
 async def test_invalid_start_answer_suspends_energy_by_default() -> None:
     h = await booted()
     h.csms.responders["StartTransaction"] = lambda p: {
-        "transactionId": 5, "idTagInfo": {"status": "Blocked"}}
+        "transactionId": 5,
+        "idTagInfo": {"status": "Blocked"},
+    }
     await h.plug(1)
     await h.card("TAG1")
     assert h.status(1) == "SuspendedEVSE"  # C5, StopTransactionOnInvalidId=false
@@ -197,7 +201,9 @@ async def test_invalid_start_answer_suspends_energy_by_default() -> None:
 async def test_invalid_start_answer_deauthorizes_when_configured() -> None:
     h = await booted(config={"StopTransactionOnInvalidId": "true"})
     h.csms.responders["StartTransaction"] = lambda p: {
-        "transactionId": 5, "idTagInfo": {"status": "Invalid"}}
+        "transactionId": 5,
+        "idTagInfo": {"status": "Invalid"},
+    }
     await h.plug(1)
     await h.card("TAG1")
     stop = h.csms.of("StopTransaction")[0]
@@ -252,7 +258,8 @@ async def test_authorization_cache_and_local_pre_authorize_tc007() -> None:
 async def test_cache_expiry_makes_the_entry_expired() -> None:
     h = await booted(config={"AuthorizationCacheEnabled": "true", "LocalPreAuthorize": "true"})
     h.csms.responders["Authorize"] = lambda p: {
-        "idTagInfo": {"status": "Accepted", "expiryDate": "2026-01-01T12:00:30Z"}}
+        "idTagInfo": {"status": "Accepted", "expiryDate": "2026-01-01T12:00:30Z"}
+    }
     await h.card("TAG1")
     await h.card("TAG1")
     assert h.station.auth.local_info("TAG1")["status"] == "Accepted"
@@ -276,4 +283,24 @@ async def test_offline_rules() -> None:
     h.connect()
     await h.settle()
     assert h.station.sender.queued == 0
+    await h.close()
+
+
+async def test_cache_evicts_invalid_entries_first() -> None:
+    from ocpp_station.station import authorization
+
+    h = await booted(config={"AuthorizationCacheEnabled": "true"})
+    old = authorization.CACHE_SIZE
+    authorization.CACHE_SIZE = 3
+    try:
+        auth = h.station.auth
+        auth.remember("A", {"status": "Accepted"})
+        auth.remember("B", {"status": "Blocked"})
+        auth.remember("C", {"status": "Accepted"})
+        auth.remember("D", {"status": "Accepted"})
+        assert [e["id_tag"] for e in h.store.cache_all()] == ["a", "c", "d"]
+        auth.remember("E", {"status": "Accepted"})
+        assert [e["id_tag"] for e in h.store.cache_all()] == ["c", "d", "e"]
+    finally:
+        authorization.CACHE_SIZE = old
     await h.close()

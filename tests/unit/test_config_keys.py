@@ -1,0 +1,265 @@
+"""The configuration-key table against the specification, the digest and the product spec."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from ocpp.v16.enums import Measurand, Phase
+
+from ocpp_station.station.config import canonical_value
+from ocpp_station.station.config_keys import (
+    KEYS,
+    MEASURANDS,
+    PHASES,
+    PROFILES,
+    KeyDef,
+    StationFacts,
+    authorization_key,
+    local_password,
+    measurand_item,
+    phase_rotation_item,
+    phase_rotation_list,
+)
+
+# Digest §4.1 (Core) with the access this station chose where the spec allows R or RW.
+CORE_ACCESS = {
+    "AllowOfflineTxForUnknownId": "RW",
+    "AuthorizationCacheEnabled": "RW",
+    "AuthorizeRemoteTxRequests": "RW",  # R or RW: RW chosen
+    "BlinkRepeat": "RW",
+    "ClockAlignedDataInterval": "RW",
+    "ConnectionTimeOut": "RW",
+    "ConnectorPhaseRotation": "RW",
+    "ConnectorPhaseRotationMaxLength": "R",
+    "GetConfigurationMaxKeys": "R",
+    "HeartbeatInterval": "RW",
+    "LightIntensity": "RW",
+    "LocalAuthorizeOffline": "RW",
+    "LocalPreAuthorize": "RW",
+    "MaxEnergyOnInvalidId": "RW",
+    "MessageTimeout": "RW",
+    "MeterValuesAlignedData": "RW",
+    "MeterValuesAlignedDataMaxLength": "R",
+    "MeterValuesSampledData": "RW",
+    "MeterValuesSampledDataMaxLength": "R",
+    "MeterValueSampleInterval": "RW",
+    "MinimumStatusDuration": "RW",
+    "NumberOfConnectors": "R",
+    "ResetRetries": "RW",
+    "StopTransactionOnEVSideDisconnect": "RW",  # R or RW ([E] 3.80): RW chosen
+    "StopTransactionOnInvalidId": "RW",
+    "StopTransactionMaxMeterValues": "R",
+    "StopTxnAlignedData": "RW",
+    "StopTxnAlignedDataMaxLength": "R",
+    "StopTxnSampledData": "RW",
+    "StopTxnSampledDataMaxLength": "R",
+    "SupportedFeatureProfiles": "R",
+    "SupportedFeatureProfilesMaxLength": "R",
+    "TransactionMessageAttempts": "RW",
+    "TransactionMessageRetryInterval": "RW",
+    "UnlockConnectorOnEVSideDisconnect": "R",  # fixed cable: R ([E] 3.84/3.85)
+    "WebSocketPingInterval": "RW",
+    "AuthorizationKey": "W",
+}
+
+# Digest §4.2: key -> (profile, access).
+OPTIONAL_PROFILE_KEYS = {
+    "LocalAuthListEnabled": ("LocalAuthListManagement", "RW"),
+    "LocalAuthListMaxLength": ("LocalAuthListManagement", "R"),
+    "SendLocalListMaxLength": ("LocalAuthListManagement", "R"),
+    "ReserveConnectorZeroSupported": ("Reservation", "R"),
+    "ChargeProfileMaxStackLevel": ("SmartCharging", "R"),
+    "ChargingScheduleAllowedChargingRateUnit": ("SmartCharging", "R"),
+    "ChargingScheduleMaxPeriods": ("SmartCharging", "R"),
+    "ConnectorSwitch3to1PhaseSupported": ("SmartCharging", "R"),
+    "MaxChargingProfilesInstalled": ("SmartCharging", "R"),
+    "SupportedFileTransferProtocols": ("FirmwareManagement", "R"),
+}
+
+# Product specification, "Configuration keys: the factory defaults" (keys the reference had).
+REFERENCE_DEFAULTS = {
+    "AllowOfflineTxForUnknownId": "false",
+    "AuthorizationCacheEnabled": "false",
+    "AuthorizeRemoteTxRequests": "true",
+    "ClockAlignedDataInterval": "10000",
+    "ConnectionTimeOut": "1000",
+    "ConnectorPhaseRotation": "RST",
+    "GetConfigurationMaxKeys": "20",
+    "HeartbeatInterval": "20",
+    "LocalAuthorizeOffline": "false",
+    "LocalPreAuthorize": "false",
+    "MeterValuesAlignedData": "Energy.Active.Import.Register",
+    "MeterValuesAlignedDataMaxLength": "10000",
+    "MeterValuesSampledData": "Energy.Active.Import.Register",
+    "MeterValuesSampledDataMaxLength": "10000",
+    "MeterValueSampleInterval": "20",
+    "ResetRetries": "1",
+    "StopTransactionMaxMeterValues": "2147483647",
+    "StopTransactionOnEVSideDisconnect": "true",
+    "StopTransactionOnInvalidId": "false",
+    "StopTxnAlignedData": "Energy.Active.Import.Register",
+    "StopTxnAlignedDataMaxLength": "10000",
+    "StopTxnSampledData": "Energy.Active.Import.Register",
+    "StopTxnSampledDataMaxLength": "10000",
+    "TransactionMessageAttempts": "1",
+    "TransactionMessageRetryInterval": "200",
+    "UnlockConnectorOnEVSideDisconnect": "false",
+}
+
+REFERENCE = StationFacts(profiles=PROFILES, connectors=2, measurands=MEASURANDS)
+
+
+def access(definition: KeyDef) -> str:
+    if definition.write_only:
+        return "W"
+    return "R" if definition.readonly else "RW"
+
+
+def test_every_core_key_is_declared_with_the_digest_access() -> None:
+    for name, expected in CORE_ACCESS.items():
+        assert name in KEYS, name
+        assert KEYS[name].profile == "Core", name
+        assert access(KEYS[name]) == expected, name
+
+
+def test_every_optional_profile_key_is_declared_with_its_profile() -> None:
+    for name, (profile, expected) in OPTIONAL_PROFILE_KEYS.items():
+        assert KEYS[name].profile == profile, name
+        assert access(KEYS[name]) == expected, name
+
+
+def test_the_table_holds_nothing_else() -> None:
+    assert set(KEYS) == set(CORE_ACCESS) | set(OPTIONAL_PROFILE_KEYS)
+    assert all(name == definition.name for name, definition in KEYS.items())
+
+
+def test_defaults_are_the_reference_chargers() -> None:
+    for name, value in REFERENCE_DEFAULTS.items():
+        assert KEYS[name].default == value, name
+
+
+def test_station_dependent_keys_are_computed_not_literal() -> None:
+    for name in ("SupportedFeatureProfiles", "NumberOfConnectors"):
+        assert KEYS[name].computed is not None and KEYS[name].default is None
+    assert KEYS["NumberOfConnectors"].computed(REFERENCE) == "2"  # type: ignore[misc]
+    assert KEYS["SupportedFeatureProfiles"].computed(REFERENCE) == ",".join(PROFILES)  # type: ignore[misc]
+    assert KEYS["ConnectorPhaseRotationMaxLength"].computed(REFERENCE) == "3"  # type: ignore[misc]
+
+
+def test_every_key_has_a_value_except_the_write_only_one() -> None:
+    for definition in KEYS.values():
+        has_value = definition.default is not None or definition.computed is not None
+        assert has_value != definition.write_only, definition.name
+
+
+def test_every_default_is_valid_and_already_canonical() -> None:
+    def lookup(key: str) -> str | None:
+        definition = KEYS.get(key)
+        if definition is None:
+            return None
+        return definition.computed(REFERENCE) if definition.computed else definition.default
+
+    for definition in KEYS.values():
+        value = lookup(definition.name)
+        if value is not None:
+            assert canonical_value(definition, value, REFERENCE, lookup) == value, definition.name
+
+
+def test_writable_lists_name_an_existing_max_length_key_of_their_profile() -> None:
+    for definition in KEYS.values():
+        if definition.type == "csl" and not definition.readonly:
+            limit = KEYS[definition.max_length_key or ""]
+            assert limit.type == "int" and limit.readonly, definition.name
+            assert limit.profile == definition.profile, definition.name
+
+
+def test_writable_integers_declare_their_lower_bound() -> None:
+    for definition in KEYS.values():
+        if definition.type == "int" and not definition.readonly:
+            assert definition.minimum is not None and definition.minimum >= 0, definition.name
+
+
+def test_no_standard_key_needs_a_reboot() -> None:
+    assert not any(definition.reboot_required for definition in KEYS.values())
+
+
+def test_keydef_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        KEYS["HeartbeatInterval"].default = "1"  # type: ignore[misc]
+
+
+def test_measurand_and_phase_names_match_the_ocpp_enums() -> None:
+    assert {m.value for m in Measurand} == MEASURANDS
+    assert {p.value for p in Phase} == PHASES
+
+
+def test_measurand_item_is_case_insensitive_and_answers_the_enum_spelling() -> None:
+    assert measurand_item("energy.active.import.REGISTER", REFERENCE) == (
+        "Energy.Active.Import.Register"
+    )
+    assert measurand_item("SoC", REFERENCE) == "SoC"
+
+
+def test_measurand_item_refuses_phases_on_a_dc_charger() -> None:
+    with pytest.raises(ValueError, match="DC"):
+        measurand_item("Voltage.L1", REFERENCE)
+    with pytest.raises(ValueError, match="DC"):
+        measurand_item("Current.Import.L2-N", REFERENCE)
+
+
+def test_measurand_item_refuses_what_the_meter_cannot_report() -> None:
+    meter = StationFacts(("Core",), 2, frozenset({"Energy.Active.Import.Register"}))
+    with pytest.raises(ValueError, match="not a measurand"):
+        measurand_item("Voltage", meter)
+    with pytest.raises(ValueError, match="not a measurand"):
+        measurand_item("Energy", REFERENCE)
+
+
+@pytest.mark.parametrize(
+    ("item", "canonical"),
+    [
+        ("RST", "RST"),
+        ("notapplicable", "NotApplicable"),
+        ("0.RST", "0.RST"),
+        ("2.tsr", "2.TSR"),
+        ("01.Unknown", "1.Unknown"),
+    ],
+)
+def test_phase_rotation_items(item: str, canonical: str) -> None:
+    assert phase_rotation_item(item, REFERENCE) == canonical
+
+
+@pytest.mark.parametrize("item", ["3.RST", "-1.RST", "a.RST", "1.XYZ", "1.2.RST", "\u0661.RST", ""])
+def test_phase_rotation_items_refused(item: str) -> None:
+    with pytest.raises(ValueError):
+        phase_rotation_item(item, REFERENCE)
+
+
+def test_phase_rotation_names_each_connector_once() -> None:
+    assert phase_rotation_list("RST,1.RTS,2.RST") == "RST,1.RTS,2.RST"
+    assert phase_rotation_list("") == ""
+    with pytest.raises(ValueError, match="connector 1"):
+        phase_rotation_list("1.RST,1.RTS")
+    with pytest.raises(ValueError, match=r"\(all\)"):
+        phase_rotation_list("RST,RTS")
+
+
+def test_authorization_key_is_16_to_20_bytes_in_hex() -> None:
+    assert authorization_key("00112233445566778899AaBbCcDdEeFf") == (
+        "00112233445566778899AaBbCcDdEeFf"
+    )
+    assert authorization_key("ab" * 20) == "ab" * 20
+    for bad in ("ab" * 15, "ab" * 21, "abc" * 11, "zz" * 16, "new_password_12345678", ""):
+        with pytest.raises(ValueError) as caught:
+            authorization_key(bad)
+        if bad:
+            assert bad not in str(caught.value)  # a secret is never echoed
+
+
+def test_local_password_takes_any_printable_text() -> None:
+    assert local_password("new_password_12345678") == "new_password_12345678"
+    assert local_password("p") == "p"
+    for bad in ("", "tab\there", "line\n"):
+        with pytest.raises(ValueError):
+            local_password(bad)

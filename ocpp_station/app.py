@@ -8,7 +8,7 @@ import contextlib
 from pathlib import Path
 
 from ocpp_station.control.api import ControlApi
-from ocpp_station.runtime import StationOptions, StationRuntime
+from ocpp_station.runtime import StationOptions, StationRuntime, load_hardware_factory
 from ocpp_station.station.config import ConfigError
 
 
@@ -32,6 +32,7 @@ class StationApp:
             config=list(args.config),
             fixed_cable=not args.socket,
             seed=args.seed,
+            hardware=args.hardware,
         )
         for name in ("vendor", "model", "serial", "firmware"):
             value = getattr(args, name)
@@ -44,6 +45,11 @@ class StationApp:
                 raise StartupError(f"--{name} is longer than {limit} characters (§6.3)")
         app = cls(options, args.control)
         app._check_config()
+        if options.hardware:
+            try:
+                load_hardware_factory(options.hardware)
+            except ValueError as exc:
+                raise StartupError(str(exc)) from None
         return app
 
     def _check_config(self) -> None:

@@ -53,7 +53,9 @@ def _connectors(text: str) -> int:
 
 def _csms_url(text: str) -> str:
     if not text.startswith(("ws://", "wss://")):
-        raise argparse.ArgumentTypeError(f"the central system URL must be ws:// or wss://: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"the central system URL must be ws:// or wss://: {text!r}"
+        )
     return text
 
 
@@ -72,19 +74,35 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--csms", type=_csms_url, help="central system base URL (ws:// or wss://)")
     run.add_argument("--id", default="CP-1", help="charge box identity")
     run.add_argument("--state-dir", type=Path, help="persistent state folder")
-    run.add_argument("--control", type=_host_port, default=("127.0.0.1", 8180),
-                     help="HOST:PORT of the HTTP control API (port 0: a free port)")
-    run.add_argument("--config", type=_key_value, action="append", default=[],
-                     metavar="KEY=VALUE", help="set an OCPP configuration key at start")
+    run.add_argument(
+        "--control",
+        type=_host_port,
+        default=("127.0.0.1", 8180),
+        help="HOST:PORT of the HTTP control API (port 0: a free port)",
+    )
+    run.add_argument(
+        "--config",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set an OCPP configuration key at start",
+    )
     run.add_argument("--connectors", type=_connectors, default=2)
     run.add_argument("--password", help="HTTP Basic authentication password (security profile 1)")
     run.add_argument("--vendor")
     run.add_argument("--model")
     run.add_argument("--serial")
     run.add_argument("--firmware")
-    run.add_argument("--socket", action="store_true",
-                     help="socket outlets with a lock instead of fixed cables")
+    run.add_argument(
+        "--socket", action="store_true", help="socket outlets with a lock instead of fixed cables"
+    )
     run.add_argument("--seed", type=int, help="seed of the simulator's randomness")
+    run.add_argument(
+        "--hardware",
+        metavar="MODULE:FACTORY",
+        help="real hardware drivers: FACTORY(clock, connectors) returns a Hardware",
+    )
 
     csms = sub.add_parser("csms", help="run the embedded central system alone")
     csms.add_argument("--listen", type=_host_port, default=("127.0.0.1", 9000))
@@ -103,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         from ocpp_station.csms.server import run_csms
 
         return _run_until_signal(run_csms(*args.listen))
-    from ocpp_station.app import StationApp, StartupError
+    from ocpp_station.app import StartupError, StationApp
 
     if not args.id or len(args.id) > 48 or any(ch.isspace() for ch in args.id):
         parser.error(f"--id must be 1 to 48 characters without spaces, got {args.id!r}")

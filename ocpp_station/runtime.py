@@ -6,6 +6,7 @@ It wires the parts and does the I/O; every decision is the station's (ocpp_stati
 from __future__ import annotations
 
 import asyncio
+import importlib
 import itertools
 import logging
 import time
@@ -17,7 +18,8 @@ from typing import Any
 
 import orjson
 
-from ocpp_station.clock import LoopClock
+from ocpp_station.clock import Clock, LoopClock
+from ocpp_station.hardware.interfaces import Hardware
 from ocpp_station.hardware.simulator import Simulator
 from ocpp_station.rpc.endpoint import Router, RpcEndpoint
 from ocpp_station.station.boot import BootInfo
@@ -27,6 +29,9 @@ from ocpp_station.storage.store import StationStore
 from ocpp_station.transport.client import StationClient, build_url
 
 log = logging.getLogger("ocpp_station.runtime")
+
+# Builds the hardware of a station: (clock, number of connectors) -> Hardware.
+HardwareFactory = Callable[[Clock, int], Hardware]
 
 # The reference charger's BootNotification fields (its software version is 1.0.0).
 DEFAULT_VENDOR = "ocpp-station"
@@ -50,6 +55,8 @@ class StationOptions:
     firmware: str | None = DEFAULT_FIRMWARE
     fixed_cable: bool = True
     seed: int | None = None
+    # "package.module:factory" of real hardware drivers; None runs the simulator.
+    hardware: str | None = None
 
 
 class MessageLog:
@@ -78,13 +85,7 @@ class StationRuntime:
             options.state_dir.mkdir(parents=True, exist_ok=True)
             path = options.state_dir / "station.db"
         self.store = StationStore(path)
-        self.hardware = Simulator(
-            self.clock,
-            options.connectors,
-            fixed_cable=options.fixed_cable,
-            has_lock=not options.fixed_cable,
-            seed=options.seed,
-        )
+        self.hardware = make_hardware(options, self.clock)
         self.config = Configuration(
             profiles=IMPLEMENTED_PROFILES,
             connectors=options.connectors,
@@ -192,6 +193,39 @@ class StationRuntime:
         # Let the ChangeConfiguration.conf leave on the old connection first.
         await asyncio.sleep(0.5)
         await self.client.reconnect()
+
+
+def load_hardware_factory(spec: str) -> HardwareFactory:
+    """Import `package.module:factory`; the factory builds the Hardware of a real charger."""
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"--hardware must be MODULE:FACTORY, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"--hardware: cannot import {module_name}: {exc}") from None
+    factory = getattr(module, attribute, None)
+    if not callable(factory):
+        raise ValueError(f"--hardware: {module_name} has no callable {attribute}")
+    return factory  # type: ignore[no-any-return]
+
+
+def make_hardware(options: StationOptions, clock: Clock) -> Hardware:
+    if options.hardware:
+        hardware = load_hardware_factory(options.hardware)(clock, options.connectors)
+        if len(hardware.connectors) != options.connectors:
+            raise ValueError(
+                f"--hardware built {len(hardware.connectors)} connectors, "
+                f"--connectors says {options.connectors}"
+            )
+        return hardware
+    return Simulator(
+        clock,
+        options.connectors,
+        fixed_cable=options.fixed_cable,
+        has_lock=not options.fixed_cable,
+        seed=options.seed,
+    )
 
 
 def _is_call(data: bytes | str) -> bool:

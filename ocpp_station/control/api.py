@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ocpp_station.hardware.simulator import InvalidAction, UnknownConnector
+from ocpp_station.hardware.simulator import InvalidAction, Simulator, UnknownConnector
 from ocpp_station.runtime import StationRuntime
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -99,6 +99,14 @@ class ControlApi:
             raise UnknownConnector(f"unknown connector {connector_id}")
         return connector_id
 
+    @property
+    def _simulator(self) -> Simulator:
+        hardware = self.rt.hardware
+        if not isinstance(hardware, Simulator):
+            # Real drivers sense the real world; only the simulator takes these from outside.
+            raise InvalidAction("this station runs on real hardware, not the simulator")
+        return hardware
+
     def _connector_status(self, connector_id: int) -> web.Response:
         return web.json_response(self._snapshot()["connectors"][connector_id])
 
@@ -131,7 +139,7 @@ class ControlApi:
                 raise BadRequest("connectorId must be an integer")
             if not self.rt.station.has_connector(connector_id):
                 raise UnknownConnector(f"unknown connector {connector_id}")
-        self.rt.hardware.present_card(id_tag, connector_id)
+        self._simulator.present_card(id_tag, connector_id)
         if connector_id is not None:
             return self._connector_status(connector_id)
         return web.json_response(self._snapshot())
@@ -146,7 +154,7 @@ class ControlApi:
         if info is not None and (not isinstance(info, str) or len(info) > 50):
             raise BadRequest("info must be a string of at most 50 characters")
         try:
-            self.rt.hardware.raise_fault(connector_id, code, info)
+            self._simulator.raise_fault(connector_id, code, info)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
         return self._connector_status(connector_id)
@@ -154,7 +162,7 @@ class ControlApi:
     def _connector_action(self, action: str) -> Handler:
         async def view(request: web.Request) -> web.Response:
             connector_id = self._connector(request, allow_zero=action == "clear_fault")
-            hw = self.rt.hardware
+            hw = self._simulator
             if action == "plug":
                 hw.plug(connector_id)
             elif action == "unplug":

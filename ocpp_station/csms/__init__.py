@@ -1,0 +1,26 @@
+"""The embedded central system: a real OCPP 1.6J server with a scripting API for tests."""
+
+from ocpp_station.csms.answers import DefaultAnswers
+from ocpp_station.csms.records import StationRecord, Transaction
+from ocpp_station.csms.server import CentralSystem, identity_from_path, run_csms
+from ocpp_station.csms.session import (
+    NO_ANSWER,
+    ExpectationFailed,
+    Received,
+    StationSession,
+)
+from ocpp_station.csms.tags import TagInfo
+
+__all__ = [
+    "NO_ANSWER",
+    "CentralSystem",
+    "DefaultAnswers",
+    "ExpectationFailed",
+    "Received",
+    "StationRecord",
+    "StationSession",
+    "TagInfo",
+    "Transaction",
+    "identity_from_path",
+    "run_csms",
+]

@@ -67,7 +67,8 @@ class FakeCsms:
         return [
             p["status"]
             for a, p in self.sent
-            if a == "StatusNotification" and (connector_id is None or p["connectorId"] == connector_id)
+            if a == "StatusNotification"
+            and (connector_id is None or p["connectorId"] == connector_id)
         ]
 
     def clear(self) -> None:

@@ -63,6 +63,7 @@ class StationApp:
             profiles=IMPLEMENTED_PROFILES,
             connectors=self.options.connectors,
             measurands=Simulator(VirtualClock(), self.options.connectors).measurands,
+            fixed_cable=self.options.fixed_cable,
         )
         for key, value in self.options.config:
             try:

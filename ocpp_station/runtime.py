@@ -91,6 +91,7 @@ class StationRuntime:
             connectors=options.connectors,
             measurands=self.hardware.measurands,
             store=self.store,
+            fixed_cable=options.fixed_cable,
         )
         for key, value in options.config:
             self.config.set_initial(key, value)  # ConfigError goes to the CLI: exit 2

@@ -52,6 +52,9 @@ class ControlApi:
         r.add_post("/api/connectors/{id}/ev/resume", self._connector_action("resume"))
         r.add_post("/api/connectors/{id}/fault", self.fault)
         r.add_delete("/api/connectors/{id}/fault", self._connector_action("clear_fault"))
+        # A lock that will not move (socket variant): for lock-failure and unlock-failure cases.
+        r.add_post("/api/connectors/{id}/lock-failure", self._connector_action("jam"))
+        r.add_delete("/api/connectors/{id}/lock-failure", self._connector_action("unjam"))
         self._runner: web.AppRunner | None = None
         self.host = ""
         self.port = 0
@@ -171,6 +174,8 @@ class ControlApi:
                 hw.suspend_ev(connector_id)
             elif action == "resume":
                 hw.resume_ev(connector_id)
+            elif action in ("jam", "unjam"):
+                hw.set_lock_failure(connector_id, action == "jam")
             else:
                 hw.clear_fault(connector_id)
             return self._connector_status(connector_id)

@@ -26,6 +26,7 @@ from ocpp_station.station.config_keys import (
     MAX_VALUE_LENGTH,
     MEASURANDS,
     PROFILES,
+    SOCKET_KEYS,
     KeyDef,
     StationFacts,
 )
@@ -194,8 +195,8 @@ def _build_base(table: Mapping[str, KeyDef], facts: StationFacts) -> _Base:
 
 
 @lru_cache(maxsize=64)
-def _shared_base(facts: StationFacts) -> _Base:
-    return _build_base(KEYS, facts)
+def _shared_base(facts: StationFacts, fixed_cable: bool) -> _Base:
+    return _build_base(KEYS if fixed_cable else SOCKET_KEYS, facts)
 
 
 class Configuration:
@@ -211,11 +212,13 @@ class Configuration:
         measurands: frozenset[str],
         store: ConfigStore | None = None,
         table: Mapping[str, KeyDef] | None = None,
+        fixed_cable: bool = True,
     ) -> None:
         """`profiles`: the implemented feature profiles (Core among them); `connectors`: the
         number of physical connectors; `measurands`: what the meters report; `store`: where
         values persist (stored values override the defaults); `table`: the key table, KEYS
-        unless a test supplies its own."""
+        unless a test supplies its own; `fixed_cable`: False for socket outlets
+        (SOCKET_KEYS)."""
         unknown = sorted(set(profiles) - set(PROFILES))
         if unknown:
             raise ValueError(f"unknown feature profile(s): {', '.join(unknown)}")
@@ -231,7 +234,9 @@ class Configuration:
             connectors=connectors,
             measurands=frozenset(measurands),
         )
-        self._base = _shared_base(facts) if table is None else _build_base(table, facts)
+        self._base = (
+            _shared_base(facts, fixed_cable) if table is None else _build_base(table, facts)
+        )
         # Values that differ from the defaults, as stored and parsed.
         self._values: dict[str, str] = {}
         self._ints: dict[str, int] = {}

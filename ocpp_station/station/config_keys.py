@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 KeyType = Literal["bool", "int", "csl", "string"]
@@ -384,3 +384,13 @@ if len(KEYS) != len(_DEFINITIONS):
     raise RuntimeError("a configuration key is declared twice")
 
 # Remote Trigger (1.6 §9) defines no configuration keys; every other profile owns some above.
+
+# The socket variant (outlets with a lock, `--socket`): the cable belongs to the driver, so
+# unlocking it when the EV side is unplugged is a real choice ([E] 3.84 only fixes it for
+# fixed cables); unlocking by default lets the driver take the cable home.
+SOCKET_KEYS: dict[str, KeyDef] = {
+    **KEYS,
+    "UnlockConnectorOnEVSideDisconnect": replace(
+        KEYS["UnlockConnectorOnEVSideDisconnect"], readonly=False, default="true"
+    ),
+}

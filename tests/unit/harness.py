@@ -102,6 +102,7 @@ class Harness:
             connectors=connectors,
             measurands=self.hw.measurands,
             store=self.store,
+            fixed_cable=fixed_cable,
         )
         for key, value in (config or {}).items():
             self.config.set_initial(key, value)

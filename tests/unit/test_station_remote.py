@@ -259,3 +259,31 @@ async def test_data_transfer_vendor_registry_tc062() -> None:
     answer = await h.station.send_data_transfer("com.example", "hello", "data")
     assert answer == {"status": "UnknownVendorId"}
     await h.close()
+
+
+async def test_socket_variant_unlocks_on_ev_side_disconnect_when_configured() -> None:
+    h = await booted(fixed_cable=False)
+    keys = {k["key"]: k for k in (await h.request("GetConfiguration", {}))["configurationKey"]}
+    assert keys["UnlockConnectorOnEVSideDisconnect"]["readonly"] is False
+    await h.plug(1)
+    await h.card("TAG1")
+    assert h.hw.connectors[0].is_locked()
+    await h.unplug(1)
+    assert not h.hw.connectors[0].is_locked()
+    await h.close()
+    h = await booted(fixed_cable=False, config={"UnlockConnectorOnEVSideDisconnect": "false"})
+    await h.plug(1)
+    await h.card("TAG1")
+    await h.unplug(1)
+    assert h.hw.connectors[0].is_locked()  # §4.10: the cable stays locked
+    await h.close()
+
+
+async def test_fixed_cable_keeps_unlock_on_ev_side_disconnect_read_only() -> None:
+    h = await booted()
+    assert (
+        await h.request(
+            "ChangeConfiguration", {"key": "UnlockConnectorOnEVSideDisconnect", "value": "true"}
+        )
+    ) == {"status": "Rejected"}
+    await h.close()

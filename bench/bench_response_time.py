@@ -2,9 +2,9 @@
 
 Starts the real station process (`ocpp-station run`) against the embedded central system in
 this process, waits for it to boot, then sends CALLs one after another and times each from the
-moment the central system sends it to the moment its answer is read. Baseline in the same run:
-a bare `websockets` echo over loopback, the transport's ceiling. Prints median, p99 and max per
-action, and the ratio of our median to the echo's.
+moment the central system sends it to the moment its answer is read. Baseline in the same
+run: a bare `websockets` echo server in another process over loopback, the transport's
+ceiling. Prints median, p99 and max per action, and the ratio of our median to the echo's.
 
 Run: .venv/bin/python bench/bench_response_time.py [calls]
 """
@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import connect
-from websockets.asyncio.server import serve
 
 from ocpp_station.csms.server import CentralSystem
 
@@ -47,13 +46,31 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def _echo_baseline(n: int) -> list[float]:
-    async def echo(ws: Any) -> None:
-        async for message in ws:
-            await ws.send(message)
+ECHO_SERVER = """
+import asyncio
+from websockets.asyncio.server import serve
 
+async def echo(ws):
+    async for message in ws:
+        await ws.send(message)
+
+async def main():
     async with serve(echo, "127.0.0.1", 0, compression=None) as server:
-        port = server.sockets[0].getsockname()[1]
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.Future()
+
+asyncio.run(main())
+"""
+
+
+async def _echo_baseline(n: int) -> list[float]:
+    """A bare websockets echo in another process: the same hop the station's answers take."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", ECHO_SERVER, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        port = int((await proc.stdout.readline()).decode())
         async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
             frame = '[2,"1","Heartbeat",{}]'
             times = []
@@ -63,6 +80,9 @@ async def _echo_baseline(n: int) -> list[float]:
                 await ws.recv()
                 times.append(time.perf_counter() - start)
             return times
+    finally:
+        proc.kill()
+        await proc.wait()
 
 
 async def main() -> None:

@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # The WebSocket library's own connection chatter repeats what our log lines already say.
+    logging.getLogger("websockets").setLevel(logging.WARNING)
     if args.command == "csms":
         from ocpp_station.csms.server import run_csms
 

@@ -8,8 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
+from ocpp_station.control.page import PAGE
 from ocpp_station.hardware.simulator import InvalidAction, Simulator, UnknownConnector
+from ocpp_station.rpc.errors import CallErrorReceived, OcppError, RpcTimeout
 from ocpp_station.runtime import StationRuntime
+from ocpp_station.station.sender import NotConnected
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -46,6 +49,8 @@ class ControlApi:
         r.add_get("/api/config", self.config)
         r.add_get("/api/messages", self.messages)
         r.add_post("/api/rfid", self.rfid)
+        r.add_post("/api/datatransfer", self.data_transfer)
+        r.add_get("/", self.page)
         r.add_post("/api/connectors/{id}/plug", self._connector_action("plug"))
         r.add_post("/api/connectors/{id}/unplug", self._connector_action("unplug"))
         r.add_post("/api/connectors/{id}/ev/suspend", self._connector_action("suspend"))
@@ -146,6 +151,29 @@ class ControlApi:
         if connector_id is not None:
             return self._connector_status(connector_id)
         return web.json_response(self._snapshot())
+
+    async def data_transfer(self, request: web.Request) -> web.Response:
+        """A DataTransfer.req from the station to the central system; answers its .conf."""
+        body = await _json_body(request, required=True)
+        vendor_id = body.get("vendorId")
+        if not isinstance(vendor_id, str) or not 1 <= len(vendor_id) <= 255:
+            raise BadRequest("vendorId must be a string of 1 to 255 characters")
+        message_id = body.get("messageId")
+        if message_id is not None and (not isinstance(message_id, str) or len(message_id) > 50):
+            raise BadRequest("messageId must be a string of at most 50 characters")
+        data = body.get("data")
+        if data is not None and not isinstance(data, str):
+            raise BadRequest("data must be a string")
+        try:
+            answer = await self.rt.station.send_data_transfer(vendor_id, message_id, data)
+        except NotConnected as exc:
+            raise InvalidAction(f"the central system cannot be reached now: {exc}") from None
+        except (CallErrorReceived, RpcTimeout, OcppError) as exc:
+            return _error(502, f"the central system did not accept it: {exc}")
+        return web.json_response(answer)
+
+    async def page(self, request: web.Request) -> web.Response:
+        return web.Response(text=PAGE, content_type="text/html")
 
     async def fault(self, request: web.Request) -> web.Response:
         connector_id = self._connector(request, allow_zero=True)

@@ -105,10 +105,13 @@ class Sessions:
             log.info("connector %d can no longer start a session", c.connector_id)
             return
         c.authorization = Authorization(id_tag, info.get("parentIdTag"), remote)
-        if c.plugged and not c.finishing:
+        if c.plugged:
+            if c.finishing:
+                # F2: a new session on the cable still in the EV goes through Preparing.
+                c.finishing = False
+                self.st.update_status(c)
             self.start(c)
             return
-        c.finishing = False
         self._arm_timeout(c)
         self.st.update_status(c)
 

@@ -304,3 +304,16 @@ async def test_cache_evicts_invalid_entries_first() -> None:
     finally:
         authorization.CACHE_SIZE = old
     await h.close()
+
+
+async def test_new_card_on_a_finishing_connector_starts_a_new_session_f2() -> None:
+    h = await booted()
+    await h.plug(1)
+    await h.card("TAG1")
+    await h.card("TAG1")
+    assert h.status(1) == "Finishing"
+    await h.card("TAG2", 1)
+    assert h.status(1) == "Charging"
+    assert [p["idTag"] for p in h.csms.of("StartTransaction")] == ["TAG1", "TAG2"]
+    assert h.station.illegal_transitions == []
+    await h.close()

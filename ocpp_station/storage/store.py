@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from ocpp_station import timefmt
+from ocpp_station.storage.journal import JOURNAL_MIGRATION, JournalTables
 
 # Migration n brings the schema from version n - 1 to n. Never edit a released one: add one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
@@ -37,6 +38,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             " parent_id_tag TEXT, updated_at TEXT NOT NULL)",
         ),
     ),
+    (2, JOURNAL_MIGRATION),
 )
 
 COUNTER_BLOCK = 1000
@@ -51,7 +53,7 @@ def normalize_id_tag(id_tag: str) -> str:
     return id_tag.casefold()
 
 
-class StationStore:
+class StationStore(JournalTables):
     """SQLite-backed state of one station; implements the Configuration's ConfigStore."""
 
     def __init__(

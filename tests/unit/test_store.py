@@ -191,16 +191,26 @@ def test_cache_put_stamps_the_time_when_not_given() -> None:
 
 
 def test_existing_file_is_migrated_forward_keeping_its_data(path: Path) -> None:
-    with StationStore(path) as store:
+    with StationStore(path, migrations=MIGRATIONS[:1]) as store:
         store.save_config("HeartbeatInterval", "60")
         store.cache_put("TAG", "Accepted", None, None, updated_at=T0)
         assert store.schema_version == 1
+    with StationStore(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.load_config() == {"HeartbeatInterval": "60"}
+        assert store.cache_get("tag") is not None
+    assert {"transactions", "outbox"} <= table_names(path)
+
+
+def test_a_custom_migration_applies_once(path: Path) -> None:
+    with StationStore(path, migrations=MIGRATIONS[:1]) as store:
+        store.save_config("HeartbeatInterval", "60")
     version_2 = (
-        *MIGRATIONS,
+        *MIGRATIONS[:1],
         (
             2,
             (
-                "CREATE TABLE outbox (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL)",
+                "CREATE TABLE extra (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL)",
                 "ALTER TABLE config ADD COLUMN changed_at TEXT",
                 "UPDATE config SET changed_at = 'before version 2'",
             ),
@@ -209,10 +219,9 @@ def test_existing_file_is_migrated_forward_keeping_its_data(path: Path) -> None:
     with StationStore(path, migrations=version_2) as store:
         assert store.schema_version == 2
         assert store.load_config() == {"HeartbeatInterval": "60"}
-        assert store.cache_get("tag") is not None
         row = store._db.execute("SELECT changed_at FROM config").fetchone()
         assert row == ("before version 2",)
-    assert "outbox" in table_names(path)
+    assert "extra" in table_names(path)
     # Opening again applies nothing twice.
     with StationStore(path, migrations=version_2) as store:
         assert store.schema_version == 2
@@ -230,20 +239,20 @@ def test_a_failing_migration_changes_nothing(path: Path) -> None:
         pass
     broken = (
         *MIGRATIONS,
-        (2, ("CREATE TABLE half_done (x)", "THIS IS NOT SQL")),
+        (len(MIGRATIONS) + 1, ("CREATE TABLE half_done (x)", "THIS IS NOT SQL")),
     )
     with pytest.raises(StoreError, match="syntax error"):
         StationStore(path, migrations=broken)
     assert "half_done" not in table_names(path)
     with StationStore(path) as store:
-        assert store.schema_version == 1
+        assert store.schema_version == len(MIGRATIONS)
 
 
 def test_a_file_from_a_newer_version_is_refused(path: Path) -> None:
-    newer = (*MIGRATIONS, (2, ("CREATE TABLE future (x)",)))
+    newer = (*MIGRATIONS, (len(MIGRATIONS) + 1, ("CREATE TABLE future (x)",)))
     with StationStore(path, migrations=newer):
         pass
-    with pytest.raises(StoreError, match="schema version 2"):
+    with pytest.raises(StoreError, match=f"schema version {len(MIGRATIONS) + 1}"):
         StationStore(path)
 
 

@@ -39,6 +39,8 @@ DEFAULT_MODEL = "DC-2x50"
 DEFAULT_SERIAL = "OS-DC-000001"
 DEFAULT_FIRMWARE = "1.0.0"
 MESSAGE_LOG_SIZE = 10_000
+# How long a controlled shutdown (SIGTERM) waits for the central system to answer what is queued.
+SHUTDOWN_GRACE = 5.0
 
 
 @dataclass(slots=True)
@@ -86,6 +88,7 @@ class StationRuntime:
             path = options.state_dir / "station.db"
         self.store = StationStore(path)
         self.hardware = make_hardware(options, self.clock)
+        self._restore_physical()
         self.config = Configuration(
             profiles=IMPLEMENTED_PROFILES,
             connectors=options.connectors,
@@ -107,6 +110,7 @@ class StationRuntime:
             on_reboot=self._reboot,
         )
         self.station.config_listeners.append(self._config_changed)
+        self.station.physical_listeners.append(self._save_physical)
         self.router = Router()
         for action, (handler, after) in self.station.handlers().items():
             self.router.route(action, handler, after)
@@ -134,12 +138,53 @@ class StationRuntime:
         return self.endpoint is not None
 
     async def run(self) -> None:
-        await self.client.run()
+        """Run until cancelled; a cancellation (SIGTERM) is a controlled shutdown."""
+        client = asyncio.get_running_loop().create_task(self.client.run(), name="client")
+        try:
+            # Waiting, not awaiting: cancelling us must not cancel the connection, which the
+            # shutdown still needs to deliver the last StopTransactions.
+            await asyncio.wait({client})
+        except asyncio.CancelledError:
+            await self.shutdown()
+            raise
+        finally:
+            await self.client.stop()
+            if not client.done():
+                client.cancel()
+            await asyncio.gather(client, return_exceptions=True)
+        client.result()
+
+    async def shutdown(self) -> None:
+        """Power going away with a UPS: sessions stop (PowerLoss), the outbox flushes while the
+        central system answers within the grace time, the rest stays queued for the next start.
+        """
+        log.info("shutting down: stopping sessions, delivering queued messages")
+        await self.station.power_down(SHUTDOWN_GRACE)
+        left = self.station.sender.queued
+        if left:
+            log.warning("shut down with %d transaction messages queued for the next start", left)
 
     async def stop(self) -> None:
         await self.client.stop()
         await self.station.close()
+        self._save_physical()
         self.store.close()
+
+    # -- the physical world on disk, so a restart sees it as it is -----------------------------
+    def _restore_physical(self) -> None:
+        if not isinstance(self.hardware, Simulator):
+            return  # real hardware senses the world itself
+        raw = self.store.kv_get("simulator")
+        if raw is None:
+            return
+        try:
+            self.hardware.restore(orjson.loads(raw))
+        except ValueError as exc:
+            log.warning("ignoring the stored simulator state: %s", exc)
+
+    def _save_physical(self) -> None:
+        if isinstance(self.hardware, Simulator):
+            self.store.kv_put("simulator", orjson.dumps(self.hardware.snapshot()).decode())
 
     # -- connection events --------------------------------------------------------------------
     async def _on_open(self) -> None:
@@ -151,7 +196,7 @@ class StationRuntime:
             on_frame=self.messages.add,
         )
         self.endpoint = endpoint
-        log.info("connected")
+        log.info("online: %d transaction messages queued", self.station.sender.queued)
         self.station.connected(endpoint)
 
     async def _on_message(self, data: bytes | str) -> None:
@@ -169,7 +214,11 @@ class StationRuntime:
         if endpoint is not None:
             endpoint.connection_lost()
         self.station.disconnected()
-        log.info("disconnected%s", f": {exc}" if exc else "")
+        log.warning(
+            "offline%s; %d transaction messages queued",
+            f" ({exc})" if exc else "",
+            self.station.sender.queued,
+        )
 
     def _message_timeout(self) -> int:
         try:

@@ -156,9 +156,20 @@ class Metering:
         self._last_periodic_wh[tx.connector_id] = reading.energy_wh
         measurands = self.st.config.get_list("MeterValuesSampledData")
         values = sampled_values(reading, measurands, "Sample.Periodic", reading.energy_wh - last)
-        if values:
-            self.st.send_meter_values(connector.connector_id, values, tx)
-        self._collect(tx, reading, self.st.config.get_list("StopTxnSampledData"), "Sample.Periodic")
+        store = self.st.store
+        with store.atomic():
+            if values:
+                self.st.send_meter_values(connector.connector_id, values, tx)
+            self._collect(
+                tx, reading, self.st.config.get_list("StopTxnSampledData"), "Sample.Periodic"
+            )
+            # The last known meter value: what a StopTransaction after a power cut reports.
+            store.tx_update(
+                tx.local_id,
+                last_meter_wh=reading.energy_wh,
+                last_meter_time=timefmt.iso(self.st.clock.now()),
+            )
+        self.st.physical_changed()
         self.st.sessions.check_energy_limit(connector, reading)
 
     def _collect(
@@ -166,9 +177,11 @@ class Metering:
     ) -> None:
         values = sampled_values(reading, measurands, context)
         if values:
-            tx.stop_data.append(
-                {"timestamp": timefmt.iso(self.st.clock.now()), "sampledValue": values}
-            )
+            self._keep(tx, {"timestamp": timefmt.iso(self.st.clock.now()), "sampledValue": values})
+
+    def _keep(self, tx: Transaction, meter_value: dict[str, Any]) -> None:
+        tx.stop_data.append(meter_value)
+        self.st.store.tx_add_sample(tx.local_id, meter_value)
 
     def transaction_data(self, tx: Transaction) -> list[dict[str, Any]]:
         limit = self.st.config.get_int("StopTransactionMaxMeterValues")
@@ -212,7 +225,7 @@ class Metering:
             if tx is not None:
                 stop_values = sampled_values(reading, stop_measurands, "Sample.Clock")
                 if stop_values:
-                    tx.stop_data.append({"timestamp": stamp, "sampledValue": stop_values})
+                    self._keep(tx, {"timestamp": stamp, "sampledValue": stop_values})
         if total is not None:
             last = self._last_aligned_wh.get(0, total.energy_wh)
             self._last_aligned_wh[0] = total.energy_wh

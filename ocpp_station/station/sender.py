@@ -19,9 +19,11 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ocpp_station import timefmt
 from ocpp_station.clock import Clock, Timer
 from ocpp_station.rpc.errors import CallErrorReceived, ConnectionLost, OcppError, RpcTimeout
 from ocpp_station.station.connector import Transaction
@@ -32,6 +34,22 @@ log = logging.getLogger("ocpp_station.station")
 
 class Outbound(Protocol):
     async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class Journal(Protocol):
+    """Where queued messages live until answered (the store's outbox)."""
+
+    def atomic(self) -> AbstractContextManager[None]: ...
+
+    def outbox_add(
+        self, action: str, payload: dict[str, Any], local_id: int | None, created_at: str
+    ) -> int: ...
+
+    def outbox_attempted(self, seq: int, attempts: int) -> None: ...
+
+    def outbox_delivered(self, seq: int) -> None: ...
+
+    def outbox_give_up(self, seq: int) -> None: ...
 
 
 class NotConnected(ConnectionLost):
@@ -60,7 +78,8 @@ class QueuedMessage:
     on_give_up: FailHook | None = None
     attempts: int = 0
     not_before: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Row of this message in the store's outbox; None for a station without a journal.
+    stored: int | None = None
 
 
 class Sender:
@@ -69,8 +88,10 @@ class Sender:
         clock: Clock,
         attempts: Callable[[], int],
         retry_interval: Callable[[], int],
+        journal: Journal | None = None,
     ) -> None:
         self._clock = clock
+        self._journal = journal
         self._attempts = attempts
         self._retry_interval = retry_interval
         self._seq = itertools.count(1)
@@ -84,6 +105,9 @@ class Sender:
         self._worker: asyncio.Task[None] | None = None
         self.given_up: list[QueuedMessage] = []
         self.delivered = 0
+        self._done = 0  # messages that left the queue: answered or given up
+        # _done when a connection began with messages waiting, for the log line.
+        self._backlog_from: int | None = None
 
     # -- the connection and the registration gate -------------------------------------------
     @property
@@ -97,6 +121,7 @@ class Sender:
 
     def connected(self, outbound: Outbound) -> None:
         self._outbound = outbound
+        self._backlog_from = self._done if self.queue else None
         self._kick()
 
     def disconnected(self) -> None:
@@ -147,10 +172,27 @@ class Sender:
         message = QueuedMessage(
             next(self._seq), action, payload, transaction, on_result, on_give_up
         )
+        if self._journal is not None:
+            # Durable before anything depends on it having been sent (digest §3.1).
+            message.stored = self._journal.outbox_add(
+                action,
+                payload,
+                transaction.local_id if transaction is not None else None,
+                timefmt.iso(self._clock.now()),
+            )
         self.queue.append(message)
         self._emptied.clear()
         self._kick()
         return message
+
+    def restore(self, messages: list[QueuedMessage]) -> None:
+        """Messages found in the journal at start, oldest first: they go before anything new."""
+        for message in messages:
+            message.seq = next(self._seq)
+            self.queue.append(message)
+        if self.queue:
+            self._emptied.clear()
+            self._kick()
 
     @property
     def queued(self) -> int:
@@ -263,6 +305,8 @@ class Sender:
         except (CallErrorReceived, RpcTimeout, OcppError) as exc:
             item.attempts += 1
             limit = max(1, self._attempts())
+            if self._journal is not None and item.stored is not None:
+                self._journal.outbox_attempted(item.stored, item.attempts)
             if item.attempts >= limit:
                 self._give_up(item, exc)
             else:
@@ -279,6 +323,17 @@ class Sender:
             return
         self._remove(item)
         self.delivered += 1
+        journal = self._journal
+        if journal is None or item.stored is None:
+            self._answered(item, result)
+            return
+        # What the answer changes (the central transaction id) and the row's removal land
+        # together: a power cut leaves either the message queued or its answer applied.
+        with journal.atomic():
+            journal.outbox_delivered(item.stored)
+            self._answered(item, result)
+
+    def _answered(self, item: QueuedMessage, result: dict[str, Any]) -> None:
         if item.on_result is not None:
             try:
                 item.on_result(result)
@@ -288,12 +343,21 @@ class Sender:
     def _remove(self, item: QueuedMessage) -> None:
         if self.queue and self.queue[0] is item:
             self.queue.popleft()
+        self._done += 1
         if not self.queue:
             self._emptied.set()
+            if self._backlog_from is not None:
+                log.info(
+                    "queue emptied: %d transaction messages sent since reconnecting",
+                    self._done - self._backlog_from,
+                )
+                self._backlog_from = None
 
     def _give_up(self, item: QueuedMessage, exc: BaseException) -> None:
         self._remove(item)
         self.given_up.append(item)
+        if self._journal is not None and item.stored is not None:
+            self._journal.outbox_give_up(item.stored)  # kept in the store, never dropped
         log.error(
             "giving up %s after %d attempts (%s): %s",
             item.action,

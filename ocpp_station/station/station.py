@@ -23,6 +23,7 @@ from ocpp_station.station.config import Configuration
 from ocpp_station.station.connector import Connector, Transaction
 from ocpp_station.station.datatransfer import DataTransferService
 from ocpp_station.station.metering import Metering
+from ocpp_station.station.recovery import recover
 from ocpp_station.station.remote import RemoteControl
 from ocpp_station.station.reset import ResetService
 from ocpp_station.station.sender import Outbound, Sender
@@ -79,6 +80,7 @@ class Station:
             clock,
             attempts=lambda: config.get_int("TransactionMessageAttempts"),
             retry_interval=lambda: config.get_int("TransactionMessageRetryInterval"),
+            journal=store,
         )
         self.boot = BootService(self, info)
         self.auth = AuthService(self)
@@ -89,8 +91,15 @@ class Station:
         self.resets = ResetService(self)
         self.data_transfer = DataTransferService()
         self.config_listeners: list[Callable[[str, str], None]] = []
+        # Told when the physical world changed (cable, EV, meter): the runtime keeps it on disk.
+        self.physical_listeners: list[Callable[[], None]] = []
+        self._finishing_saved: dict[int, bool] = {}
         config.subscribe(self._config_changed)
         self._load_physical_state()
+        recover(self)
+        for c in self.connectors:
+            c.status = derive_status(c, self.operative)
+            self._save_finishing(c)
         hardware.set_listener(self)
 
     # -- wiring -------------------------------------------------------------------------------
@@ -154,6 +163,18 @@ class Station:
         self.sender.disconnected()
         self.boot.disconnected()
 
+    async def power_down(self, grace: float) -> None:
+        """A controlled shutdown (a UPS holding up): stop the sessions with reason PowerLoss,
+        deliver what the central system answers within `grace` seconds; the rest stays queued.
+        """
+        self.sessions.stop_all("PowerLoss")
+        if self.sender.open and self.sender.queued:
+            await self.sender.drain(grace)
+
+    def physical_changed(self) -> None:
+        for listener in self.physical_listeners:
+            listener()
+
     async def request_reboot(self, kind: str) -> None:
         if self._on_reboot is not None:
             await self._on_reboot(kind)
@@ -184,6 +205,9 @@ class Station:
             c.fault = hw.active_fault()
             if not c.plugged:
                 c.finishing = False
+            elif not c.finishing and c.transaction is None:
+                # A session that ended before the restart still waits for the user.
+                c.finishing = self.store.kv_get(f"finishing.{c.connector_id}") == 1
             c.status = derive_status(c, self.operative)
             c.error_code = c.fault[0] if c.fault else "NoError"
         self.station_fault = self.hardware.station_fault()
@@ -217,7 +241,13 @@ class Station:
         c.status = new
         c.error_code = code
         c.info = c.fault[1] if c.fault else info
+        self._save_finishing(c)
         self._report(c.connector_id, new, code, c.info)
+
+    def _save_finishing(self, c: Connector) -> None:
+        if self._finishing_saved.get(c.connector_id) != c.finishing:
+            self._finishing_saved[c.connector_id] = c.finishing
+            self.store.kv_put(f"finishing.{c.connector_id}", 1 if c.finishing else 0)
 
     def _report(self, connector_id: int, status: str, error_code: str, info: str | None) -> None:
         delay = self._minimum_status_duration()
@@ -334,18 +364,23 @@ class Station:
 
     # -- hardware events (HardwareListener) ---------------------------------------------------
     def cable_plugged(self, connector_id: int) -> None:
+        self.physical_changed()
         self.sessions.cable_plugged(self.connector(connector_id))
 
     def cable_unplugged(self, connector_id: int) -> None:
+        self.physical_changed()
         self.sessions.cable_unplugged(self.connector(connector_id))
 
     def ev_suspended(self, connector_id: int) -> None:
+        self.physical_changed()
         self.sessions.ev_changed(self.connector(connector_id), False)
 
     def ev_resumed(self, connector_id: int) -> None:
+        self.physical_changed()
         self.sessions.ev_changed(self.connector(connector_id), True)
 
     def fault_raised(self, connector_id: int, error_code: str, info: str | None) -> None:
+        self.physical_changed()
         if connector_id == 0:
             self.station_fault = (error_code, info)
             self.update_station_status()
@@ -357,6 +392,7 @@ class Station:
         self.update_status(c)
 
     def fault_cleared(self, connector_id: int) -> None:
+        self.physical_changed()
         if connector_id == 0:
             self.station_fault = None
             self.update_station_status()

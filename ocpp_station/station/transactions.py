@@ -7,7 +7,6 @@ waiting for an idTag, else to the first free connector, which then waits for the
 
 from __future__ import annotations
 
-import itertools
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,7 @@ from ocpp_station import timefmt
 from ocpp_station.hardware.interfaces import MeterReading
 from ocpp_station.station.authorization import ACCEPTED, IdTagInfo, same_tag
 from ocpp_station.station.connector import Authorization, Connector, Transaction
+from ocpp_station.storage.journal import StoredTransaction
 
 if TYPE_CHECKING:
     from ocpp_station.station.station import Station
@@ -25,7 +25,6 @@ log = logging.getLogger("ocpp_station.station")
 class Sessions:
     def __init__(self, station: Station) -> None:
         self.st = station
-        self._local_ids = itertools.count(1)
         # A RemoteStartTransaction without connectorId: the next connector plugged takes it.
         self.unassigned: Authorization | None = None
         self._unassigned_timer: Any = None
@@ -220,36 +219,65 @@ class Sessions:
             return
         reading = self.st.read_meter(c.connector_id)
         tx = Transaction(
-            local_id=next(self._local_ids),
+            local_id=self.st.store.next_counter("transaction"),
             connector_id=c.connector_id,
             id_tag=auth.id_tag,
             parent_id_tag=auth.parent_id_tag,
             meter_start=round(reading.energy_wh),
             start_time=self.st.clock.now(),
         )
-        c.transaction = tx
-        c.finishing = False
-        hw.set_energy_offered(True)
-        c.ev_drawing = hw.ev_wants_power()
         payload: dict[str, Any] = {
             "connectorId": c.connector_id,
             "idTag": tx.id_tag,
             "meterStart": tx.meter_start,
             "timestamp": timefmt.iso(tx.start_time),
         }
+        store = self.st.store
+        # The transaction and its StartTransaction are on disk before energy flows.
+        with store.atomic():
+            store.tx_insert(
+                StoredTransaction(
+                    local_id=tx.local_id,
+                    connector_id=tx.connector_id,
+                    id_tag=tx.id_tag,
+                    parent_id_tag=tx.parent_id_tag,
+                    meter_start=tx.meter_start,
+                    start_time=payload["timestamp"],
+                    transaction_id=None,
+                    start_failed=False,
+                    reservation_id=tx.reservation_id,
+                    energy_suspended=False,
+                    last_meter_wh=reading.energy_wh,
+                    last_meter_time=payload["timestamp"],
+                    ended=False,
+                )
+            )
+            self.enqueue_start(tx, payload)
+            self.st.metering.transaction_started(tx, reading)
+        c.transaction = tx
+        c.finishing = False
+        hw.set_energy_offered(True)
+        c.ev_drawing = hw.ev_wants_power()
+        log.info("connector %d: transaction started for %s", c.connector_id, tx.id_tag)
+        self.st.physical_changed()
+        self.st.update_status(c)
+
+    def enqueue_start(self, tx: Transaction, payload: dict[str, Any]) -> None:
         self.st.sender.enqueue(
             "StartTransaction",
             payload,
             tx,
-            on_result=lambda answer: self._start_answered(tx, answer),
-            on_give_up=lambda: setattr(tx, "start_failed", True),
+            on_result=lambda answer: self.start_answered(tx, answer),
+            on_give_up=lambda: self.start_given_up(tx),
         )
-        log.info("connector %d: transaction started for %s", c.connector_id, tx.id_tag)
-        self.st.metering.transaction_started(tx, reading)
-        self.st.update_status(c)
 
-    def _start_answered(self, tx: Transaction, answer: dict[str, Any]) -> None:
+    def start_given_up(self, tx: Transaction) -> None:
+        tx.start_failed = True  # [E] 3.18: the follow-ups carry transactionId -1
+        self.st.store.tx_update(tx.local_id, start_failed=True)
+
+    def start_answered(self, tx: Transaction, answer: dict[str, Any]) -> None:
         tx.transaction_id = int(answer["transactionId"])
+        self.st.store.tx_update(tx.local_id, transaction_id=tx.transaction_id)
         info: IdTagInfo = answer["idTagInfo"]
         self.st.auth.remember(tx.id_tag, info)
         if info["status"] == ACCEPTED or tx.ended:
@@ -281,6 +309,7 @@ class Sessions:
 
     def _suspend_energy(self, c: Connector, tx: Transaction) -> None:
         tx.energy_suspended = True  # C5: the EVSE no longer offers energy
+        self.st.store.tx_update(tx.local_id, energy_suspended=True)
         self.st.hw_connector(c.connector_id).set_energy_offered(False)
         self.st.update_status(c)
 
@@ -292,27 +321,18 @@ class Sessions:
             return False
         hw = self.st.hw_connector(c.connector_id)
         hw.set_energy_offered(False)
-        tx.ended = True
         reading = self.st.read_meter(c.connector_id)
-        self.st.metering.transaction_ending(tx, reading)
-        stop_tag = id_tag or tx.id_tag  # OCTT checks the start idTag on every stop reason
-        payload: dict[str, Any] = {
-            "transactionId": tx.wire_id if tx.wire_id is not None else -1,
-            "idTag": stop_tag,
-            "meterStop": round(reading.energy_wh),
-            "timestamp": timefmt.iso(self.st.clock.now()),
-            "reason": reason,
-        }
-        data = self.st.metering.transaction_data(tx)
-        if data:
-            payload["transactionData"] = data
-        self.st.sender.enqueue(
-            "StopTransaction",
-            payload,
-            tx,
-            on_result=lambda answer: self.st.auth.remember(stop_tag, answer.get("idTagInfo")),
-        )
+        with self.st.store.atomic():
+            self.st.metering.transaction_ending(tx, reading)
+            self.enqueue_stop(
+                tx,
+                reason,
+                id_tag or tx.id_tag,  # OCTT checks the start idTag on every stop reason
+                reading.energy_wh,
+                timefmt.iso(self.st.clock.now()),
+            )
         log.info("connector %d: transaction stopped (%s)", c.connector_id, reason)
+        self.st.physical_changed()
         c.transaction = None
         if not hw.fixed_cable and hw.has_lock:
             keep_locked = reason == "EVDisconnected" and not self.st.config.get_bool(
@@ -329,6 +349,38 @@ class Sessions:
             c.finishing = False
             self.st.update_status(c)
         return True
+
+    def enqueue_stop(
+        self, tx: Transaction, reason: str, stop_tag: str, meter_wh: float, timestamp: str
+    ) -> None:
+        """Mark the transaction ended and queue its StopTransaction, as one durable step."""
+        tx.ended = True
+        payload: dict[str, Any] = {
+            "transactionId": tx.wire_id if tx.wire_id is not None else -1,
+            "idTag": stop_tag,
+            "meterStop": round(meter_wh),
+            "timestamp": timestamp,
+            "reason": reason,
+        }
+        data = self.st.metering.transaction_data(tx)
+        if data:
+            payload["transactionData"] = data
+        store = self.st.store
+        with store.atomic():
+            store.tx_update(
+                tx.local_id, ended=True, last_meter_wh=meter_wh, last_meter_time=timestamp
+            )
+            self.st.sender.enqueue(
+                "StopTransaction",
+                payload,
+                tx,
+                on_result=lambda answer: self.stop_answered(stop_tag, answer),
+            )
+
+    def stop_answered(self, stop_tag: str | None, answer: dict[str, Any]) -> None:
+        if stop_tag:
+            self.st.auth.remember(stop_tag, answer.get("idTagInfo"))
+        self.st.store.tx_forget_finished()
 
     def stop_all(self, reason: str) -> None:
         for c in self.st.connectors:

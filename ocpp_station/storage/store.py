@@ -128,7 +128,13 @@ class StationStore(JournalTables):
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        """All statements inside commit together or not at all (taking the write lock first)."""
+        """All statements inside commit together or not at all (taking the write lock first).
+
+        A block opened inside another joins it: the outer one commits everything.
+        """
+        if self._db.in_transaction:
+            yield
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield

@@ -96,6 +96,7 @@ class Sender:
         self._retry_interval = retry_interval
         self._seq = itertools.count(1)
         self._direct: deque[_Direct] = deque()
+        self._first = 0  # how many `first` items lead the direct deque
         self.queue: deque[QueuedMessage] = deque()
         self._outbound: Outbound | None = None
         self._accepted = False
@@ -152,11 +153,20 @@ class Sender:
         self._kick()
         return await future
 
-    def notify(self, action: str, payload: dict[str, Any]) -> bool:
-        """Send without waiting for the answer; dropped (False) while offline."""
+    def notify(self, action: str, payload: dict[str, Any], *, first: bool = False) -> bool:
+        """Send without waiting for the answer; dropped (False) while offline.
+
+        `first`: ahead of everything waiting, queued transaction messages included (the
+        statuses owed right after a boot or a reconnect describe the present; the queue is
+        history).
+        """
         if not self.open:
             return False
-        self._direct.append(_Direct(next(self._seq), action, payload, None))
+        if first:
+            self._direct.insert(self._first, _Direct(-1, action, payload, None))
+            self._first += 1
+        else:
+            self._direct.append(_Direct(next(self._seq), action, payload, None))
         self._kick()
         return True
 
@@ -234,6 +244,7 @@ class Sender:
         self._wake.set()
 
     def _fail_direct(self) -> None:
+        self._first = 0
         while self._direct:
             item = self._direct.popleft()
             if item.future is not None and not item.future.done():
@@ -272,6 +283,8 @@ class Sender:
 
     async def _send_direct(self, item: _Direct) -> None:
         self._direct.popleft()
+        if item.seq < 0:
+            self._first -= 1
         outbound = self._outbound
         try:
             if outbound is None:

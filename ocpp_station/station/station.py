@@ -280,7 +280,13 @@ class Station:
         return c.status, c.error_code
 
     def _send_status(
-        self, connector_id: int, status: str, error_code: str, info: str | None
+        self,
+        connector_id: int,
+        status: str,
+        error_code: str,
+        info: str | None,
+        *,
+        first: bool = False,
     ) -> None:
         payload: Payload = {
             "connectorId": connector_id,
@@ -290,21 +296,22 @@ class Station:
         }
         if info:
             payload["info"] = info[:50]
-        if self.sender.notify("StatusNotification", payload):
+        if self.sender.notify("StatusNotification", payload, first=first):
             self._reported[connector_id] = (status, error_code)
 
     def report_all_statuses(self) -> None:
-        self._send_status(0, self.station_status, *self._station_error())
+        """[E] 3.22: right after Accepted, before the queued transaction messages go."""
+        self._send_status(0, self.station_status, *self._station_error(), first=True)
         for c in self.connectors:
-            self._send_status(c.connector_id, c.status, c.error_code, c.info)
+            self._send_status(c.connector_id, c.status, c.error_code, c.info, first=True)
 
     def report_changed_statuses(self) -> None:
         """After an outage: the current status where it changed, no history (§4.9, digest §2.3)."""
         if self._reported.get(0) != self._current(0):
-            self._send_status(0, self.station_status, *self._station_error())
+            self._send_status(0, self.station_status, *self._station_error(), first=True)
         for c in self.connectors:
             if self._reported.get(c.connector_id) != (c.status, c.error_code):
-                self._send_status(c.connector_id, c.status, c.error_code, c.info)
+                self._send_status(c.connector_id, c.status, c.error_code, c.info, first=True)
 
     def _station_error(self) -> tuple[str, str | None]:
         if self.station_fault is None:

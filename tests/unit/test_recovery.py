@@ -32,8 +32,10 @@ async def test_running_transaction_ends_with_power_loss_after_boot(tmp_path: Pat
     h2 = restart(h, path)
     assert h2.station.sender.queued == 1  # the StopTransaction, waiting for the boot
     await h2.boot()
-    actions = h2.csms.actions()
-    assert actions[0] == "BootNotification"
+    # [E] 3.22: the statuses right after the boot, then the queued history.
+    assert h2.csms.actions()[:5] == ["BootNotification"] + ["StatusNotification"] * 3 + [
+        "StopTransaction"
+    ]
     stop = h2.csms.of("StopTransaction")[0]
     assert stop["reason"] == "PowerLoss" and stop["idTag"] == "TAG1"
     assert stop["transactionId"] == 100

@@ -15,6 +15,8 @@ from ocpp_station.runtime import StationRuntime
 from ocpp_station.station.sender import NotConnected
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# StopTransaction reasons a person at the charger can cause (§7.42).
+STOP_BUTTON_REASONS = ("Local", "EmergencyStop", "Other")
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -56,6 +58,7 @@ class ControlApi:
         r.add_post("/api/connectors/{id}/ev/suspend", self._connector_action("suspend"))
         r.add_post("/api/connectors/{id}/ev/resume", self._connector_action("resume"))
         r.add_post("/api/connectors/{id}/fault", self.fault)
+        r.add_post("/api/connectors/{id}/stop", self.stop_button)
         r.add_delete("/api/connectors/{id}/fault", self._connector_action("clear_fault"))
         # A lock that will not move (socket variant): for lock-failure and unlock-failure cases.
         r.add_post("/api/connectors/{id}/lock-failure", self._connector_action("jam"))
@@ -174,6 +177,18 @@ class ControlApi:
 
     async def page(self, request: web.Request) -> web.Response:
         return web.Response(text=PAGE, content_type="text/html")
+
+    async def stop_button(self, request: web.Request) -> web.Response:
+        """The charger's own stop button (or an emergency stop): ends the session there."""
+        connector_id = self._connector(request)
+        body = await _json_body(request, required=False)
+        reason = body.get("reason", "Local")
+        if reason not in STOP_BUTTON_REASONS:
+            raise BadRequest(f"reason must be one of {', '.join(STOP_BUTTON_REASONS)}")
+        station = self.rt.station
+        if not station.sessions.stop(station.connector(connector_id), reason):
+            raise InvalidAction(f"Connector {connector_id} has no transaction to stop.")
+        return self._connector_status(connector_id)
 
     async def fault(self, request: web.Request) -> web.Response:
         connector_id = self._connector(request, allow_zero=True)

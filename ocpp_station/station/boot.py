@@ -53,6 +53,7 @@ class BootService:
         self.registration = "None"
         self._task: asyncio.Task[None] | None = None
         self._heartbeat: Timer | None = None
+        self._not_before = 0.0  # monotonic time before which no BootNotification may go
 
     @property
     def accepted(self) -> bool:
@@ -76,6 +77,7 @@ class BootService:
         self._stop_task()
         self._cancel_heartbeat()
         self.registration = "None"
+        self._not_before = 0.0
         self.st.sender.set_accepted(False)
 
     def _start(self) -> None:
@@ -89,6 +91,10 @@ class BootService:
 
     async def _boot_loop(self) -> None:
         while True:
+            # A reconnect does not shorten the wait a Pending/Rejected answer asked for (§4.2).
+            wait = self._not_before - self.st.clock.monotonic()
+            if wait > 0:
+                await sleep(self.st.clock, wait)
             try:
                 answer = await self.st.sender.call_now("BootNotification", self.info.payload())
             except ConnectionLost:
@@ -97,7 +103,7 @@ class BootService:
                 log.warning(
                     "BootNotification failed (%s); retrying in %.0f s", exc, NO_ANSWER_RETRY
                 )
-                await sleep(self.st.clock, NO_ANSWER_RETRY)
+                self._not_before = self.st.clock.monotonic() + NO_ANSWER_RETRY
                 continue
             status = answer["status"]
             self._set_time(answer.get("currentTime"))
@@ -108,7 +114,9 @@ class BootService:
                 self._on_accepted(interval)
                 return
             # Pending or Rejected: the interval is the minimum wait before the next boot (§4.2).
-            await sleep(self.st.clock, interval if interval > 0 else DEFAULT_RETRY)
+            self._not_before = self.st.clock.monotonic() + (
+                interval if interval > 0 else DEFAULT_RETRY
+            )
 
     def _on_accepted(self, interval: int) -> None:
         if interval > 0 and str(interval) != self.st.config.get("HeartbeatInterval"):

@@ -137,3 +137,22 @@ async def test_reconnect_without_reboot_sends_no_boot_but_changed_statuses() -> 
     assert h.csms.of("StatusNotification")[0]["connectorId"] == 2
     assert h.csms.of("StatusNotification")[0]["status"] == "Preparing"
     await h.close()
+
+
+async def test_reconnect_does_not_shorten_the_rejected_wait() -> None:
+    h = Harness()
+    answers = iter(["Rejected", "Accepted"])
+    h.csms.responders["BootNotification"] = lambda p: {
+        "status": next(answers),
+        "currentTime": "2026-01-01T00:00:00Z",
+        "interval": 100,
+    }
+    await h.boot()
+    await h.run_for(10)
+    h.disconnect()
+    h.connect()
+    await h.run_for(80)
+    assert h.csms.actions() == ["BootNotification"]
+    await h.run_for(11)
+    assert h.csms.actions() == ["BootNotification", "BootNotification"] + ["StatusNotification"] * 3
+    await h.close()

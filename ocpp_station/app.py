@@ -70,6 +70,11 @@ class StationApp:
                 probe.set_initial(key, value)
             except ConfigError as exc:
                 raise StartupError(f"--config {key}: {exc}") from None
+        if self.options.password is not None:
+            try:
+                probe.set_initial("AuthorizationKey", self.options.password)
+            except ConfigError as exc:
+                raise StartupError(f"--password: {exc}") from None
 
     async def run(self) -> None:
         csms = None

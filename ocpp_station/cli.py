@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import NoReturn
 
 from ocpp_station import __version__
@@ -56,6 +57,13 @@ def _csms_url(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"the central system URL must be ws:// or wss://: {text!r}"
         )
+    try:
+        parts = urlsplit(text.replace("{id}", "id"))
+        _ = parts.port  # raises on a port out of range
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"bad central system URL {text!r}: {exc}") from None
+    if not parts.hostname:
+        raise argparse.ArgumentTypeError(f"the central system URL has no host: {text!r}")
     return text
 
 

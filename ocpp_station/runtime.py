@@ -232,7 +232,9 @@ class StationRuntime:
         await self.client.reconnect()
 
     def _config_changed(self, key: str, value: str) -> None:
-        if key == "WebSocketPingInterval":
+        if key == "MessageTimeout" and self.endpoint is not None:
+            self.endpoint.set_response_timeout(float(value))  # takes effect at once
+        elif key == "WebSocketPingInterval":
             self.client.set_ping_interval(float(value))
         elif key == "AuthorizationKey":
             # Security profile 1: the new password is used from the next connection on.

@@ -9,16 +9,30 @@ from ocpp_station.csms.session import (
     Received,
     StationSession,
 )
+from ocpp_station.csms.store import (
+    CsmsStore,
+    CsmsStoreError,
+    StoredMeterValue,
+    StoredSession,
+    StoredStation,
+    StoredStatus,
+)
 from ocpp_station.csms.tags import TagInfo
 
 __all__ = [
     "NO_ANSWER",
     "CentralSystem",
+    "CsmsStore",
+    "CsmsStoreError",
     "DefaultAnswers",
     "ExpectationFailed",
     "Received",
     "StationRecord",
     "StationSession",
+    "StoredMeterValue",
+    "StoredSession",
+    "StoredStation",
+    "StoredStatus",
     "TagInfo",
     "Transaction",
     "identity_from_path",

@@ -41,6 +41,10 @@ class DefaultAnswers:
         self.accept_unknown_tags = accept_unknown_tags
         self._last_transaction_id = 0
 
+    def continue_transaction_ids_after(self, last: int) -> None:
+        """Hand out ids above `last` from now on (ids already given out elsewhere)."""
+        self._last_transaction_id = max(self._last_transaction_id, last)
+
     def next_transaction_id(self) -> int:
         """1, 2, 3...: unique across all stations of this central system."""
         self._last_transaction_id += 1

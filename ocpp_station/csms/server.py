@@ -14,6 +14,7 @@ import hmac
 import http
 import inspect
 import logging
+import sqlite3
 from collections.abc import Awaitable, Collection, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -30,6 +31,7 @@ from ocpp_station.clock import Clock, LoopClock
 from ocpp_station.csms.answers import DefaultAnswers
 from ocpp_station.csms.records import StationRecord, Transaction
 from ocpp_station.csms.session import NO_ANSWER, StationSession
+from ocpp_station.csms.store import CsmsStore
 from ocpp_station.csms.tags import TagInfo
 from ocpp_station.rpc.actions import ALL_ACTIONS
 from ocpp_station.rpc.endpoint import Handler, Router
@@ -96,11 +98,18 @@ class CentralSystem:
         clock: Clock | None = None,
         response_timeout: float = 30.0,
         max_messages: int | None = None,
+        store: CsmsStore | None = None,
+        max_finished_transactions: int | None = None,
     ) -> None:
+        """`store`: where stations, sessions and meter values are kept as well (transaction ids
+        then continue after the highest one it holds). `max_messages` and
+        `max_finished_transactions` bound what is kept in memory per station (None: all)."""
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be 0-65535, got {port}")
         if max_messages is not None and max_messages < 1:
             raise ValueError("max_messages must be positive")
+        if max_finished_transactions is not None and max_finished_transactions < 0:
+            raise ValueError("max_finished_transactions must not be negative")
         self.host = host
         self._port = port
         self._clock: Clock = clock if clock is not None else LoopClock()
@@ -111,6 +120,11 @@ class CentralSystem:
             tags=tags,
             accept_unknown_tags=accept_unknown_tags,
         )
+        self.store = store
+        """The database, when there is one."""
+        if store is not None:
+            self.answers.continue_transaction_ids_after(store.last_transaction_id())
+        self._max_finished = max_finished_transactions
         self.passwords: dict[str, str] = dict(passwords or {})
         """identity -> Basic auth password; identities not listed connect without one."""
         self.identities: set[str] | None = set(identities) if identities is not None else None
@@ -322,6 +336,8 @@ class CentralSystem:
             max_messages=self._max_messages,
         )
         _current.set(session)
+        if self.store is not None:
+            self.store.connected(identity, self._clock.now())
         previous = self.stations.get(identity)
         self.stations[identity] = session
         self.log.info("%s: connected from %s", identity, _peer(connection))
@@ -342,6 +358,17 @@ class CentralSystem:
             if self.stations.get(identity) is session:
                 del self.stations[identity]
             self.log.info("%s: disconnected (%s)", identity, _close_text(connection))
+            self._note_disconnected(identity)
+
+    def _note_disconnected(self, identity: str) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.disconnected(identity, self._clock.now())
+        except sqlite3.Error:
+            # The connection is gone either way; a database that fails here fails loudly on
+            # the next message that needs it.
+            self.log.exception("%s: the disconnection could not be stored", identity)
 
     def _spawn(self, awaitable: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(awaitable)
@@ -368,6 +395,13 @@ class CentralSystem:
             session = _current.get()
             record = session.record
             record.on_request(action, payload, now(), log)
+            store = self.store
+            if store is not None:
+                # Stored before the answer goes out: a failure here answers InternalError and
+                # the station sends the message again ([S] 3.7 for transaction messages).
+                store.on_request(session.identity, action, payload, now())
+            if action == "StopTransaction" and self._max_finished is not None:
+                _trim(record.finished_transactions, self._max_finished)
             handler = session.handler(action) or default
             if handler is None:
                 raise NotSupported(f"{action} is not supported by this central system")
@@ -379,6 +413,8 @@ class CentralSystem:
                 return _finish(session, action, payload, result)
             if type(result) is dict:
                 record.on_answer(action, payload, result, now())
+                if store is not None:
+                    store.on_answer(session.identity, action, payload, result, now())
             return result
 
         async def _finish(
@@ -390,9 +426,17 @@ class CentralSystem:
                 return await session._withhold()
             if type(result) is dict:
                 session.record.on_answer(action, payload, result, now())
+                if self.store is not None:
+                    self.store.on_answer(session.identity, action, payload, result, now())
             return result
 
         return dispatch
+
+
+def _trim(finished: list[Transaction], keep: int) -> None:
+    # Trimmed in halves so that appending stays cheap on average.
+    if len(finished) >= 2 * keep + 1:
+        del finished[: len(finished) - keep]
 
 
 def _peer(connection: ServerConnection) -> str:

@@ -371,6 +371,12 @@ class RpcEndpoint:
 
     # ---------------------------------------------------------------------------- outbound
 
+    def set_response_timeout(self, seconds: float) -> None:
+        """Change the response timeout of later CALLs (MessageTimeout, [E] 3.83)."""
+        if not seconds > 0:
+            raise ValueError(f"response_timeout must be positive, got {seconds!r}")
+        self._timeout = float(seconds)
+
     async def call(
         self,
         action: str,

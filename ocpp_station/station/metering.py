@@ -156,28 +156,37 @@ class Metering:
         self._last_periodic_wh[tx.connector_id] = reading.energy_wh
         measurands = self.st.config.get_list("MeterValuesSampledData")
         values = sampled_values(reading, measurands, "Sample.Periodic", reading.energy_wh - last)
+        # One time for the reading: its MeterValues, its transactionData copy and the last
+        # known value a StopTransaction after a power cut reports (digest §3.4).
+        stamp = timefmt.iso(self.st.clock.now())
         store = self.st.store
         with store.atomic():
             if values:
-                self.st.send_meter_values(connector.connector_id, values, tx)
+                self.st.send_meter_values(connector.connector_id, values, tx, stamp)
             self._collect(
-                tx, reading, self.st.config.get_list("StopTxnSampledData"), "Sample.Periodic"
+                tx,
+                reading,
+                self.st.config.get_list("StopTxnSampledData"),
+                "Sample.Periodic",
+                stamp,
             )
-            # The last known meter value: what a StopTransaction after a power cut reports.
-            store.tx_update(
-                tx.local_id,
-                last_meter_wh=reading.energy_wh,
-                last_meter_time=timefmt.iso(self.st.clock.now()),
-            )
-        self.st.physical_changed()
+            store.tx_update(tx.local_id, last_meter_wh=reading.energy_wh, last_meter_time=stamp)
+            # The register on disk is never below a value already reported.
+            self.st.physical_changed()
         self.st.sessions.check_energy_limit(connector, reading)
 
     def _collect(
-        self, tx: Transaction, reading: MeterReading, measurands: list[str], context: str
+        self,
+        tx: Transaction,
+        reading: MeterReading,
+        measurands: list[str],
+        context: str,
+        stamp: str | None = None,
     ) -> None:
         values = sampled_values(reading, measurands, context)
         if values:
-            self._keep(tx, {"timestamp": timefmt.iso(self.st.clock.now()), "sampledValue": values})
+            when = stamp if stamp is not None else timefmt.iso(self.st.clock.now())
+            self._keep(tx, {"timestamp": when, "sampledValue": values})
 
     def _keep(self, tx: Transaction, meter_value: dict[str, Any]) -> None:
         tx.stop_data.append(meter_value)
@@ -220,12 +229,21 @@ class Metering:
             self._last_aligned_wh[connector.connector_id] = reading.energy_wh
             tx = connector.transaction
             values = sampled_values(reading, measurands, "Sample.Clock", reading.energy_wh - last)
-            if values:
-                self.st.send_meter_values(connector.connector_id, values, tx, stamp)
-            if tx is not None:
+            if tx is None:
+                if values:
+                    self.st.send_meter_values(connector.connector_id, values, None, stamp)
+                continue
+            store = self.st.store
+            # A transaction's aligned value is a transaction message and a known meter value:
+            # queued, kept for transactionData and recorded as the last value in one step.
+            with store.atomic():
+                if values:
+                    self.st.send_meter_values(connector.connector_id, values, tx, stamp)
                 stop_values = sampled_values(reading, stop_measurands, "Sample.Clock")
                 if stop_values:
                     self._keep(tx, {"timestamp": stamp, "sampledValue": stop_values})
+                store.tx_update(tx.local_id, last_meter_wh=reading.energy_wh, last_meter_time=stamp)
+                self.st.physical_changed()
         if total is not None:
             last = self._last_aligned_wh.get(0, total.energy_wh)
             self._last_aligned_wh[0] = total.energy_wh

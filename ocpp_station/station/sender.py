@@ -314,7 +314,12 @@ class Sender:
         try:
             result = await outbound.call(item.action, item.payload)
         except ConnectionLost:
-            return  # not an attempt: stays at the head until we are back (digest §3.2)
+            # Not an attempt: it stays at the head until we are back (digest §3.2). The
+            # connection is going (closing, or closed before the transport told us): stop
+            # using it now, or the worker would retry at once, forever, without yielding.
+            if self._outbound is outbound:
+                self._outbound = None
+            return
         except (CallErrorReceived, RpcTimeout, OcppError) as exc:
             item.attempts += 1
             limit = max(1, self._attempts())

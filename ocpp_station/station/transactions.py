@@ -331,8 +331,9 @@ class Sessions:
                 reading.energy_wh,
                 timefmt.iso(self.st.clock.now()),
             )
+            # With the StopTransaction: a power cut cannot leave a register below meterStop.
+            self.st.physical_changed()
         log.info("connector %d: transaction stopped (%s)", c.connector_id, reason)
-        self.st.physical_changed()
         c.transaction = None
         if not hw.fixed_cable and hw.has_lock:
             keep_locked = reason == "EVDisconnected" and not self.st.config.get_bool(

@@ -16,7 +16,10 @@ async def test_tc001_cold_boot(csms: CentralSystem, make_station) -> None:
     # StatusNotification Available for connector 0 and each connector, then Heartbeats.
     statuses = [m.payload for m in session.messages if m.action == "StatusNotification"]
     assert [(s["connectorId"], s["status"]) for s in statuses] == [
-        (0, "Available"), (1, "Available"), (2, "Available")]
+        (0, "Available"),
+        (1, "Available"),
+        (2, "Available"),
+    ]
     first = await session.expect("Heartbeat", timeout=5)
     second = await session.expect("Heartbeat", timeout=5)
     assert second.seq > first.seq

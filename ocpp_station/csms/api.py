@@ -1,0 +1,315 @@
+"""The central system's HTTP API (JSON): its stations and sessions, and requests to a station.
+
+| method and path | answer |
+|---|---|
+| `GET /api/stations` | `[station]`, every station ever seen, by id |
+| `GET /api/stations/{id}` | `station`; 404 for a station never seen |
+| `GET /api/sessions?station=&open=&limit=&after=` | `{"sessions": [session], "next": N}` |
+| `GET /api/sessions/{id}` | `session` with `"meterValues"`; 404 for an unknown id |
+| `POST /api/stations/{id}/call` | body `{"action", "payload", "timeout"?}`: the answer's payload |
+
+A station: `{"id", "connected", "registration", "bootCount", "boot", "firstSeen", "lastBoot",
+"lastHeartbeat", "lastConnected", "lastDisconnected", "statuses"}`, `boot` being the last
+BootNotification.req payload and `statuses` the last StatusNotification.req payload of each
+connector with its `"receivedAt"`. A session: `{"id", "station", "connectorId", "idTag",
+"idTagInfo", "reservationId", "meterStart", "startTime", "open", "meterStop", "stopTime",
+"reason", "stopIdTag", "energyWh"}`, its id being the transactionId. Sessions come in id order:
+`after` is the last id already seen (default 0), `limit` 1 to 1000 (default 100), `next` the
+`after` of the next page or null on the last one; `open` is true or false, `station` an id.
+
+`POST /api/stations/{id}/call` sends any request a central system may send in OCPP 1.6
+(Core, the optional profiles and the Security Whitepaper's) and answers 200 with the
+CALLRESULT payload; 422 for an unknown action or a payload that fails the action's schema, 409
+when the station is not connected (or its connection closes before it answers), 502 with
+`"code"`, `"description"` and `"details"` when the station answers with a CALLERROR (or 502
+without `"code"` when its answer fails the schema), 504 when no answer comes within `timeout`
+seconds (default 30, at most 300). Every error body is `{"error": "<one sentence>", ...}`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from ocpp_station.csms.server import CentralSystem
+from ocpp_station.csms.store import CsmsStore, StoredSession, StoredStation
+from ocpp_station.rpc.actions import CS_TO_CP_ACTIONS
+from ocpp_station.rpc.errors import CallErrorReceived, ConnectionLost, OcppError, RpcTimeout
+from ocpp_station.rpc.schemas import validate_request
+from ocpp_station.timefmt import iso
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+DEFAULT_CALL_TIMEOUT = 30.0
+MAX_CALL_TIMEOUT = 300.0
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+
+class BadRequest(Exception):
+    """A malformed request: 422."""
+
+
+class NotFound(Exception):
+    """An unknown station or session: 404."""
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else iso(value)
+
+
+def station_json(station: StoredStation, connected: bool) -> dict[str, Any]:
+    return {
+        "id": station.identity,
+        "connected": connected,
+        "registration": station.registration,
+        "bootCount": station.boot_count,
+        "boot": station.boot,
+        "firstSeen": iso(station.first_seen),
+        "lastBoot": _time(station.last_boot),
+        "lastHeartbeat": _time(station.last_heartbeat),
+        "lastConnected": _time(station.last_connected),
+        "lastDisconnected": _time(station.last_disconnected),
+        "statuses": [
+            {**status.payload, "receivedAt": iso(status.received_at)} for status in station.statuses
+        ],
+    }
+
+
+def session_json(session: StoredSession) -> dict[str, Any]:
+    return {
+        "id": session.transaction_id,
+        "station": session.identity,
+        "connectorId": session.connector_id,
+        "idTag": session.id_tag,
+        "idTagInfo": session.id_tag_info,
+        "reservationId": session.reservation_id,
+        "meterStart": session.meter_start,
+        "startTime": iso(session.start_time),
+        "open": session.open,
+        "meterStop": session.meter_stop,
+        "stopTime": _time(session.stop_time),
+        "reason": session.stop_reason,
+        "stopIdTag": session.stop_id_tag,
+        "energyWh": session.energy_wh,
+    }
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer, not {raw!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be {low} to {high}, not {value}")
+    return value
+
+
+def _bool_param(request: web.Request, name: str) -> bool | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise BadRequest(f"{name} must be true or false, not {raw!r}")
+
+
+class CsmsApi:
+    """The HTTP API of a CentralSystem that has a store."""
+
+    def __init__(self, csms: CentralSystem, store: CsmsStore | None = None) -> None:
+        found = store if store is not None else csms.store
+        if found is None:
+            raise ValueError("the HTTP API needs a central system with a store")
+        self.csms = csms
+        self.store: CsmsStore = found
+        self.app = web.Application(middlewares=[self._errors])
+        r = self.app.router
+        r.add_get("/api/stations", self.stations)
+        r.add_get("/api/stations/{id}", self.station)
+        r.add_post("/api/stations/{id}/call", self.call)
+        r.add_get("/api/sessions", self.sessions)
+        r.add_get("/api/sessions/{id}", self.session)
+        self._runner: web.AppRunner | None = None
+        self.host = ""
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        if self._runner is not None:
+            raise RuntimeError("the HTTP API is already running")
+        runner = web.AppRunner(self.app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        server = site._server  # aiohttp offers no public way to read the port it bound
+        sockets = server.sockets if server is not None else []  # type: ignore[union-attr]
+        self.host, self.port = sockets[0].getsockname()[:2]
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> CsmsApi:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except BadRequest as exc:
+            return _error(422, str(exc))
+        except NotFound as exc:
+            return _error(404, str(exc))
+        except web.HTTPException as exc:
+            if exc.status >= 400:
+                return _error(exc.status, exc.reason)
+            raise
+
+    # -- views --------------------------------------------------------------------------------
+
+    def _connected(self, identity: str) -> bool:
+        session = self.csms.stations.get(identity)
+        return session is not None and not session.closed.is_set()
+
+    async def stations(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            [
+                station_json(station, self._connected(station.identity))
+                for station in self.store.stations()
+            ]
+        )
+
+    async def station(self, request: web.Request) -> web.Response:
+        identity = request.match_info["id"]
+        station = self.store.station(identity)
+        if station is None:
+            raise NotFound(f"no station {identity!r} has connected")
+        return web.json_response(station_json(station, self._connected(identity)))
+
+    async def sessions(self, request: web.Request) -> web.Response:
+        limit = _int_param(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+        after = _int_param(request, "after", 0, 0, 2**63 - 1)
+        open_ = _bool_param(request, "open")
+        station = request.query.get("station") or None
+        # One more than asked tells whether there is a next page.
+        found = self.store.sessions(station=station, is_open=open_, after=after, limit=limit + 1)
+        page = found[:limit]
+        more = len(found) > limit
+        return web.json_response(
+            {
+                "sessions": [session_json(session) for session in page],
+                "next": page[-1].transaction_id if more else None,
+            }
+        )
+
+    async def session(self, request: web.Request) -> web.Response:
+        raw = request.match_info["id"]
+        try:
+            transaction_id = int(raw)
+        except ValueError:
+            raise NotFound(f"no session {raw!r}") from None
+        session = self.store.session(transaction_id)
+        if session is None:
+            raise NotFound(f"no session {transaction_id}")
+        body = session_json(session)
+        body["meterValues"] = [
+            {
+                "timestamp": value.timestamp,
+                "sampledValue": value.sampled_value,
+                "connectorId": value.connector_id,
+                "source": value.source,
+                "receivedAt": iso(value.received_at),
+            }
+            for value in self.store.meter_values(transaction_id)
+        ]
+        return web.json_response(body)
+
+    async def call(self, request: web.Request) -> web.Response:
+        identity = request.match_info["id"]
+        action, payload, timeout = _call_body(await request.text())
+        station = self.csms.stations.get(identity)
+        if station is None or station.closed.is_set():
+            return _error(409, f"station {identity!r} is not connected")
+        try:
+            answer = await station.call(action, payload, timeout=timeout)
+        except CallErrorReceived as exc:
+            return _error(
+                502,
+                f"{identity} answered {action} with {exc.code}",
+                code=exc.code,
+                description=exc.description,
+                details=exc.details,
+            )
+        except OcppError as exc:
+            return _error(502, f"the answer of {identity} to {action} is invalid: {exc}")
+        except RpcTimeout:
+            return _error(504, f"{identity} did not answer {action} within {timeout:g} s")
+        except ConnectionLost:
+            return _error(409, f"station {identity!r} disconnected before answering {action}")
+        return web.json_response(answer)
+
+
+def _call_body(text: str) -> tuple[str, dict[str, Any], float]:
+    """(action, payload, timeout) of a call request's body, checked."""
+    if not text.strip():
+        raise BadRequest('a JSON object body {"action": ..., "payload": {...}} is required')
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc.msg}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    unknown = set(body) - {"action", "payload", "timeout"}
+    if unknown:
+        raise BadRequest(f"unknown fields in the body: {sorted(unknown)}")
+    action = body.get("action")
+    if not isinstance(action, str):
+        raise BadRequest("action must be the name of an OCPP 1.6 request, as a string")
+    if action not in CS_TO_CP_ACTIONS:
+        raise BadRequest(f"unknown action {action!r}: not a request a central system sends")
+    payload = body.get("payload", {})
+    if not isinstance(payload, dict):
+        raise BadRequest("payload must be a JSON object")
+    try:
+        # What we send is held to the schema strictly (timestamps with their zone).
+        validate_request(action, payload, lenient_timestamps=False)
+    except OcppError as exc:
+        raise BadRequest(f"the payload is not a valid {action}.req: {exc.description}") from None
+    timeout = body.get("timeout", DEFAULT_CALL_TIMEOUT)
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout <= MAX_CALL_TIMEOUT
+    ):
+        raise BadRequest(
+            f"timeout must be a number of seconds, above 0 and at most {MAX_CALL_TIMEOUT:g}"
+        )
+    return action, payload, float(timeout)

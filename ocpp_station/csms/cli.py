@@ -1,0 +1,202 @@
+"""`ocpp-station csms`: the central system on its own, with its database and HTTP API.
+
+On start it prints `csms: ws://HOST:PORT` and `api: http://HOST:PORT`, one per line, so that a
+script can read the addresses it got, and runs until cancelled (SIGINT/SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ocpp_station.csms.api import CsmsApi
+from ocpp_station.csms.server import CentralSystem
+from ocpp_station.csms.store import CsmsStore, CsmsStoreError
+from ocpp_station.csms.tags import (
+    TAG_FILE_FORMAT,
+    TagInfo,
+    load_tags,
+    merge_tags,
+    parse_tag_option,
+)
+
+BOOT_POLICIES = {"accept": "Accepted", "pending": "Pending", "reject": "Rejected"}
+# What a long-running central system keeps in memory per station; the database keeps it all.
+MESSAGES_IN_MEMORY = 1000
+FINISHED_TRANSACTIONS_IN_MEMORY = 100
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """HOST:PORT (an IPv6 host in brackets) as an argparse type."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be a number in {text!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range in {text!r}")
+    return host.strip("[]"), number
+
+
+def _interval(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"the interval must not be negative, got {value}")
+    return value
+
+
+def _tag_file(text: str) -> dict[str, TagInfo]:
+    try:
+        return load_tags(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _tag(text: str) -> tuple[str, TagInfo]:
+    try:
+        return parse_tag_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class _Passwords(argparse.Action):
+    """--password ID=SECRET, repeatable, into one {identity: password} dict."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        assert isinstance(values, str)
+        identity, sep, secret = values.partition("=")
+        if not sep or not identity or not secret:
+            parser.error(f"{option_string}: expected ID=SECRET, got {values!r}")
+        passwords: dict[str, str] = dict(getattr(namespace, self.dest) or {})
+        if identity in passwords:
+            parser.error(f"{option_string}: {identity} is given twice")
+        passwords[identity] = secret
+        setattr(namespace, self.dest, passwords)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `ocpp-station csms`."""
+    parser.add_argument(
+        "--listen",
+        type=host_port,
+        default=("127.0.0.1", 9000),
+        metavar="HOST:PORT",
+        help="where stations connect (OCPP-J, ws://HOST:PORT/<identity>); default "
+        "127.0.0.1:9000, port 0: a free port",
+    )
+    parser.add_argument(
+        "--api",
+        type=host_port,
+        default=("127.0.0.1", 9001),
+        metavar="HOST:PORT",
+        help="the HTTP API; default 127.0.0.1:9001, port 0: a free port",
+    )
+    parser.add_argument(
+        "--db", metavar="PATH", help="SQLite database file (default: kept in memory only)"
+    )
+    parser.add_argument(
+        "--boot",
+        choices=sorted(BOOT_POLICIES),
+        default="accept",
+        help="the answer to every BootNotification (default accept)",
+    )
+    parser.add_argument(
+        "--heartbeat-interval",
+        type=_interval,
+        default=20,
+        metavar="N",
+        help="seconds, sent in BootNotification.conf (default 20)",
+    )
+    parser.add_argument(
+        "--tags",
+        type=_tag_file,
+        metavar="FILE",
+        help="the tag list. " + TAG_FILE_FORMAT.replace("%", "%%"),
+    )
+    parser.add_argument(
+        "--tag",
+        type=_tag,
+        action="append",
+        default=[],
+        metavar="idTag[:status[:parent]]",
+        help="one more tag (repeatable; replaces a --tags entry of the same idTag); status "
+        "Accepted, Blocked, Expired or Invalid (default Accepted)",
+    )
+    parser.add_argument(
+        "--reject-unknown-tags",
+        action="store_true",
+        help="answer Invalid for idTags not in the tag list (default: accept them)",
+    )
+    parser.add_argument(
+        "--password",
+        action=_Passwords,
+        dest="passwords",
+        default={},
+        metavar="ID=SECRET",
+        help="HTTP Basic authentication of station ID (security profile 1; repeatable); "
+        "stations without one connect without a password",
+    )
+
+
+def _fail(message: str) -> int:
+    print(f"ocpp-station csms: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+async def main(args: argparse.Namespace) -> int:
+    """Run the central system until cancelled; 1 with a one-line reason when it cannot start."""
+    tags = merge_tags(args.tags or {}, dict(args.tag))
+    try:
+        store = CsmsStore(args.db)
+    except (CsmsStoreError, OSError) as exc:
+        return _fail(f"cannot open the database: {exc}")
+    try:
+        csms = CentralSystem(
+            *args.listen,
+            boot_status=BOOT_POLICIES[args.boot],
+            heartbeat_interval=args.heartbeat_interval,
+            tags=tags,
+            accept_unknown_tags=not args.reject_unknown_tags,
+            passwords=args.passwords,
+            store=store,
+            max_messages=MESSAGES_IN_MEMORY,
+            max_finished_transactions=FINISHED_TRANSACTIONS_IN_MEMORY,
+        )
+        api = CsmsApi(csms)
+        try:
+            try:
+                await csms.start()
+            except OSError as exc:
+                return _fail(f"cannot listen on {_address(args.listen)}: {exc.strerror or exc}")
+            try:
+                await api.start(*args.api)
+            except OSError as exc:
+                return _fail(f"cannot serve the API on {_address(args.api)}: {exc.strerror or exc}")
+            print(f"csms: {csms.url}", flush=True)
+            print(f"api: {api.url}", flush=True)
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            await api.stop()
+            await csms.stop()
+    finally:
+        store.close()
+    return 0  # never reached: the wait above ends only by cancellation
+
+
+def _address(address: tuple[str, int]) -> str:
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -1,0 +1,137 @@
+"""The case library's Core cases against our own station: one pytest item per case id.
+
+Each item runs the conformance tool's runner on one case, against our station in the variant
+whose hardware the case needs (the reference charger with fixed cables, or the socket variant);
+the case must Pass. The same tool against a station it did not start, driven through its
+control API, must give the same verdicts; and a case that fails names its step and the frames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ocpp_station.conformance.case import Case, Library, Verdict, load_library
+from ocpp_station.conformance.drivers import ControlApiDriver
+from ocpp_station.conformance.report import CaseResult, Results
+from ocpp_station.conformance.run import Run
+from ocpp_station.conformance.runner import Runner
+from ocpp_station.conformance.settings import Settings
+from ocpp_station.conformance.target import (
+    ExternalStation,
+    OwnStation,
+    StationProcess,
+    loopback_url,
+)
+from ocpp_station.conformance.transcript import StationLink
+from ocpp_station.csms.server import CentralSystem
+
+CORE = load_library().select(profiles=["Core"])
+VARIANTS: tuple[tuple[str, ...], ...] = ((), ("--socket",))
+"""Our station's hardware variants: the reference charger, then the socket outlets."""
+
+
+def variant_for(case: Case) -> tuple[str, ...] | None:
+    """The station arguments of the first variant with the hardware the case needs."""
+    for args in VARIANTS:
+        if case.needs <= OwnStation(args).features({}):
+            return args
+    return None
+
+
+def explain(result: CaseResult, workdir: Path) -> str:
+    logs = sorted(str(p) for p in workdir.glob("*/station.log"))
+    return "\n".join(
+        [
+            f"{result.id}: {result.verdict.value} at {result.failed_step}",
+            result.reason,
+            "frames:",
+            *result.frames,
+            *result.notes,
+            f"station logs: {', '.join(logs)}",
+        ]
+    )
+
+
+async def run_own(cases: list[Case], args: tuple[str, ...], workdir: Path) -> Results:
+    progress: list[str] = []
+    runner = Runner(OwnStation(args, workdir=workdir), Settings(), say=progress.append)
+    return await runner.run(cases)
+
+
+@pytest.mark.parametrize("case", CORE, ids=[c.id for c in CORE])
+async def test_core_case_passes_against_our_station(case: Case, tmp_path: Path) -> None:
+    args = variant_for(case)
+    results = await run_own([case], args or (), tmp_path)
+    [result] = results.cases
+    if args is None:
+        assert result.verdict is Verdict.NA, explain(result, tmp_path)
+        return
+    assert result.verdict is Verdict.PASS, explain(result, tmp_path)
+    assert results.identity == "CP-1" and results.boot is not None
+    response = results.measurements[1]
+    assert response.name == "OCPP response timeout" and response.measured is not None
+
+
+class SpawnedElsewhere(ExternalStation):
+    """An external station as a person would run it: `ocpp-station run` pointed at the tool's
+    address, with its control API given to the tool. The tool only waits for it to connect."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(ControlApiDriver("http://127.0.0.1:1"), say=lambda line: None)
+        self.folder = folder
+        self.process: StationProcess | None = None
+
+    async def open(self, csms: CentralSystem, link: StationLink, settings: Settings) -> None:
+        self.process = StationProcess(
+            loopback_url(csms), "EXT-7", self.folder / "state", self.folder / "station.log", []
+        )
+        control = await self.process.start()
+        assert isinstance(self.driver, ControlApiDriver)
+        self.driver.base_url = control
+        await super().open(csms, link, settings)
+
+    async def close(self) -> None:
+        await super().close()
+        if self.process is not None:
+            await self.process.terminate()
+
+
+async def test_a_station_the_tool_did_not_start_gets_the_same_verdicts(tmp_path: Path) -> None:
+    own = await run_own(CORE, (), tmp_path / "own")
+    target = SpawnedElsewhere(tmp_path / "external")
+    external = await Runner(target, Settings(), say=lambda line: None).run(CORE)
+    verdicts = {c.id: c.verdict for c in own.cases}
+    assert {c.id: c.verdict for c in external.cases} == verdicts, [
+        explain(c, tmp_path / "external") for c in external.cases if c.verdict is not Verdict.PASS
+    ]
+    assert verdicts["TC_005_1_CS"] is Verdict.NA  # the reference charger has fixed cables
+    assert external.identity == "EXT-7" and external.features == ["fault_injection", "fixed_cable"]
+    assert external.notes == [
+        "hardware features inferred from the configuration and the driver: fault_injection, "
+        "fixed_cable (declare them with --feature when they differ)"
+    ]
+    assert [c.notes for c in external.cases] == [[] for _ in external.cases]  # restored each time
+    assert [f.verdict for f in external.functionalities() if f.profile == "Core"] == [Verdict.PASS]
+
+
+async def test_a_failing_case_names_its_step_and_shows_the_frames(tmp_path: Path) -> None:
+    library = Library()
+
+    @library.case(
+        "TC_003_CS", "Plugin First, expecting the wrong status", module="02", profile="Core"
+    )
+    async def wrong(run: Run) -> None:
+        await run.plug(2)
+        await run.expect("StatusNotification", connectorId=2, status="Charging", timeout=1.5)
+
+    results = await run_own(list(library), (), tmp_path)
+    [result] = results.cases
+    assert result.verdict is Verdict.FAIL
+    assert result.failed_step == (
+        "step 7: expect StatusNotification {connectorId: 2, status: Charging}"
+    )
+    assert "status: Preparing" in result.reason
+    assert any("CP-1 -> StatusNotification" in f and "Preparing" in f for f in result.frames)
+    assert results.failed

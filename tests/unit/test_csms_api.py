@@ -1,0 +1,414 @@
+"""The central system's HTTP API: stations, sessions, and requests sent to a station."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ocpp_station.csms import CentralSystem, CsmsStore
+from ocpp_station.csms.api import CsmsApi
+from tests.unit.test_csms_support import BOOT, WAIT, RawStation
+
+STAMP = "2026-01-01T12:00:00.000Z"
+
+
+class Client:
+    def __init__(self, api: CsmsApi, http: aiohttp.ClientSession) -> None:
+        self.api = api
+        self.http = http
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        async with self.http.request(method, self.api.url + path, **kwargs) as response:
+            assert response.content_type == "application/json"
+            return response.status, await response.json()
+
+    async def get(self, path: str) -> Any:
+        status, body = await self.request("GET", path)
+        assert status == 200, (path, status, body)
+        return body
+
+    async def call(self, identity: str, body: Any) -> tuple[int, Any]:
+        return await self.request("POST", f"/api/stations/{identity}/call", json=body)
+
+
+@pytest.fixture
+async def csms() -> AsyncIterator[CentralSystem]:
+    async with CentralSystem(store=CsmsStore()) as central:
+        yield central
+
+
+@pytest.fixture
+async def client(csms: CentralSystem) -> AsyncIterator[Client]:
+    async with (
+        CsmsApi(csms) as api,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT)) as http,
+    ):
+        yield Client(api, http)
+
+
+async def booted(csms: CentralSystem, identity: str = "CP-1") -> RawStation:
+    raw = await RawStation.connect(f"{csms.url}/{identity}")
+    await raw.result("BootNotification", BOOT)
+    for connector_id in (0, 1):
+        status = {"connectorId": connector_id, "errorCode": "NoError", "status": "Available"}
+        await raw.result("StatusNotification", status)
+    return raw
+
+
+async def session_of(raw: RawStation, connector_id: int = 1, meter_start: int = 100) -> int:
+    begin = {
+        "connectorId": connector_id,
+        "idTag": "TAG1",
+        "meterStart": meter_start,
+        "timestamp": STAMP,
+    }
+    return (await raw.result("StartTransaction", begin))["transactionId"]
+
+
+async def stop_session(raw: RawStation, transaction_id: int, meter_stop: int = 600) -> None:
+    end = {"transactionId": transaction_id, "meterStop": meter_stop, "timestamp": STAMP}
+    await raw.result("StopTransaction", {**end, "reason": "Remote"})
+
+
+# ------------------------------------------------------------------------------------ serving
+
+
+async def test_url_and_port(client: Client) -> None:
+    assert client.api.port > 0
+    assert client.api.url == f"http://127.0.0.1:{client.api.port}"
+
+
+def test_the_api_needs_a_store() -> None:
+    with pytest.raises(ValueError, match="store"):
+        CsmsApi(CentralSystem())
+    store = CsmsStore()
+    assert CsmsApi(CentralSystem(), store).store is store
+
+
+async def test_unknown_paths_and_methods_answer_json_errors(client: Client) -> None:
+    status, body = await client.request("GET", "/api/nothing")
+    assert status == 404 and body["error"]
+    status, body = await client.request("DELETE", "/api/stations")
+    assert status == 405 and body["error"]
+
+
+# ----------------------------------------------------------------------------------- stations
+
+
+async def test_stations_list_connected_boot_info_and_statuses(
+    csms: CentralSystem, client: Client
+) -> None:
+    assert await client.get("/api/stations") == []
+    raw = await booted(csms)
+    second = await RawStation.connect(f"{csms.url}/CP-2")
+    await csms.wait_for_station("CP-2")
+    stations = await client.get("/api/stations")
+    assert [s["id"] for s in stations] == ["CP-1", "CP-2"]
+    first = stations[0]
+    assert first["connected"] is True
+    assert first["registration"] == "Accepted"
+    assert first["boot"] == BOOT
+    assert first["bootCount"] == 1
+    assert first["lastBoot"] and first["firstSeen"] and first["lastConnected"]
+    assert first["lastDisconnected"] is None
+    assert [(s["connectorId"], s["status"], s["errorCode"]) for s in first["statuses"]] == [
+        (0, "Available", "NoError"),
+        (1, "Available", "NoError"),
+    ]
+    assert all(s["receivedAt"].endswith("Z") for s in first["statuses"])
+    assert stations[1]["boot"] is None and stations[1]["statuses"] == []
+    assert await client.get("/api/stations/CP-1") == first
+
+    await raw.close()
+    async with asyncio.timeout(WAIT):
+        while (await client.get("/api/stations/CP-1"))["connected"]:
+            await asyncio.sleep(0.01)
+    station = await client.get("/api/stations/CP-1")
+    assert station["lastDisconnected"] is not None
+    assert station["boot"] == BOOT
+    await second.close()
+
+
+async def test_an_unknown_station_is_404(client: Client) -> None:
+    status, body = await client.request("GET", "/api/stations/CP-9")
+    assert status == 404
+    assert "CP-9" in body["error"]
+
+
+# ----------------------------------------------------------------------------------- sessions
+
+
+async def test_sessions_open_and_finished(csms: CentralSystem, client: Client) -> None:
+    raw = await booted(csms)
+    first = await session_of(raw)
+    second = await session_of(raw, connector_id=2, meter_start=7)
+    await stop_session(raw, first)
+    page = await client.get("/api/sessions")
+    assert page["next"] is None
+    sessions = page["sessions"]
+    assert [s["id"] for s in sessions] == [first, second]
+    assert sessions[0] == {
+        "id": first,
+        "station": "CP-1",
+        "connectorId": 1,
+        "idTag": "TAG1",
+        "idTagInfo": {"status": "Accepted"},
+        "reservationId": None,
+        "meterStart": 100,
+        "startTime": STAMP,
+        "open": False,
+        "meterStop": 600,
+        "stopTime": STAMP,
+        "reason": "Remote",
+        "stopIdTag": None,
+        "energyWh": 500,
+    }
+    assert sessions[1]["open"] is True and sessions[1]["meterStop"] is None
+    assert sessions[1]["energyWh"] is None
+    open_ids = [s["id"] for s in (await client.get("/api/sessions?open=true"))["sessions"]]
+    assert open_ids == [second]
+    done = [s["id"] for s in (await client.get("/api/sessions?open=0"))["sessions"]]
+    assert done == [first]
+    await raw.close()
+
+
+async def test_sessions_by_station_and_in_pages(csms: CentralSystem, client: Client) -> None:
+    one = await booted(csms, "CP-1")
+    two = await booted(csms, "CP-2")
+    ids = [await session_of(one if n % 2 else two) for n in range(5)]
+    of_two = await client.get("/api/sessions?station=CP-2")
+    assert [s["id"] for s in of_two["sessions"]] == ids[0::2]
+    assert (await client.get("/api/sessions?station=CP-9")) == {"sessions": [], "next": None}
+    seen: list[int] = []
+    after = 0
+    for _ in range(5):
+        page = await client.get(f"/api/sessions?limit=2&after={after}")
+        seen += [s["id"] for s in page["sessions"]]
+        if page["next"] is None:
+            break
+        after = page["next"]
+    assert seen == ids
+    exact = await client.get("/api/sessions?limit=5")
+    assert len(exact["sessions"]) == 5 and exact["next"] is None
+    await one.close()
+    await two.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=0", "limit=1001", "limit=x", "after=-1", "after=1.5", "open=maybe"],
+)
+async def test_bad_session_queries_are_422(client: Client, query: str) -> None:
+    status, body = await client.request("GET", f"/api/sessions?{query}")
+    assert status == 422
+    assert query.split("=")[0] in body["error"]
+
+
+async def test_a_session_with_its_meter_values(csms: CentralSystem, client: Client) -> None:
+    raw = await booted(csms)
+    transaction_id = await session_of(raw)
+    sample = {"timestamp": STAMP, "sampledValue": [{"value": "150", "unit": "Wh"}]}
+    await raw.result(
+        "MeterValues", {"connectorId": 1, "transactionId": transaction_id, "meterValue": [sample]}
+    )
+    await raw.result("MeterValues", {"connectorId": 1, "meterValue": [sample]})  # no session
+    end = {"timestamp": STAMP, "sampledValue": [{"value": "600", "context": "Transaction.End"}]}
+    await raw.result(
+        "StopTransaction",
+        {
+            "transactionId": transaction_id,
+            "meterStop": 600,
+            "timestamp": STAMP,
+            "transactionData": [end],
+        },
+    )
+    session = await client.get(f"/api/sessions/{transaction_id}")
+    assert session["id"] == transaction_id and session["reason"] == "Local"
+    values = session["meterValues"]
+    assert [(v["sampledValue"], v["connectorId"], v["source"]) for v in values] == [
+        (sample["sampledValue"], 1, "MeterValues"),
+        (end["sampledValue"], None, "StopTransaction"),
+    ]
+    assert all(v["timestamp"] == STAMP and v["receivedAt"] for v in values)
+    listed = (await client.get("/api/sessions"))["sessions"][0]
+    assert "meterValues" not in listed
+    await raw.close()
+
+
+@pytest.mark.parametrize("which", ["99", "x"])
+async def test_an_unknown_session_is_404(client: Client, which: str) -> None:
+    status, body = await client.request("GET", f"/api/sessions/{which}")
+    assert status == 404 and body["error"]
+
+
+# -------------------------------------------------------------------------------------- calls
+
+
+async def answer_next(raw: RawStation, payload: dict[str, Any]) -> list[Any]:
+    """Answer the next CALL the station gets with `payload`; return that CALL."""
+    call = await raw.next_call()
+    await raw.reply(call[1], payload)
+    return call
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "answer"),
+    [
+        ("GetConfiguration", {"key": ["HeartbeatInterval"]}, {"configurationKey": []}),
+        ("ClearCache", {}, {"status": "Accepted"}),
+        (
+            "ReserveNow",
+            {"connectorId": 1, "expiryDate": STAMP, "idTag": "TAG1", "reservationId": 3},
+            {"status": "Accepted"},
+        ),
+        ("TriggerMessage", {"requestedMessage": "Heartbeat"}, {"status": "Accepted"}),
+        ("GetLocalListVersion", {}, {"listVersion": 2}),
+        (
+            "GetInstalledCertificateIds",
+            {"certificateType": "CentralSystemRootCertificate"},
+            {"status": "NotFound"},
+        ),
+        ("DataTransfer", {"vendorId": "com.example"}, {"status": "UnknownVendorId"}),
+    ],
+)
+async def test_any_central_system_request_goes_to_the_station(
+    csms: CentralSystem, client: Client, action: str, payload: dict[str, Any], answer: Any
+) -> None:
+    raw = await booted(csms)
+    request = asyncio.create_task(client.call("CP-1", {"action": action, "payload": payload}))
+    call = await answer_next(raw, answer)
+    assert call[2:] == [action, payload]
+    assert await request == (200, answer)
+    await raw.close()
+
+
+async def test_a_payload_may_be_left_out_when_the_request_has_no_fields(
+    csms: CentralSystem, client: Client
+) -> None:
+    raw = await booted(csms)
+    request = asyncio.create_task(client.call("CP-1", {"action": "ClearCache"}))
+    call = await answer_next(raw, {"status": "Rejected"})
+    assert call[2:] == ["ClearCache", {}]
+    assert await request == (200, {"status": "Rejected"})
+    await raw.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"action": "Bogus", "payload": {}}, "unknown action"),
+        ({"action": "BootNotification", "payload": BOOT}, "unknown action"),
+        ({"action": 3}, "action"),
+        ({"payload": {}}, "action"),
+        ({"action": "Reset", "payload": {"type": "Sideways"}}, "Reset.req"),
+        ({"action": "Reset", "payload": {}}, "Reset.req"),
+        ({"action": "Reset", "payload": [1]}, "payload"),
+        ({"action": "Reset", "payload": {"type": "Soft"}, "timeout": 0}, "timeout"),
+        ({"action": "Reset", "payload": {"type": "Soft"}, "timeout": "5"}, "timeout"),
+        ({"action": "Reset", "payload": {"type": "Soft"}, "extra": 1}, "extra"),
+        (["Reset"], "JSON object"),
+    ],
+)
+async def test_bad_call_bodies_are_422(
+    csms: CentralSystem, client: Client, body: Any, words: str
+) -> None:
+    raw = await booted(csms)
+    status, answer = await client.call("CP-1", body)
+    assert status == 422
+    assert words in answer["error"]
+    assert raw.calls.empty()  # nothing was sent
+    await raw.close()
+
+
+@pytest.mark.parametrize("data", ["", "{not json"])
+async def test_a_call_without_a_json_body_is_422(client: Client, data: str) -> None:
+    status, body = await client.request("POST", "/api/stations/CP-1/call", data=data)
+    assert status == 422 and body["error"]
+
+
+async def test_a_timestamp_without_zone_is_not_sent(csms: CentralSystem, client: Client) -> None:
+    raw = await booted(csms)
+    payload = {"connectorId": 1, "expiryDate": "2026-01-01T12:00", "idTag": "T", "reservationId": 1}
+    status, body = await client.call("CP-1", {"action": "ReserveNow", "payload": payload})
+    assert status == 422 and "ReserveNow.req" in body["error"]
+    await raw.close()
+
+
+async def test_a_station_not_connected_is_409(csms: CentralSystem, client: Client) -> None:
+    status, body = await client.call("CP-1", {"action": "ClearCache", "payload": {}})
+    assert status == 409 and "not connected" in body["error"]
+    raw = await booted(csms)
+    await raw.close()
+    async with asyncio.timeout(WAIT):
+        while "CP-1" in csms.stations:
+            await asyncio.sleep(0.01)
+    status, body = await client.call("CP-1", {"action": "ClearCache", "payload": {}})
+    assert status == 409
+
+
+async def test_a_callerror_is_502_with_its_code(csms: CentralSystem, client: Client) -> None:
+    raw = await booted(csms)
+    request = asyncio.create_task(
+        client.call("CP-1", {"action": "SetChargingProfile", "payload": _PROFILE})
+    )
+    call = await raw.next_call()
+    await raw.ws.send(
+        f'[4, "{call[1]}", "NotSupported", "no smart charging", {{"why": "hardware"}}]'
+    )
+    status, body = await request
+    assert status == 502
+    assert body["code"] == "NotSupported"
+    assert body["description"] == "no smart charging"
+    assert body["details"] == {"why": "hardware"}
+    assert "NotSupported" in body["error"]
+    await raw.close()
+
+
+async def test_an_answer_failing_its_schema_is_502(csms: CentralSystem, client: Client) -> None:
+    raw = await booted(csms)
+    request = asyncio.create_task(client.call("CP-1", {"action": "ClearCache", "payload": {}}))
+    await answer_next(raw, {"status": "Maybe"})
+    status, body = await request
+    assert status == 502
+    assert "invalid" in body["error"] and "code" not in body
+    await raw.close()
+
+
+async def test_no_answer_in_time_is_504(csms: CentralSystem, client: Client) -> None:
+    raw = await booted(csms)
+    status, body = await client.call(
+        "CP-1", {"action": "ClearCache", "payload": {}, "timeout": 0.2}
+    )
+    assert status == 504 and "0.2 s" in body["error"]
+    assert (await raw.next_call())[2] == "ClearCache"
+    await raw.close()
+
+
+async def test_a_station_leaving_before_it_answers_is_409(
+    csms: CentralSystem, client: Client
+) -> None:
+    raw = await booted(csms)
+    request = asyncio.create_task(client.call("CP-1", {"action": "ClearCache", "payload": {}}))
+    await raw.next_call()
+    await raw.close()
+    status, body = await request
+    assert status == 409 and "disconnected" in body["error"]
+
+
+_PROFILE = {
+    "connectorId": 1,
+    "csChargingProfiles": {
+        "chargingProfileId": 1,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {
+            "chargingRateUnit": "W",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 11000.0}],
+        },
+    },
+}

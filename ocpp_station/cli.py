@@ -9,8 +9,8 @@ import os
 import signal
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 from ocpp_station import __version__
 

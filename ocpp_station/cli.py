@@ -1,4 +1,5 @@
-"""Command line: `ocpp-station run` (one station) and `ocpp-station csms` (the central system)."""
+"""Command line: `ocpp-station run` (one station), `ocpp-station csms` (the central system) and
+`ocpp-station conformance` (the test tool)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 from ocpp_station import __version__
+from ocpp_station.argtypes import host_port
+from ocpp_station.conformance import cli as conformance_cli
+from ocpp_station.csms import cli as csms_cli
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,19 +24,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"ocpp-station: {message}\n")
-
-
-def _host_port(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host:
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    try:
-        number = int(port)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port must be a number in {text!r}") from None
-    if not 0 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range in {text!r}")
-    return host.strip("[]"), number
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -84,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--state-dir", type=Path, help="persistent state folder")
     run.add_argument(
         "--control",
-        type=_host_port,
+        type=host_port,
         default=("127.0.0.1", 8180),
         help="HOST:PORT of the HTTP control API (port 0: a free port)",
     )
@@ -112,8 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="real hardware drivers: FACTORY(clock, connectors) returns a Hardware",
     )
 
-    csms = sub.add_parser("csms", help="run the embedded central system alone")
-    csms.add_argument("--listen", type=_host_port, default=("127.0.0.1", 9000))
+    csms_cli.add_arguments(sub.add_parser("csms", help="run the central system alone"))
+    conformance_cli.add_arguments(
+        sub.add_parser(
+            "conformance", help="run the OCTT-style charge-point test cases and write a report"
+        )
+    )
     return parser
 
 
@@ -127,10 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     # The WebSocket library's own connection chatter repeats what our log lines already say.
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    if args.command == "conformance":
+        return conformance_cli.run(args)
     if args.command == "csms":
-        from ocpp_station.csms.server import run_csms
-
-        return _run_until_signal(run_csms(*args.listen))
+        return _run_until_signal(csms_cli.main(args))
     from ocpp_station.app import StartupError, StationApp
 
     if not args.id or len(args.id) > 48 or any(ch.isspace() for ch in args.id):
@@ -149,10 +144,10 @@ def _run_until_signal(coro: object) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
         try:
-            await task
+            result = await task
         except asyncio.CancelledError:
             return 0
-        return 0
+        return result if isinstance(result, int) else 0
 
     try:
         return asyncio.run(runner())

@@ -12,6 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from ocpp_station.argtypes import host_port
 from ocpp_station.conformance.case import HARDWARE_FEATURES, load_library
 from ocpp_station.conformance.drivers import Console, ControlApiDriver, Driver, OperatorDriver
 from ocpp_station.conformance.report import render_html, render_markdown, summary_markdown
@@ -28,19 +29,6 @@ _DEFAULTS = Settings()
 
 class UsageError(Exception):
     """Bad arguments: exit 2 with this reason."""
-
-
-def host_port(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host:
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    try:
-        number = int(port)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port must be a number in {text!r}") from None
-    if not 0 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range in {text!r}")
-    return host.strip("[]"), number
 
 
 def name_seconds(text: str) -> tuple[str, float]:

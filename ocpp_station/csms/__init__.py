@@ -2,7 +2,7 @@
 
 from ocpp_station.csms.answers import DefaultAnswers
 from ocpp_station.csms.records import StationRecord, Transaction
-from ocpp_station.csms.server import CentralSystem, identity_from_path, run_csms
+from ocpp_station.csms.server import CentralSystem, identity_from_path
 from ocpp_station.csms.session import (
     NO_ANSWER,
     ExpectationFailed,
@@ -36,5 +36,4 @@ __all__ = [
     "TagInfo",
     "Transaction",
     "identity_from_path",
-    "run_csms",
 ]

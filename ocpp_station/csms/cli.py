@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ocpp_station.argtypes import format_address, host_port
 from ocpp_station.csms.api import CsmsApi
 from ocpp_station.csms.server import CentralSystem
 from ocpp_station.csms.store import CsmsStore, CsmsStoreError
@@ -27,20 +28,6 @@ BOOT_POLICIES = {"accept": "Accepted", "pending": "Pending", "reject": "Rejected
 # What a long-running central system keeps in memory per station; the database keeps it all.
 MESSAGES_IN_MEMORY = 1000
 FINISHED_TRANSACTIONS_IN_MEMORY = 100
-
-
-def host_port(text: str) -> tuple[str, int]:
-    """HOST:PORT (an IPv6 host in brackets) as an argparse type."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host:
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    try:
-        number = int(port)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port must be a number in {text!r}") from None
-    if not 0 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range in {text!r}")
-    return host.strip("[]"), number
 
 
 def _interval(text: str) -> int:
@@ -181,11 +168,15 @@ async def main(args: argparse.Namespace) -> int:
             try:
                 await csms.start()
             except OSError as exc:
-                return _fail(f"cannot listen on {_address(args.listen)}: {exc.strerror or exc}")
+                return _fail(
+                    f"cannot listen on {format_address(args.listen)}: {exc.strerror or exc}"
+                )
             try:
                 await api.start(*args.api)
             except OSError as exc:
-                return _fail(f"cannot serve the API on {_address(args.api)}: {exc.strerror or exc}")
+                return _fail(
+                    f"cannot serve the API on {format_address(args.api)}: {exc.strerror or exc}"
+                )
             print(f"csms: {csms.url}", flush=True)
             print(f"api: {api.url}", flush=True)
             await asyncio.Event().wait()  # until cancelled
@@ -195,8 +186,3 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0  # never reached: the wait above ends only by cancellation
-
-
-def _address(address: tuple[str, int]) -> str:
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -452,14 +452,3 @@ def _close_text(connection: ServerConnection) -> str:
         return "no close frame"
     reason = connection.close_reason
     return f"code {code}" + (f" {reason}" if reason else "")
-
-
-async def run_csms(host: str, port: int, **options: Any) -> None:
-    """Run a central system until cancelled; prints `csms: ws://HOST:PORT` once listening."""
-    csms = CentralSystem(host, port, **options)
-    await csms.start()
-    print(f"csms: {csms.url}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await csms.stop()

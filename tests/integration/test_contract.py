@@ -190,7 +190,13 @@ async def test_csms_command_prints_its_address(tmp_path: Path) -> None:
     got; a station connects to that address and is accepted; SIGTERM ends it with 0."""
     assert CONSOLE_SCRIPT.exists(), "the ocpp-station console script is not installed"
     csms_proc = await spawn(
-        str(CONSOLE_SCRIPT), "csms", "--listen", "127.0.0.1:0", log=tmp_path / "csms.log"
+        str(CONSOLE_SCRIPT),
+        "csms",
+        "--listen",
+        "127.0.0.1:0",
+        "--api",
+        "127.0.0.1:0",
+        log=tmp_path / "csms.log",
     )
     station_proc: asyncio.subprocess.Process | None = None
     try:

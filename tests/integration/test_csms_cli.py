@@ -1,16 +1,11 @@
 """`ocpp-station csms` as a process: a real station connects, the HTTP API shows its stations
 and sessions and sends it requests, and the database outlives the process.
-
-Each test runs with two launchers: `python -m ocpp_station csms` (the command itself, once the
-command line hands `csms` to ocpp_station.csms.cli) and a small script calling
-ocpp_station.csms.cli.main with the same signal handling.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import os
 import signal
 import socket
@@ -26,47 +21,12 @@ from tests.integration.conftest import START_TIMEOUT, StationProcess
 
 TAG = "CSMS-TAG-1"
 
-_SCRIPT = """
-import argparse, asyncio, signal, sys
-from ocpp_station.csms.cli import add_arguments, main
-parser = argparse.ArgumentParser(prog="ocpp-station csms")
-add_arguments(parser)
-args = parser.parse_args()
-async def run():
-    task = asyncio.ensure_future(main(args))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, task.cancel)
-    try:
-        return await task
-    except asyncio.CancelledError:
-        return 0
-sys.exit(asyncio.run(run()))
-"""
+LAUNCHER = [sys.executable, "-m", "ocpp_station", "csms"]
 
 
-def _command_is_wired() -> bool:
-    from ocpp_station.cli import build_parser
-
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            build_parser().parse_args(["csms", "--api", "127.0.0.1:0"])
-    except SystemExit:
-        return False
-    return True
-
-
-LAUNCHERS = {
-    "command": [sys.executable, "-m", "ocpp_station", "csms"],
-    "main": [sys.executable, "-c", _SCRIPT],
-}
-
-
-@pytest.fixture(params=sorted(LAUNCHERS))
-def launcher(request: pytest.FixtureRequest) -> list[str]:
-    if request.param == "command" and not _command_is_wired():
-        pytest.skip("`ocpp-station csms` does not hand over to ocpp_station.csms.cli yet")
-    return LAUNCHERS[request.param]
+@pytest.fixture
+def launcher() -> list[str]:
+    return LAUNCHER
 
 
 class CsmsProcess:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
-from ocpp_station.csms import CentralSystem, TagInfo, identity_from_path, run_csms
+from ocpp_station.csms import CentralSystem, TagInfo, identity_from_path
 from ocpp_station.rpc.schemas import validate_request, validate_response
 from ocpp_station.timefmt import parse
-from tests.unit.test_csms_support import BOOT, WAIT, RawStation, auth_header
+from tests.unit.test_csms_support import BOOT, RawStation, auth_header
 
 NOW = "2026-01-01T12:00:00.000Z"
 
@@ -359,30 +358,6 @@ async def test_one_log_line_per_message(
         line.startswith("CP-1 <- StatusNotification CALLERROR ProtocolError") for line in lines
     )
     await raw.close()
-
-
-# ------------------------------------------------------------------------------------ run_csms
-
-
-async def test_run_csms_prints_its_url_and_stops_when_cancelled(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    task = asyncio.create_task(run_csms("127.0.0.1", 0))
-    printed = ""
-    async with asyncio.timeout(WAIT):
-        while "\n" not in printed:
-            await asyncio.sleep(0.01)
-            printed += capsys.readouterr().out
-    assert printed.startswith("csms: ws://127.0.0.1:")
-    url = printed.split()[1]
-    raw = await RawStation.connect(f"{url}/CP-1")
-    assert (await raw.result("Heartbeat", {}))["currentTime"]
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    await raw.closed()  # stopping closed the connection
-    with pytest.raises((OSError, ConnectionClosed)):
-        await RawStation.connect(f"{url}/CP-1")
 
 
 def test_bad_settings_are_refused() -> None:

@@ -1,0 +1,25 @@
+"""Argument types shared by the commands: a bad value becomes argparse's one-line error."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """HOST:PORT (an IPv6 host in brackets) as an argparse type; port 0 means a free port."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be a number in {text!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range in {text!r}")
+    return host.strip("[]"), number
+
+
+def format_address(address: tuple[str, int]) -> str:
+    """The inverse of host_port, for messages."""
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

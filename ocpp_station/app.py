@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 from pathlib import Path
 
 from ocpp_station.control.api import ControlApi
-from ocpp_station.runtime import StationOptions, StationRuntime, load_hardware_factory
+from ocpp_station.runtime import (
+    STATE_FILE,
+    StationOptions,
+    StationRuntime,
+    load_hardware_factory,
+)
 from ocpp_station.station.config import ConfigError
+from ocpp_station.storage.store import StationStore, StoreError
 
 
 class StartupError(Exception):
@@ -45,6 +52,7 @@ class StationApp:
                 raise StartupError(f"--{name} is longer than {limit} characters (§6.3)")
         app = cls(options, args.control)
         app._check_config()
+        app._check_state_dir()
         if options.hardware:
             try:
                 load_hardware_factory(options.hardware)
@@ -76,6 +84,29 @@ class StationApp:
             except ConfigError as exc:
                 raise StartupError(f"--password: {exc}") from None
 
+    def _check_state_dir(self) -> None:
+        """The state folder must be a writable folder whose station.db (if any) is a state
+        file this version can use: found now, it is a one-line error and exit 2, not a
+        traceback from inside the running station."""
+        state_dir = self.options.state_dir
+        if state_dir is None:
+            return
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise StartupError(f"--state-dir {state_dir}: exists and is not a folder") from None
+        except OSError as exc:
+            raise StartupError(f"--state-dir {state_dir}: {_reason(exc)}") from None
+        if not os.access(state_dir, os.W_OK | os.X_OK):
+            raise StartupError(f"--state-dir {state_dir}: not writable")
+        try:
+            # Opening applies the migrations the run would apply a moment later.
+            StationStore(state_dir / STATE_FILE).close()
+        except StoreError as exc:
+            raise StartupError(f"--state-dir: {exc}") from None
+        except OSError as exc:
+            raise StartupError(f"--state-dir {state_dir}: {_reason(exc)}") from None
+
     async def run(self) -> None:
         csms = None
         if not self.options.csms_url:
@@ -104,3 +135,8 @@ class StationApp:
             if csms is not None:
                 await csms.stop()
             await asyncio.sleep(0)
+
+
+def _reason(exc: OSError) -> str:
+    """An OSError as a short phrase ("Permission denied"), without the repeated path."""
+    return exc.strerror or str(exc)

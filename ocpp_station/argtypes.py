@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 
 
+class UsageError(Exception):
+    """Bad arguments found after parsing (a file that will not load, a port in use): the
+    command exits 2 with this one-line reason."""
+
+
 def host_port(text: str) -> tuple[str, int]:
     """HOST:PORT (an IPv6 host in brackets) as an argparse type; port 0 means a free port."""
     host, sep, port = text.rpartition(":")

@@ -14,9 +14,10 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 from ocpp_station import __version__
-from ocpp_station.argtypes import host_port
+from ocpp_station.argtypes import UsageError, host_port
 from ocpp_station.conformance import cli as conformance_cli
 from ocpp_station.csms import cli as csms_cli
+from ocpp_station.fleet import cli as fleet_cli
 
 
 class _Parser(argparse.ArgumentParser):
@@ -109,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
             "conformance", help="run the OCTT-style charge-point test cases and write a report"
         )
     )
+    fleet_cli.add_arguments(
+        sub.add_parser("fleet", help="run many stations in one process"), _csms_url, _connectors
+    )
     return parser
 
 
@@ -124,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("websockets").setLevel(logging.WARNING)
     if args.command == "conformance":
         return conformance_cli.run(args)
+    if args.command == "fleet":
+        try:
+            fleet_cli.use_loop(args.loop)
+            return _run_until_signal(fleet_cli.main(args))
+        except UsageError as exc:
+            parser.error(str(exc))
     if args.command == "csms":
         return _run_until_signal(csms_cli.main(args))
     from ocpp_station.app import StartupError, StationApp
@@ -141,8 +151,19 @@ def _run_until_signal(coro: object) -> int:
     async def runner() -> int:
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+
+        def on_signal() -> None:
+            # Only the first signal counts: the shutdown it starts is bounded by its grace time,
+            # and a second one would cut it short and leave the last StopTransactions queued.
+            # Signals often come twice: sent to the process and then to its process group
+            # (coreutils timeout, some service managers).
+            if task.cancelling():
+                logging.getLogger("ocpp_station").info("already shutting down")
+            else:
+                task.cancel()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, on_signal)
         try:
             result = await task
         except asyncio.CancelledError:
@@ -153,6 +174,8 @@ def _run_until_signal(coro: object) -> int:
         return asyncio.run(runner())
     except KeyboardInterrupt:
         return 0
+    except UsageError:
+        raise
     except Exception as exc:  # a fatal error: exit 1 with the reason
         logging.getLogger("ocpp_station").critical("fatal: %s", exc, exc_info=True)
         return 1

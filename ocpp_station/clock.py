@@ -62,6 +62,7 @@ class LoopClock(_WallOffset):
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__()
         self._loop = loop
+        self._dead = False
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -73,7 +74,16 @@ class LoopClock(_WallOffset):
         return self.loop.time()
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
-        return self.loop.call_later(max(0.0, delay), callback)
+        return self.loop.call_later(max(0.0, delay), self._fire, callback)
+
+    def _fire(self, callback: Callable[[], None]) -> None:
+        if not self._dead:
+            callback()
+
+    def power_off(self) -> None:
+        """Every timer set so far and from now on does nothing: the station it served is gone
+        (a power loss simulated inside a process that goes on running other stations)."""
+        self._dead = True
 
 
 class _VirtualTimer:

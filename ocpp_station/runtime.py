@@ -25,6 +25,7 @@ from ocpp_station.rpc.endpoint import Router, RpcEndpoint
 from ocpp_station.station.boot import BootInfo
 from ocpp_station.station.config import Configuration
 from ocpp_station.station.station import IMPLEMENTED_PROFILES, Station
+from ocpp_station.storage.interface import StateStore
 from ocpp_station.storage.store import StationStore
 from ocpp_station.transport.client import StationClient, build_url
 
@@ -41,6 +42,8 @@ DEFAULT_FIRMWARE = "1.0.0"
 MESSAGE_LOG_SIZE = 10_000
 # How long a controlled shutdown (SIGTERM) waits for the central system to answer what is queued.
 SHUTDOWN_GRACE = 5.0
+# The station's SQLite file inside --state-dir.
+STATE_FILE = "station.db"
 
 
 @dataclass(slots=True)
@@ -62,31 +65,49 @@ class StationOptions:
 
 
 class MessageLog:
-    """The OCPP frames sent and received, numbered, for GET /api/messages."""
+    """The OCPP frames sent and received, numbered, for GET /api/messages.
+
+    Frames are kept encoded: a parsed MeterValues frame costs several times its JSON text, and
+    a fleet keeps a log per station."""
 
     def __init__(self, size: int = MESSAGE_LOG_SIZE) -> None:
-        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
+        self._entries: deque[tuple[int, float, str, str]] = deque(maxlen=size)
         self._seq = itertools.count(1)
 
     def add(self, direction: str, frame: list[Any]) -> None:
-        self._entries.append(
-            {"seq": next(self._seq), "time": time.time(), "direction": direction, "frame": frame}
-        )
+        # As text: orjson's bytes keep a 4 KB buffer however short the JSON (3.x, measured).
+        text = orjson.dumps(frame).decode()
+        self._entries.append((next(self._seq), time.time(), direction, text))
 
     def after(self, seq: int) -> list[dict[str, Any]]:
-        return [e for e in self._entries if e["seq"] > seq]
+        return [
+            {"seq": n, "time": t, "direction": d, "frame": orjson.loads(raw)}
+            for n, t, d, raw in self._entries
+            if n > seq
+        ]
 
 
 class StationRuntime:
-    def __init__(self, options: StationOptions) -> None:
+    """One station: `store` (default: a file in options.state_dir, else memory) and `messages`
+    (default: the last MESSAGE_LOG_SIZE frames) can be given, as a fleet does."""
+
+    def __init__(
+        self,
+        options: StationOptions,
+        *,
+        store: StateStore | None = None,
+        messages: MessageLog | None = None,
+    ) -> None:
         self.options = options
         self.clock = LoopClock()
-        self.messages = MessageLog()
-        path = None
-        if options.state_dir is not None:
-            options.state_dir.mkdir(parents=True, exist_ok=True)
-            path = options.state_dir / "station.db"
-        self.store = StationStore(path)
+        self.messages = messages if messages is not None else MessageLog()
+        if store is None:
+            path = None
+            if options.state_dir is not None:
+                options.state_dir.mkdir(parents=True, exist_ok=True)
+                path = options.state_dir / STATE_FILE
+            store = StationStore(path)
+        self.store = store
         self.hardware = make_hardware(options, self.clock)
         self._restore_physical()
         self.config = Configuration(
@@ -169,6 +190,13 @@ class StationRuntime:
         await self.station.close()
         self._save_physical()
         self.store.close()
+
+    async def power_loss(self) -> None:
+        """The power goes at once, as with SIGKILL: no StopTransaction, no close handshake, no
+        timer fires again. What the store holds is all a new runtime on it will know."""
+        self.clock.power_off()
+        await self.client.abort()
+        await self.station.close()
 
     # -- the physical world on disk, so a restart sees it as it is -----------------------------
     def _restore_physical(self) -> None:

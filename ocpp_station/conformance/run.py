@@ -167,12 +167,15 @@ class Run:
         """Remarks for the report that are not failures (e.g. a restore that did not work)."""
         link.sync()
         self._begin = len(link.messages)
+        self._frames_begin = len(link.frames)
         self._cursor = self._begin
         self._t0 = time.monotonic()
         self._config: dict[str, str | None] = {
             key: entry.value for key, entry in facts.configuration.items()
         }
         self._restore_config: dict[str, str | None] = {}
+        self._inoperative: set[int] = set()
+        """connectorIds the case made Inoperative: Operative again after the case."""
         self._restore_heartbeat = False
         self._handlers: dict[str, SessionHandler] = {}
         self._handled_sessions: list[StationSession] = []
@@ -231,6 +234,21 @@ class Run:
             for m in self.messages("StatusNotification", after=after)
             if m.get("connectorId") == connector_id
         ]
+
+    def arrivals(self) -> list[str]:
+        """What reached the tool from the station during this case, in arrival order: each
+        CALL by its action ("StopTransaction"), each answer to the tool as "Reset.conf" or
+        "Reset CALLERROR". Shows what the CALLs alone cannot: whether an answer came before
+        the CALL it led to (Reset.conf before StopTransaction, [S] 5.14)."""
+        self.link.sync()
+        prefix = f"{self.identity} -> "
+        found: list[str] = []
+        for line in self.link.frames[self._frames_begin :]:
+            if line.text.startswith(prefix):
+                name, _, rest = line.text[len(prefix) :].partition(" ")
+                if name[:1].isupper():  # an action, not "no answer to ..."
+                    found.append(f"{name} CALLERROR" if rest.startswith("CALLERROR") else name)
+        return found
 
     async def transaction_id(self, start: Message) -> int:
         """The transactionId the tool's central system gave the StartTransaction `start`."""
@@ -594,6 +612,11 @@ class Run:
             ) from exc
         self._timed(RESPONSE, action, time.monotonic() - started)
         self._arm_trigger(action, payload, answer, sent, after)
+        if action == "ChangeAvailability" and answer.get("status") in ("Accepted", "Scheduled"):
+            if payload.get("type") == "Inoperative":
+                self._inoperative.add(int(payload["connectorId"]))
+            else:
+                self._inoperative.discard(int(payload["connectorId"]))
         return answer
 
     async def call(
@@ -643,6 +666,19 @@ class Run:
                 expected="CALLERROR",
                 got=render(answer),
             )
+
+    async def call_or_error(
+        self, action: str, payload: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """Send a request the station may either answer or refuse with a CALLERROR (where the
+        specification allows both); returns (answer, None) or (None, the error code)."""
+        async with self.step(f"send {action}{describe(payload)}, expect an answer or a CALLERROR"):
+            try:
+                return await self._call(action, payload), None
+            except CaseFailed as exc:
+                if isinstance(exc.__cause__, CallErrorReceived):
+                    return None, exc.__cause__.code
+                raise
 
     async def call_raw(self, data: str, message_id: str) -> list[Any]:
         """Send a frame as it is (malformed on purpose); returns the station's answer frame."""
@@ -728,13 +764,16 @@ class Run:
             for action, handler in self._handlers.items():
                 session.set_handler(action, handler)
 
-    async def go_offline(self) -> None:
-        """The central system goes away: it closes the connection and refuses reconnections."""
-        async with self.step("central system: close the connection and refuse reconnections"):
+    async def go_offline(self, abrupt: bool = False) -> None:
+        """The central system goes away: it closes the connection and refuses reconnections.
+        With `abrupt`, the connection is dropped without a closing handshake, like a cut
+        cable."""
+        how = "drop the connection" if abrupt else "close the connection"
+        async with self.step(f"central system: {how} and refuse reconnections"):
             self.csms.accepting = False
             session = self.link.session
             if session is not None:
-                await session.close()
+                await session.close(abrupt=abrupt)
 
     async def come_online(self) -> None:
         """The central system is back; returns once the station has reconnected."""
@@ -809,7 +848,8 @@ class Run:
 
     async def restore(self) -> None:
         """Bring a station that outlives the case back to idle: stop what the case left
-        running, undo its physical steps and configuration changes. Problems become notes."""
+        running, undo its physical steps, availability and configuration changes. Problems
+        become notes."""
         for connector_id in sorted(self.jammed):
             await self._restore_step(
                 f"free the lock of connector {connector_id}",
@@ -829,6 +869,13 @@ class Run:
         for connector_id in sorted(self.plugged):
             await self._restore_step(
                 f"unplug connector {connector_id}", self.driver.unplug(connector_id)
+            )
+        for connector_id in sorted(self._inoperative):
+            await self._restore_step(
+                f"make connector {connector_id} Operative",
+                self._call(
+                    "ChangeAvailability", {"connectorId": connector_id, "type": "Operative"}
+                ),
             )
         restore = dict(self._restore_config)
         if self._restore_heartbeat and "HeartbeatInterval" in self.facts.configuration:

@@ -42,45 +42,64 @@ async def _json_body(request: web.Request, required: bool) -> dict[str, Any]:
     return body
 
 
+@web.middleware
+async def control_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Errors as the contract shapes them: `{"error": "<one sentence>"}` with its status."""
+    try:
+        return await handler(request)
+    except BadRequest as exc:
+        return _error(422, str(exc))
+    except UnknownConnector as exc:
+        return _error(404, str(exc) or "unknown connector")
+    except InvalidAction as exc:
+        return _error(409, str(exc))
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            return _error(exc.status, exc.reason)
+        raise
+
+
+Resolve = Callable[[web.Request], StationRuntime]
+
+
 class ControlApi:
-    def __init__(self, runtime: StationRuntime) -> None:
-        self.rt = runtime
-        self.app = web.Application(middlewares=[self._errors])
+    """The contract's routes for one station; a fleet mounts the same routes once more under
+    `/api/stations/{station}` with `resolve` finding the station a request names."""
+
+    def __init__(
+        self,
+        runtime: StationRuntime | None = None,
+        *,
+        resolve: Resolve | None = None,
+        prefix: str = "/api",
+        app: web.Application | None = None,
+    ) -> None:
+        if (runtime is None) == (resolve is None):
+            raise ValueError("give either a runtime or a resolve function")
+        self._resolve: Resolve = resolve or (lambda request: runtime)  # type: ignore[return-value]
+        self.app = app if app is not None else web.Application(middlewares=[control_errors])
         r = self.app.router
-        r.add_get("/api/status", self.status)
-        r.add_get("/api/config", self.config)
-        r.add_get("/api/messages", self.messages)
-        r.add_post("/api/rfid", self.rfid)
-        r.add_post("/api/datatransfer", self.data_transfer)
-        r.add_get("/", self.page)
-        r.add_post("/api/connectors/{id}/plug", self._connector_action("plug"))
-        r.add_post("/api/connectors/{id}/unplug", self._connector_action("unplug"))
-        r.add_post("/api/connectors/{id}/ev/suspend", self._connector_action("suspend"))
-        r.add_post("/api/connectors/{id}/ev/resume", self._connector_action("resume"))
-        r.add_post("/api/connectors/{id}/fault", self.fault)
-        r.add_post("/api/connectors/{id}/stop", self.stop_button)
-        r.add_delete("/api/connectors/{id}/fault", self._connector_action("clear_fault"))
+        p = prefix
+        r.add_get(f"{p}/status", self.status)
+        r.add_get(f"{p}/config", self.config)
+        r.add_get(f"{p}/messages", self.messages)
+        r.add_post(f"{p}/rfid", self.rfid)
+        r.add_post(f"{p}/datatransfer", self.data_transfer)
+        if runtime is not None:
+            r.add_get("/", self.page)
+        r.add_post(f"{p}/connectors/{{id}}/plug", self._connector_action("plug"))
+        r.add_post(f"{p}/connectors/{{id}}/unplug", self._connector_action("unplug"))
+        r.add_post(f"{p}/connectors/{{id}}/ev/suspend", self._connector_action("suspend"))
+        r.add_post(f"{p}/connectors/{{id}}/ev/resume", self._connector_action("resume"))
+        r.add_post(f"{p}/connectors/{{id}}/fault", self.fault)
+        r.add_post(f"{p}/connectors/{{id}}/stop", self.stop_button)
+        r.add_delete(f"{p}/connectors/{{id}}/fault", self._connector_action("clear_fault"))
         # A lock that will not move (socket variant): for lock-failure and unlock-failure cases.
-        r.add_post("/api/connectors/{id}/lock-failure", self._connector_action("jam"))
-        r.add_delete("/api/connectors/{id}/lock-failure", self._connector_action("unjam"))
+        r.add_post(f"{p}/connectors/{{id}}/lock-failure", self._connector_action("jam"))
+        r.add_delete(f"{p}/connectors/{{id}}/lock-failure", self._connector_action("unjam"))
         self._runner: web.AppRunner | None = None
         self.host = ""
         self.port = 0
-
-    @web.middleware
-    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except BadRequest as exc:
-            return _error(422, str(exc))
-        except UnknownConnector as exc:
-            return _error(404, str(exc) or "unknown connector")
-        except InvalidAction as exc:
-            return _error(409, str(exc))
-        except web.HTTPException as exc:
-            if exc.status >= 400:
-                return _error(exc.status, exc.reason)
-            raise
 
     async def start(self, host: str, port: int) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)
@@ -95,8 +114,9 @@ class ControlApi:
             await self._runner.cleanup()
 
     # -- views --------------------------------------------------------------------------------
-    def _snapshot(self) -> dict[str, Any]:
-        return self.rt.station.snapshot(self.rt.connected)
+    @staticmethod
+    def _snapshot(rt: StationRuntime) -> dict[str, Any]:
+        return rt.station.snapshot(rt.connected)
 
     def _connector(self, request: web.Request, allow_zero: bool = False) -> int:
         raw = request.match_info["id"]
@@ -106,28 +126,28 @@ class ControlApi:
             raise UnknownConnector(f"unknown connector {raw!r}") from None
         if connector_id == 0 and allow_zero:
             return 0
-        if not self.rt.station.has_connector(connector_id):
+        if not self._resolve(request).station.has_connector(connector_id):
             raise UnknownConnector(f"unknown connector {connector_id}")
         return connector_id
 
-    @property
-    def _simulator(self) -> Simulator:
-        hardware = self.rt.hardware
+    @staticmethod
+    def _simulator(rt: StationRuntime) -> Simulator:
+        hardware = rt.hardware
         if not isinstance(hardware, Simulator):
             # Real drivers sense the real world; only the simulator takes these from outside.
             raise InvalidAction("this station runs on real hardware, not the simulator")
         return hardware
 
-    def _connector_status(self, connector_id: int) -> web.Response:
-        return web.json_response(self._snapshot()["connectors"][connector_id])
+    def _connector_status(self, rt: StationRuntime, connector_id: int) -> web.Response:
+        return web.json_response(self._snapshot(rt)["connectors"][connector_id])
 
     async def status(self, request: web.Request) -> web.Response:
-        return web.json_response(self._snapshot())
+        return web.json_response(self._snapshot(self._resolve(request)))
 
     async def config(self, request: web.Request) -> web.Response:
         entries = [
             {"key": key, "value": value, "readonly": readonly}
-            for key, value, readonly in self.rt.config.entries()
+            for key, value, readonly in self._resolve(request).config.entries()
         ]
         return web.json_response(entries)
 
@@ -137,9 +157,10 @@ class ControlApi:
             after = int(raw)
         except ValueError:
             raise BadRequest(f"after must be an integer, not {raw!r}") from None
-        return web.json_response(self.rt.messages.after(after))
+        return web.json_response(self._resolve(request).messages.after(after))
 
     async def rfid(self, request: web.Request) -> web.Response:
+        rt = self._resolve(request)
         body = await _json_body(request, required=True)
         id_tag = body.get("idTag")
         if not isinstance(id_tag, str) or not 1 <= len(id_tag) <= 20:
@@ -148,12 +169,12 @@ class ControlApi:
         if connector_id is not None:
             if not isinstance(connector_id, int) or isinstance(connector_id, bool):
                 raise BadRequest("connectorId must be an integer")
-            if not self.rt.station.has_connector(connector_id):
+            if not rt.station.has_connector(connector_id):
                 raise UnknownConnector(f"unknown connector {connector_id}")
-        self._simulator.present_card(id_tag, connector_id)
+        self._simulator(rt).present_card(id_tag, connector_id)
         if connector_id is not None:
-            return self._connector_status(connector_id)
-        return web.json_response(self._snapshot())
+            return self._connector_status(rt, connector_id)
+        return web.json_response(self._snapshot(rt))
 
     async def data_transfer(self, request: web.Request) -> web.Response:
         """A DataTransfer.req from the station to the central system; answers its .conf."""
@@ -168,7 +189,9 @@ class ControlApi:
         if data is not None and not isinstance(data, str):
             raise BadRequest("data must be a string")
         try:
-            answer = await self.rt.station.send_data_transfer(vendor_id, message_id, data)
+            answer = await self._resolve(request).station.send_data_transfer(
+                vendor_id, message_id, data
+            )
         except NotConnected as exc:
             raise InvalidAction(f"the central system cannot be reached now: {exc}") from None
         except (CallErrorReceived, RpcTimeout, OcppError) as exc:
@@ -185,10 +208,11 @@ class ControlApi:
         reason = body.get("reason", "Local")
         if reason not in STOP_BUTTON_REASONS:
             raise BadRequest(f"reason must be one of {', '.join(STOP_BUTTON_REASONS)}")
-        station = self.rt.station
+        rt = self._resolve(request)
+        station = rt.station
         if not station.sessions.stop(station.connector(connector_id), reason):
             raise InvalidAction(f"Connector {connector_id} has no transaction to stop.")
-        return self._connector_status(connector_id)
+        return self._connector_status(rt, connector_id)
 
     async def fault(self, request: web.Request) -> web.Response:
         connector_id = self._connector(request, allow_zero=True)
@@ -199,16 +223,18 @@ class ControlApi:
             raise BadRequest("errorCode must be an OCPP ChargePointErrorCode string")
         if info is not None and (not isinstance(info, str) or len(info) > 50):
             raise BadRequest("info must be a string of at most 50 characters")
+        rt = self._resolve(request)
         try:
-            self._simulator.raise_fault(connector_id, code, info)
+            self._simulator(rt).raise_fault(connector_id, code, info)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
-        return self._connector_status(connector_id)
+        return self._connector_status(rt, connector_id)
 
     def _connector_action(self, action: str) -> Handler:
         async def view(request: web.Request) -> web.Response:
             connector_id = self._connector(request, allow_zero=action == "clear_fault")
-            hw = self._simulator
+            rt = self._resolve(request)
+            hw = self._simulator(rt)
             if action == "plug":
                 hw.plug(connector_id)
             elif action == "unplug":
@@ -221,6 +247,6 @@ class ControlApi:
                 hw.set_lock_failure(connector_id, action == "jam")
             else:
                 hw.clear_fault(connector_id)
-            return self._connector_status(connector_id)
+            return self._connector_status(rt, connector_id)
 
         return view

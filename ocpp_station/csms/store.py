@@ -14,9 +14,8 @@ grows by numbered migrations applied in order at open, each in its own transacti
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from ocpp_station.storage.sqlite import open_database, schema_version, transaction
 from ocpp_station.timefmt import iso, parse
 
 # Migration n brings the schema from version n - 1 to n. Never edit a released one: add one.
@@ -180,26 +180,8 @@ class CsmsStore:
         """`path` None or ":memory:" keeps everything in memory."""
         file = None if path is None or str(path) == ":memory:" else Path(path)
         self.path = file
-        if file is not None:
-            file.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: single statements commit at once, multi-statement work opens its
-        # own transaction (BEGIN IMMEDIATE) so that it is all or nothing.
-        self._db = sqlite3.connect(
-            ":memory:" if file is None else str(file), isolation_level=None, timeout=10.0
-        )
-        try:
-            if file is not None:
-                mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if mode.lower() != "wal":
-                    raise CsmsStoreError(f"{path}: cannot use a write-ahead log (journal {mode})")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._migrate(migrations)
-        except sqlite3.DatabaseError as error:
-            self._db.close()
-            raise CsmsStoreError(f"{path}: {error}") from error
-        except BaseException:
-            self._db.close()
-            raise
+        # WAL, synchronous=FULL, numbered migrations: the shared opening of storage.sqlite.
+        self._db = open_database(path, migrations, error=CsmsStoreError, what="the database")
 
     def close(self) -> None:
         self._db.close()
@@ -219,48 +201,12 @@ class CsmsStore:
 
     @property
     def schema_version(self) -> int:
-        row = self._db.execute("SELECT version FROM schema_version").fetchone()
-        return int(row[0])
+        return schema_version(self._db)
 
-    def _migrate(self, migrations: Sequence[tuple[int, Sequence[str]]]) -> None:
-        numbers = [number for number, _ in migrations]
-        if numbers != list(range(1, len(numbers) + 1)):
-            raise ValueError("migrations must be numbered 1, 2, 3, ... in order")
-        with self._transaction():
-            self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = self._db.execute("SELECT version FROM schema_version").fetchone()
-            if row is None:
-                self._db.execute("INSERT INTO schema_version (version) VALUES (0)")
-                current = 0
-            else:
-                current = int(row[0])
-        if current > len(numbers):
-            raise CsmsStoreError(
-                f"the database has schema version {current}; this version knows {len(numbers)}"
-            )
-        for number, statements in migrations[current:]:
-            with self._transaction():
-                # Re-read under the write lock: another process may have migrated meanwhile.
-                if self.schema_version >= number:
-                    continue
-                for statement in statements:
-                    self._db.execute(statement)
-                self._db.execute("UPDATE schema_version SET version = ?", (number,))
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """All statements inside commit together or not at all (taking the write lock first)."""
-        if self._db.in_transaction:
-            yield
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        """All statements inside commit together or not at all; a nested block joins the outer
+        one (storage.sqlite.transaction)."""
+        return transaction(self._db)
 
     # --- what happens on a connection --------------------------------------------------------
 

@@ -310,9 +310,9 @@ class Configuration:
         a write-only key is answered without a value, so the central system learns the key
         exists without learning the secret. Unknown and invisible keys go to `unknownKey`.
 
-        GetConfigurationMaxKeys is advertised, not enforced: 1.6 §5.8 lets the station limit a
-        request but gives the answer no way to say so, and unknownKey for keys that exist
-        would be false. The station has no resource reason to limit, so every key is answered.
+        Every key asked for is answered here; GetConfigurationMaxKeys (1.6 §5.8, §9.1.9) is
+        enforced at the OCPP edge, by the station's GetConfiguration handler, because only a
+        CALLERROR can refuse a request (the control API is not limited).
         """
         base = self._base
         entries: list[dict[str, object]] = []

@@ -53,6 +53,9 @@ class Connector:
     connector_id: int
     operative: bool = True
     fault: tuple[str, str | None] | None = None
+    # The lock did not engage at a session start (TC_024): a fault the station itself saw,
+    # shown as `fault` until the cable is taken away (see Sessions.cable_unplugged).
+    lock_failed: bool = False
     plugged: bool = False
     ev_drawing: bool = False
     authorization: Authorization | None = None

@@ -24,6 +24,10 @@ class RemoteControl:
         # §4.2: while Pending, remote start and stop are not allowed.
         if not self.st.boot.accepted:
             return {"status": "Rejected"}
+        if self.st.powering_down:
+            # A session started in the shutdown's grace time would be cut off at once.
+            log.info("remote start for %s refused: the station is shutting down", request["idTag"])
+            return {"status": "Rejected"}
         connector_id = request.get("connectorId")
         if connector_id == 0:
             # TC_027: connector 0 is the charge point, not something that can charge.
@@ -51,6 +55,9 @@ class RemoteControl:
             info = {"status": ACCEPTED}
         if info["status"] != ACCEPTED:
             log.info("remote start for %s refused: %s", id_tag, info["status"])
+            return
+        if self.st.powering_down:  # the shutdown began while the Authorize was out
+            log.info("remote start for %s dropped: the station is shutting down", id_tag)
             return
         if connector_id is None:
             self.st.sessions.authorized_anywhere(id_tag, info)

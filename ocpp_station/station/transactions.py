@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ocpp_station.station")
 
+# The fault a connector shows after its lock did not engage (§7.6 ChargePointErrorCode).
+LOCK_FAILURE: tuple[str, str | None] = ("ConnectorLockFailure", "connector did not lock")
+
 
 class Sessions:
     def __init__(self, station: Station) -> None:
@@ -32,7 +35,8 @@ class Sessions:
     # -- what a connector can do now ---------------------------------------------------------
     def can_start(self, c: Connector) -> bool:
         return (
-            c.fault is None
+            not self.st.powering_down
+            and c.fault is None
             and c.operative
             and self.st.operative
             and c.transaction is None
@@ -69,6 +73,9 @@ class Sessions:
         if not self.st.boot.accepted and self.st.sender.online:
             log.info("card %s ignored: station not accepted by the central system", id_tag)
             return
+        if self.st.powering_down:
+            log.info("card %s refused: the station is shutting down", id_tag)
+            return
         info = await self.st.auth.authorize(id_tag)
         parent = info.get("parentIdTag")
         if info["status"] != ACCEPTED:
@@ -81,6 +88,9 @@ class Sessions:
                 if tx is not None and same_tag(tx.parent_id_tag, parent):
                     self.stop(c, "Local", id_tag)
                     return
+        if self.st.powering_down:  # the shutdown began while the Authorize was out
+            log.info("card %s refused: the station is shutting down", id_tag)
+            return
         target = self._pick_for_start(candidates)
         if target is None:
             log.info("card %s accepted but no connector can start a session", id_tag)
@@ -149,7 +159,13 @@ class Sessions:
         self.st.update_status(c)
 
     def can_start_with_auth(self, c: Connector) -> bool:
-        return c.fault is None and c.operative and self.st.operative and c.transaction is None
+        return (
+            not self.st.powering_down
+            and c.fault is None
+            and c.operative
+            and self.st.operative
+            and c.transaction is None
+        )
 
     def _adopt_authorization(self, c: Connector) -> Authorization | None:
         if self.unassigned is not None:
@@ -172,6 +188,8 @@ class Sessions:
         c.plugged = False
         c.ev_drawing = False
         c.cancel_timeout()
+        if c.lock_failed:
+            self._lock_failure_resolved(c)
         tx = c.transaction
         if tx is not None:
             if self.st.config.get_bool("StopTransactionOnEVSideDisconnect"):
@@ -182,6 +200,21 @@ class Sessions:
             return
         c.finishing = False
         self.st.update_status(c)
+
+    def _lock_failure_resolved(self, c: Connector) -> None:
+        """The cable whose lock failed is gone: the ConnectorLockFailure is resolved.
+
+        The failure belonged to that usage: with the cable out there is nothing left to hold,
+        and the usage the fault interrupted has ended as B1 ends one ("plug removed", §4.9). So
+        the fault is resolved and the status returns to what it would be without it (§4.9
+        I1-I8: Available, or Unavailable if an availability change came meanwhile). The station
+        cannot sense a repaired lock without driving it, so the next session start tries the
+        lock again, and a lock still jammed faults again (TC_024). While Faulted nothing can
+        start on the connector (TC_026), so the cable must go first.
+        """
+        c.lock_failed = False
+        c.fault = self.st.hw_connector(c.connector_id).active_fault()  # a hardware fault stays
+        log.info("connector %d: cable removed, lock failure cleared", c.connector_id)
 
     def ev_changed(self, c: Connector, drawing: bool) -> None:
         c.ev_drawing = drawing
@@ -213,8 +246,10 @@ class Sessions:
         c.cancel_timeout()
         hw = self.st.hw_connector(c.connector_id)
         if hw.has_lock and not hw.lock():
-            # TC_024: a connector that does not lock faults, and no transaction starts.
-            c.fault = ("ConnectorLockFailure", "connector did not lock")
+            # TC_024: a connector that does not lock faults, and no transaction starts (B9).
+            log.warning("connector %d: the lock did not engage, no transaction", c.connector_id)
+            c.lock_failed = True
+            c.fault = LOCK_FAILURE
             self.st.update_status(c)
             return
         reading = self.st.read_meter(c.connector_id)

@@ -72,6 +72,13 @@ _TX_FIELDS = {
 }
 
 
+def updatable(fields: dict[str, Any]) -> None:
+    """Refuse a transaction update naming a field that never changes after the start."""
+    unknown = set(fields) - _TX_FIELDS
+    if unknown:
+        raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
+
+
 class JournalTables:
     """Transactions and outbox; mixed into StationStore, which owns the connection."""
 
@@ -109,9 +116,7 @@ class JournalTables:
         )
 
     def tx_update(self, local_id: int, **fields: Any) -> None:
-        unknown = set(fields) - _TX_FIELDS
-        if unknown:
-            raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
+        updatable(fields)
         columns = ", ".join(f"{name} = ?" for name in fields)
         values = [int(v) if isinstance(v, bool) else v for v in fields.values()]
         self._db.execute(

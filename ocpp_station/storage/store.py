@@ -11,9 +11,8 @@ and grows by numbered migrations applied in order at open, each in its own trans
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +20,7 @@ from typing import Any
 
 from ocpp_station import timefmt
 from ocpp_station.storage.journal import JOURNAL_MIGRATION, JournalTables
+from ocpp_station.storage.sqlite import open_database, schema_version, transaction
 
 # Migration n brings the schema from version n - 1 to n. Never edit a released one: add one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
@@ -70,27 +70,8 @@ class StationStore(JournalTables):
         """
         if counter_block < 1:
             raise ValueError("counter_block must be at least 1")
-        file = None if path is None or str(path) == ":memory:" else Path(path)
-        if file is not None:
-            file.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: single statements commit at once, multi-statement work opens its
-        # own transaction (BEGIN IMMEDIATE) so a migration or reservation is all or nothing.
-        self._db = sqlite3.connect(
-            ":memory:" if file is None else str(file), isolation_level=None, timeout=10.0
-        )
-        try:
-            if file is not None:
-                mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if mode.lower() != "wal":
-                    raise StoreError(f"{path}: cannot use a write-ahead log (journal {mode})")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._migrate(migrations)
-        except sqlite3.DatabaseError as error:
-            self._db.close()
-            raise StoreError(f"{path}: {error}") from error
-        except BaseException:
-            self._db.close()
-            raise
+        # WAL, synchronous=FULL, numbered migrations: the shared opening of storage.sqlite.
+        self._db = open_database(path, migrations, error=StoreError, what="the state file")
         self._counter_block = counter_block
         self._counters: dict[str, list[int]] = {}  # name -> [next value, last reserved value]
 
@@ -98,51 +79,12 @@ class StationStore(JournalTables):
 
     @property
     def schema_version(self) -> int:
-        row = self._db.execute("SELECT version FROM schema_version").fetchone()
-        return int(row[0])
+        return schema_version(self._db)
 
-    def _migrate(self, migrations: Sequence[tuple[int, Sequence[str]]]) -> None:
-        numbers = [number for number, _ in migrations]
-        if numbers != list(range(1, len(numbers) + 1)):
-            raise ValueError("migrations must be numbered 1, 2, 3, ... in order")
-        with self._transaction():
-            self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = self._db.execute("SELECT version FROM schema_version").fetchone()
-            if row is None:
-                self._db.execute("INSERT INTO schema_version (version) VALUES (0)")
-                current = 0
-            else:
-                current = int(row[0])
-        if current > len(numbers):
-            raise StoreError(
-                f"the state file has schema version {current}; this version knows {len(numbers)}"
-            )
-        for number, statements in migrations[current:]:
-            with self._transaction():
-                # Re-read under the write lock: another process may have migrated meanwhile.
-                if self.schema_version >= number:
-                    continue
-                for statement in statements:
-                    self._db.execute(statement)
-                self._db.execute("UPDATE schema_version SET version = ?", (number,))
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """All statements inside commit together or not at all (taking the write lock first).
-
-        A block opened inside another joins it: the outer one commits everything.
-        """
-        if self._db.in_transaction:
-            yield
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        """All statements inside commit together or not at all; a nested block joins the outer
+        one (storage.sqlite.transaction)."""
+        return transaction(self._db)
 
     # --- configuration -----------------------------------------------------------------------
 
@@ -208,7 +150,7 @@ class StationStore(JournalTables):
             " FROM auth_cache WHERE id_tag = ?",
             (normalize_id_tag(id_tag),),
         ).fetchone()
-        return None if row is None else _cache_entry(row)
+        return None if row is None else cache_entry(row)
 
     def cache_put(
         self,
@@ -243,7 +185,7 @@ class StationStore(JournalTables):
             "SELECT id_tag, status, expiry_date, parent_id_tag, updated_at"
             " FROM auth_cache ORDER BY updated_at, id_tag"
         ).fetchall()
-        return [_cache_entry(row) for row in rows]
+        return [cache_entry(row) for row in rows]
 
     # --- lifetime ----------------------------------------------------------------------------
 
@@ -262,7 +204,8 @@ class StationStore(JournalTables):
         self.close()
 
 
-def _cache_entry(row: tuple[Any, ...]) -> dict[str, Any]:
+def cache_entry(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A row (id_tag, status, expiry_date, parent_id_tag, updated_at) as the cache's dict."""
     id_tag, status, expiry_date, parent_id_tag, updated_at = row
     return {
         "id_tag": id_tag,

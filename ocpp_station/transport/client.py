@@ -229,6 +229,28 @@ class StationClient:
         if self._running and current is not self._run_task:
             await self._done.wait()
 
+    def drop(self) -> None:
+        """Lose the connection as a network fault does (no closing handshake); the client
+        reconnects after its back-off delay as after any lost connection."""
+        ws = self._ws
+        if ws is not None:
+            ws.transport.abort()
+
+    async def abort(self) -> None:
+        """Drop the connection without a closing handshake and end run(), as a power cut does:
+        the central system sees the TCP connection vanish. A stopped client stays stopped."""
+        self._stopping = True
+        self._wake.set()
+        if self._connect_task is not None:
+            self._connect_task.cancel()
+        ws = self._ws
+        if ws is not None:
+            self._closed_by_us = "power lost"
+            ws.transport.abort()
+        current = asyncio.current_task()
+        if self._running and current is not self._run_task:
+            await self._done.wait()
+
     async def run(self) -> None:
         """Connect, deliver frames, reconnect with back-off; returns after stop()."""
         if self._running:

@@ -59,6 +59,7 @@ class FakeStation:
             "RemoteStopTransaction": {"status": "Accepted"},
             "Reset": {"status": "Accepted"},
             "UnlockConnector": {"status": "NotSupported"},
+            "ChangeAvailability": {"status": "Accepted"},
         }
         self.ws: ClientConnection | None = None
         self.endpoint: RpcEndpoint | None = None
@@ -72,6 +73,7 @@ class FakeStation:
             "RemoteStopTransaction",
             "Reset",
             "UnlockConnector",
+            "ChangeAvailability",
         ):
             self._router.route(action, self._handler(action), after=self._after(action))
         self._router.route("ClearCache", self._refuse)

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from websockets.exceptions import InvalidStatus
+
 from ocpp_station.conformance.case import NotApplicable, Verdict
 from ocpp_station.conformance.run import RESPONSE, TRIGGERED, Expected, Run, one_of
 from tests.unit.conformance_fakes import (
+    FakeStation,
     FakeTarget,
     fast_settings,
     library_with,
@@ -184,6 +188,44 @@ async def test_call_checks_the_status_and_call_expect_error_the_code() -> None:
     )
 
 
+async def test_call_or_error_takes_either_an_answer_or_a_callerror() -> None:
+    async def script(run: Run) -> None:
+        got.append(await run.call_or_error("ClearCache", {}))
+        got.append(await run.call_or_error("UnlockConnector", {"connectorId": 1}))
+        await run.call_or_error("Reset", {"type": "Hard"})  # no answer: still a failure
+
+    got: list[tuple[object, object]] = []
+    target = FakeTarget(delays={"Reset": 0.5})
+    result = await run_one(target, library_with(script), fast_settings(call_timeout=0.2))
+    assert got == [(None, "NotSupported"), ({"status": "NotSupported"}, None)]
+    assert result.verdict is Verdict.FAIL
+    assert result.failed_step.endswith("send Reset {type: Hard}, expect an answer or a CALLERROR")
+    assert result.reason == "no answer to Reset within 0.2 s"
+
+
+async def test_arrivals_show_answers_and_calls_in_arrival_order() -> None:
+    async def script(run: Run) -> None:
+        station = target.station
+        assert station is not None
+
+        async def stop(request: dict[str, object]) -> None:
+            await station.status(1, "Finishing")  # sent once Reset.conf has left
+
+        station.after["Reset"] = stop
+        await run.call("Reset", {"type": "Soft"}, status="Accepted")
+        await run.expect("StatusNotification", status="Finishing")
+        await run.call_expect_error("ClearCache", {})
+        seen.extend(run.arrivals())
+
+    seen: list[str] = []
+    target = FakeTarget()
+    result = await run_one(target, library_with(script))
+    assert result.verdict is Verdict.PASS, result
+    # The boot of the case's station, then what the script caused.
+    booted = ["BootNotification", "StatusNotification", "StatusNotification", "StatusNotification"]
+    assert seen == [*booted, "Reset.conf", "StatusNotification", "ClearCache CALLERROR"]
+
+
 async def test_expect_any_order_and_expect_none() -> None:
     async def script(run: Run) -> None:
         station = target.station
@@ -264,6 +306,21 @@ async def test_a_station_that_outlives_the_case_is_restored() -> None:
     assert stops == [{"transactionId": 1}]
     assert target.driver.done == [("plug", 1), ("unplug", 1)]
     assert station.configuration["MeterValueSampleInterval"] == ("20", False)
+
+
+async def test_a_connector_the_case_made_inoperative_is_made_operative_again() -> None:
+    async def script(run: Run) -> None:
+        await run.call("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})
+        await run.call("ChangeAvailability", {"connectorId": 2, "type": "Inoperative"})
+        await run.call("ChangeAvailability", {"connectorId": 2, "type": "Operative"})
+        await run.check("the case fails before it makes connector 1 Operative", False)
+
+    target = FakeTarget(outlives_cases=True)
+    results = await run_cases(target, [library_with(script)])
+    assert results.cases[0].verdict is Verdict.FAIL
+    changes = [p for action, p in target.stations[0].requests if action == "ChangeAvailability"]
+    assert changes[3:] == [{"connectorId": 1, "type": "Operative"}]
+    assert results.cases[0].notes == []
 
 
 async def test_response_times_and_triggered_calls_are_measured() -> None:
@@ -349,3 +406,49 @@ async def test_shrunk_timings_can_be_overridden() -> None:
     result = await run_one(FakeTarget(), library_with(script), settings)
     assert result.verdict is Verdict.PASS
     assert seen == [0.5, 4, 9]
+
+
+async def test_go_offline_refuses_the_station_until_come_online() -> None:
+    codes: list[int | None] = []
+
+    async def reconnect() -> None:
+        """The fake station tries again and again, as a station does while offline."""
+        async with asyncio.timeout(5):
+            while True:
+                station = FakeStation(target.base_url, target.identity)
+                try:
+                    await station.connect()
+                except InvalidStatus:
+                    await asyncio.sleep(0.05)
+                    continue
+                target.station = station
+                return
+
+    async def script(run: Run) -> None:
+        for abrupt in (False, True):
+            station = target.station
+            assert station is not None and station.ws is not None
+            ws = station.ws
+            await run.go_offline(abrupt=abrupt)
+            async with asyncio.timeout(5):
+                await ws.wait_closed()
+            codes.append(ws.close_code)
+            assert run.link.session is None
+            with pytest.raises(InvalidStatus):
+                await FakeStation(target.base_url, target.identity).connect()
+            retrying = asyncio.create_task(reconnect())
+            await run.come_online()
+            await retrying
+            assert run.link.session is not None
+
+    target = FakeTarget()
+    result = await run_one(target, library_with(script))
+    assert result.verdict is Verdict.PASS, result
+    assert [s.description for s in result.steps][4:] == [
+        "central system: close the connection and refuse reconnections",
+        "central system: accept connections again, wait for the station",
+        "central system: drop the connection and refuse reconnections",
+        "central system: accept connections again, wait for the station",
+    ]
+    # A closing handshake, then a connection that just ended (no close frame: 1006).
+    assert codes == [1000, 1006]

@@ -300,8 +300,8 @@ async def tc_068(run: Run) -> None:
 )
 async def tc_069(run: Run) -> None:
     """The central system gives both cards the same parentIdTag ([S] 3.10): the second card is
-    authorized and stops the transaction the first one started; StopTransaction carries the
-    second card -> Finishing. Nothing shrunk."""
+    authorized and stops the transaction the first one started; StopTransaction(Local) carries
+    the second card -> Finishing. Nothing shrunk."""
     first, second = run.tags.group_a, run.tags.group_b
     start = await local_start_plugged(run, first)
     transaction_id = await run.transaction_id(start)
@@ -311,4 +311,4 @@ async def tc_069(run: Run) -> None:
         Expected("StopTransaction", transactionId=transaction_id),
         Expected("StatusNotification", connectorId=1, status="Finishing"),
     )
-    await run.check_equal("the StopTransaction idTag", stop.get("idTag"), second)
+    await _check_stop(run, stop, "Local", second)

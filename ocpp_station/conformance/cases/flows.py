@@ -1,7 +1,13 @@
-"""Sequences several cases share: starting a charging session locally or remotely."""
+"""Sequences several cases share: starting a charging session locally or remotely, setting
+the configuration a case needs, reading meter values."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from ocpp_station import timefmt
 from ocpp_station.conformance.run import Run
 from ocpp_station.conformance.transcript import Message
 
@@ -34,3 +40,74 @@ async def remote_start_plugged(run: Run, id_tag: str, connector_id: int = 1) -> 
     start = await run.expect("StartTransaction", connectorId=connector_id, idTag=id_tag)
     await run.expect("StatusNotification", connectorId=connector_id, status="Charging")
     return start
+
+
+async def ensure_config(run: Run, key: str, value: str) -> None:
+    """A precondition: set `key` to `value` (restored after the case). N/A when the station
+    lacks the key, or holds it read-only at another value."""
+    entry = run.facts.configuration.get(key)
+    if entry is None:
+        run.not_applicable(f"the station has no configuration key {key}")
+        return
+    if entry.readonly:
+        if (entry.value or "").lower() != value.lower():
+            run.not_applicable(f"{key} is read-only {entry.value}, the case needs {value}")
+        return
+    await run.configure(key, value)
+
+
+def is_timestamp(value: object) -> bool:
+    """A date-time as OCPP writes them ([S] 3.15)."""
+    try:
+        timefmt.parse(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def status_time(message: Message) -> float:
+    """When the station says a StatusNotification happened (its optional timestamp, [S] 6.47),
+    else when it arrived; as seconds since the epoch."""
+    try:
+        return timefmt.parse(str(message.get("timestamp"))).timestamp()
+    except ValueError:
+        return message.time.timestamp()
+
+
+REGISTER = "Energy.Active.Import.Register"
+"""The measurand a sampledValue without one reports ([S] 7.31)."""
+
+
+def transaction_samples(
+    messages: Iterable[Message], transaction_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The meterValue elements of the MeterValues tied to a transaction (to `transaction_id`
+    when given), in arrival order."""
+    found: list[dict[str, Any]] = []
+    for m in messages:
+        if m.action != "MeterValues" or "transactionId" not in m:
+            continue
+        if transaction_id is None or m["transactionId"] == transaction_id:
+            found.extend(v for v in m.get("meterValue") or [] if isinstance(v, dict))
+    return found
+
+
+def register_wh(meter_value: Mapping[str, Any]) -> float | None:
+    """The energy register reading of a meterValue element in Wh, or None without one."""
+    for sampled in meter_value.get("sampledValue") or []:
+        if sampled.get("measurand", REGISTER) == REGISTER and sampled.get("phase") is None:
+            try:
+                value = float(sampled["value"])
+            except (KeyError, ValueError):
+                return None
+            return value * 1000 if sampled.get("unit") == "kWh" else value
+    return None
+
+
+def timestamp_of(payload: Mapping[str, Any]) -> datetime | None:
+    """The `timestamp` of a payload or a meterValue element, or None when it is not a
+    date-time."""
+    try:
+        return timefmt.parse(str(payload.get("timestamp")))
+    except ValueError:
+        return None

@@ -1,0 +1,189 @@
+"""The fleet profile against a minimal central system on 127.0.0.1.
+
+Each size runs `ocpp-station fleet` (3-connector stations, the scenario's reference profile:
+a session of 60-80 s every 15-30 s per connector, MeterValues every 30 s) as its own process
+against `python -m ocpp_station.csms.minimal` in another process, and measures:
+
+- connect time: from the fleet's start until every station is Accepted;
+- after a warm-up, over a window: the fleet process's CPU seconds (utime + stime from /proc)
+  per OCPP frame it sent or received and per CALL it made, frames per second, RSS per station;
+- RemoteStartTransaction answer latency seen by the central system (p50 / p99), for 200
+  stations picked at random while the whole fleet runs;
+- at the end (SIGTERM: sessions stop, queues flush), the central system's ledger: transactions
+  started and stopped, open ones left (lost), duplicates.
+
+Environment: FLEET_SIZES (default "1,1000,3000"), FLEET_WINDOW seconds (default 60),
+FLEET_WARMUP seconds (default 30), FLEET_RAMP stations/s (default 500), FLEET_LOOP (the fleet's
+--loop, default auto).
+The issue's acceptance run: FLEET_SIZES=10000 FLEET_WINDOW=600.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+SIZES = [int(n) for n in os.environ.get("FLEET_SIZES", "1,1000,3000").split(",")]
+WINDOW = float(os.environ.get("FLEET_WINDOW", "60"))
+WARMUP = float(os.environ.get("FLEET_WARMUP", "30"))
+RAMP = float(os.environ.get("FLEET_RAMP", "500"))
+LOOP = os.environ.get("FLEET_LOOP", "auto")
+CONNECTORS = 3
+PROBES = 200
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def proc_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def proc_rss(pid: int) -> int:
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+async def spawn(*args: str) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+    )
+    assert proc.stdout is not None
+    found: dict[str, str] = {}
+    async with asyncio.timeout(60):
+        while len(found) < (2 if "minimal" in args[1] else 1):
+            line = (await proc.stdout.readline()).decode().strip()
+            if not line:
+                raise RuntimeError(f"{args[:3]} exited early")
+            name, _, value = line.partition(": ")
+            found[name] = value
+    return proc, found
+
+
+async def stop(proc: asyncio.subprocess.Process) -> int:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        async with asyncio.timeout(120):
+            return await proc.wait()
+    except TimeoutError:
+        proc.kill()
+        return await proc.wait()
+
+
+async def get(http: aiohttp.ClientSession, url: str) -> Any:
+    async with http.get(url) as response:
+        return await response.json(content_type=None)
+
+
+async def run_size(n: int) -> dict[str, Any]:
+    csms, addresses = await spawn(
+        "-m", "ocpp_station.csms.minimal", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0",
+        "--heartbeat-interval", "300",
+    )  # fmt: skip
+    csms_api = addresses["api"]
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600))
+    started = time.monotonic()
+    fleet, found = await spawn(
+        "-m", "ocpp_station", "fleet", "--csms", addresses["csms"], "--count", str(n),
+        "--connectors", str(CONNECTORS), "--control", "127.0.0.1:0", "--ramp-up", str(RAMP),
+        "--summary-every", "3600", "--loop", LOOP,
+    )  # fmt: skip
+    api = found["control"]
+    result: dict[str, Any] = {"stations": n}
+    try:
+        while True:
+            summary = await get(http, f"{api}/api/fleet")
+            if summary["registration"].get("Accepted", 0) == n:
+                break
+            await asyncio.sleep(0.2)
+        result["connect_s"] = time.monotonic() - started
+        await asyncio.sleep(WARMUP)
+        cpu0, t0 = proc_cpu(fleet.pid), time.monotonic()
+        s0 = await get(http, f"{api}/api/fleet")
+        stats0 = await get(http, f"{csms_api}/stats")
+        probe = await (
+            await http.post(
+                f"{csms_api}/remote-start",
+                json={"count": min(PROBES, n), "connectorId": 1, "idTag": "BENCH"},
+            )
+        ).json(content_type=None)
+        await asyncio.sleep(max(0.0, WINDOW - (time.monotonic() - t0)))
+        cpu1, t1 = proc_cpu(fleet.pid), time.monotonic()
+        s1 = await get(http, f"{api}/api/fleet")
+        stats1 = await get(http, f"{csms_api}/stats")
+        frames = sum(s1["messages"].values()) - sum(s0["messages"].values())
+        calls = stats1["messagesTotal"] - stats0["messagesTotal"]
+        cpu = cpu1 - cpu0
+        result.update(
+            window_s=t1 - t0,
+            cpu_cores=cpu / (t1 - t0),
+            frames_per_s=frames / (t1 - t0),
+            calls_per_s=calls / (t1 - t0),
+            cpu_us_per_frame=cpu / frames * 1e6 if frames else float("nan"),
+            cpu_us_per_call=cpu / calls * 1e6 if calls else float("nan"),
+            rss_mb=proc_rss(fleet.pid) / 1e6,
+            rss_kb_per_station=proc_rss(fleet.pid) / n / 1e3,
+            sessions=s1["sessions"],
+            remote_start_p50_ms=probe.get("p50Ms"),
+            remote_start_p99_ms=probe.get("p99Ms"),
+            remote_start_statuses=probe.get("statuses"),
+            csms_cpu_cores=(stats1["cpuSeconds"] - stats0["cpuSeconds"]) / (t1 - t0),
+        )
+    finally:
+        code = await stop(fleet)
+        await asyncio.sleep(1)
+        final = await get(http, f"{csms_api}/stats")
+        await http.close()
+        await stop(csms)
+    result.update(
+        exit_code=code,
+        accepted=final["booted"],
+        started=final["started"],
+        stopped=final["stopped"],
+        lost=final["open"],
+        duplicates=final["duplicates"],
+        unknown_stops=final["unknownStops"],
+    )
+    return result
+
+
+def show(r: dict[str, Any]) -> None:
+    print(
+        f"{r['stations']:>6} stations: connect {r['connect_s']:.1f} s | "
+        f"fleet CPU {r['cpu_cores']:.3f} cores, {r['cpu_us_per_frame']:.0f} us/frame, "
+        f"{r['cpu_us_per_call']:.0f} us/CALL | {r['frames_per_s']:.0f} frames/s, "
+        f"{r['calls_per_s']:.0f} CALLs/s | RSS {r['rss_mb']:.0f} MB "
+        f"({r['rss_kb_per_station']:.0f} KB/station) | RemoteStart p50 "
+        f"{r['remote_start_p50_ms']:.2f} ms p99 {r['remote_start_p99_ms']:.2f} ms | "
+        f"csms {r['csms_cpu_cores']:.2f} cores"
+    )
+    print(
+        f"{'':>6}  after SIGTERM (exit {r['exit_code']}): accepted {r['accepted']}, "
+        f"transactions started {r['started']}, stopped {r['stopped']}, lost {r['lost']}, "
+        f"duplicates {r['duplicates']}, unknown stops {r['unknown_stops']}"
+    )
+
+
+async def main() -> None:
+    print(f"fleet profile, {CONNECTORS} connectors per station, window {WINDOW:.0f} s "
+          f"after {WARMUP:.0f} s warm-up, {os.cpu_count()} CPUs")  # fmt: skip
+    results = []
+    for n in SIZES:
+        result = await run_size(n)
+        show(result)
+        results.append(result)
+    if os.environ.get("FLEET_JSON"):
+        print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,176 @@
+"""`ocpp-station fleet`: N stations in one process, their drivers, a control API and a live
+summary line on the console."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+from ocpp_station.argtypes import UsageError, format_address, host_port
+from ocpp_station.fleet.api import FleetApi
+from ocpp_station.fleet.fleet import Fleet, FleetOptions
+from ocpp_station.fleet.scenario import Scenario, ScenarioError, load_scenario
+from ocpp_station.fleet.storage import FleetDatabase, FleetStorageError
+from ocpp_station.runtime import StationOptions
+
+MAX_STATIONS = 100_000
+# Per-station log lines (connected, online, ...) times ten thousand drown the summary line.
+STATION_LOGGERS = ("ocpp_station.runtime", "ocpp_station.transport", "ocpp_station.station")
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 1 <= value <= MAX_STATIONS:
+        raise argparse.ArgumentTypeError(f"the count must be 1 to {MAX_STATIONS}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser, csms_url: object, connectors: object) -> None:
+    """The options of `ocpp-station fleet`; `csms_url` and `connectors` are the argument types
+    `run` uses, so both commands accept the same values."""
+    parser.add_argument(
+        "--csms", type=csms_url, required=True, help="central system base URL (ws:// or wss://)"
+    )
+    parser.add_argument("--count", type=_count, required=True, help="number of stations")
+    parser.add_argument("--id-prefix", default="CP-", help="identities PREFIX1 .. PREFIXN")
+    parser.add_argument(
+        "--first", type=int, default=1, help="number of the first station (to split a fleet "
+        "across machines: --first 5001 on the second of two 5000-station halves)",
+    )  # fmt: skip
+    parser.add_argument("--connectors", type=connectors, default=2)
+    parser.add_argument("--scenario", type=Path, help="scenario file (TOML); default: the "
+                        "reference profile, see ocpp_station/fleet/scenario.py")  # fmt: skip
+    parser.add_argument(
+        "--state-dir", type=Path, help="keep every station's state in DIR/fleet.db "
+        "(default: memory only, nothing survives the process)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--control", type=host_port, default=("127.0.0.1", 8180),
+        help="HOST:PORT of the fleet's HTTP control API (port 0: a free port)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ramp-up", type=_positive, default=200.0, metavar="PER_SECOND",
+        help="stations started per second (default 200)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-autopilot", action="store_true",
+        help="no automatic sessions: stations only boot, report and wait for the control API",
+    )  # fmt: skip
+    parser.add_argument(
+        "--summary-every", type=_positive, default=5.0, metavar="SECONDS",
+        help="seconds between the console's summary lines (default 5)",
+    )  # fmt: skip
+    parser.add_argument("--socket", action="store_true", help="socket outlets, not fixed cables")
+    parser.add_argument(
+        "--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+        help="event loop: uvloop where installed (auto), or the standard one",
+    )  # fmt: skip
+
+
+def use_loop(choice: str) -> str:
+    """Install the event loop policy `choice` asks for; returns the loop that will run."""
+    if choice == "asyncio":
+        return "asyncio"
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise UsageError("--loop uvloop: uvloop is not installed") from None
+        return "asyncio"
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return "uvloop"
+
+
+def options_from(args: argparse.Namespace) -> FleetOptions:
+    if not args.id_prefix or any(ch.isspace() for ch in args.id_prefix):
+        raise UsageError(f"--id-prefix must be non-empty without spaces, got {args.id_prefix!r}")
+    if args.first < 0:
+        raise UsageError("--first must not be negative")
+    if len(f"{args.id_prefix}{args.first + args.count - 1}") > 48:
+        raise UsageError("--id-prefix and station number must fit 48 characters")
+    try:
+        scenario = load_scenario(args.scenario) if args.scenario else Scenario()
+    except ScenarioError as exc:
+        raise UsageError(f"--scenario: {exc}") from None
+    return FleetOptions(
+        csms_url=args.csms,
+        count=args.count,
+        id_prefix=args.id_prefix,
+        first=args.first,
+        connectors=args.connectors,
+        scenario=scenario,
+        state_dir=args.state_dir,
+        ramp_up=args.ramp_up,
+        autopilot=not args.no_autopilot,
+        station=StationOptions(fixed_cable=not args.socket),
+    )
+
+
+def summary_line(fleet: Fleet) -> str:
+    s = fleet.summary()
+    rate = s["messagesPerSecond"]
+    accepted = s["registration"].get("Accepted", 0)
+    process = s["process"]
+    return (
+        f"fleet: {s['connected']}/{s['stations']} connected, {accepted} accepted, "
+        f"{s['sessions']} sessions, {rate['in']:.0f} in/s {rate['out']:.0f} out/s, "
+        f"queued {s['queuedMessages']}, errors {sum(s['errors'].values())}, "
+        f"cpu {process['cpuSeconds']:.0f} s, rss {process['rssBytes'] / 1e6:.0f} MB"
+    )
+
+
+async def _report(fleet: Fleet, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        print(summary_line(fleet), flush=True)
+
+
+async def main(args: argparse.Namespace) -> int:
+    """Run the fleet until cancelled (SIGINT/SIGTERM: every station shuts down as SIGTERM
+    does for one). Raises UsageError for bad arguments."""
+    options = options_from(args)
+    if logging.getLogger().level >= logging.INFO:
+        for name in STATION_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+    database = None
+    if options.state_dir is not None:
+        try:
+            database = FleetDatabase(options.state_dir / "fleet.db")
+        except FleetStorageError as exc:
+            raise UsageError(f"--state-dir: {exc}") from None
+    fleet = Fleet(options, store_for=database.station if database is not None else None)
+    api = FleetApi(fleet)
+    try:
+        try:
+            await api.start(*args.control)
+        except OSError as exc:
+            reason = exc.strerror or exc
+            where = format_address(args.control)
+            raise UsageError(f"cannot serve --control {where}: {reason}") from None
+        print(f"control: {api.url}", flush=True)
+        reporter = asyncio.ensure_future(_report(fleet, args.summary_every))
+        try:
+            await fleet.run()
+        finally:
+            reporter.cancel()
+            print(summary_line(fleet), flush=True)
+    finally:
+        await api.stop()
+        if database is not None:
+            database.close()
+    return 0

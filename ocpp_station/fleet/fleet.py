@@ -1,0 +1,360 @@
+"""Many stations in one asyncio process: the same StationRuntime as `ocpp-station run`, each
+with its own WebSocket, store and simulated hardware, started at a bounded rate.
+
+A station of the fleet costs what its objects cost: the runtime (about 25 KB of Python
+objects), its WebSocket connection (about 20-25 KB without compression) and its store. Memory
+only is the default; with a state folder every station keeps its state in one shared SQLite
+file (see ocpp_station.fleet.storage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ocpp_station.clock import LoopClock
+from ocpp_station.fleet.autopilot import Autopilot, Counters, round_robin_counter
+from ocpp_station.fleet.scenario import Scenario
+from ocpp_station.hardware.simulator import Simulator
+from ocpp_station.runtime import MessageLog, StationOptions, StationRuntime
+from ocpp_station.station.station import Station
+from ocpp_station.storage.interface import StateStore
+from ocpp_station.storage.memory import MemoryStore
+
+log = logging.getLogger("ocpp_station.fleet")
+
+# Frames each station keeps for GET /api/stations/{id}/messages: enough to see the last
+# session, small enough for ten thousand stations (about 250 bytes a frame).
+FLEET_MESSAGE_LOG = 30
+RATE_WINDOW = 10.0  # seconds over which messages/s is averaged
+SHUTDOWN_GRACE = 5.0
+
+
+@dataclass(slots=True)
+class FleetOptions:
+    csms_url: str
+    count: int
+    id_prefix: str = "CP-"
+    first: int = 1
+    connectors: int = 2
+    scenario: Scenario = field(default_factory=Scenario)
+    state_dir: Path | None = None
+    ramp_up: float = 200.0  # stations started per second
+    message_log: int = FLEET_MESSAGE_LOG
+    autopilot: bool = True
+    station: StationOptions = field(default_factory=StationOptions)
+    """The template of every station's options (vendor, model, fixed cable, ...)."""
+
+    def identity(self, index: int) -> str:
+        return f"{self.id_prefix}{index}"
+
+
+class FleetStats:
+    """Counters every station of the fleet adds to."""
+
+    def __init__(self) -> None:
+        self.frames_in = 0
+        self.frames_out = 0
+        self.errors_in = 0  # CALLERRORs received
+        self.errors_out = 0  # CALLERRORs sent
+        self.autopilot = Counters()
+        self.started_at = time.monotonic()
+        self._samples: deque[tuple[float, int, int]] = deque()
+
+    def sample(self) -> None:
+        now = time.monotonic()
+        self._samples.append((now, self.frames_in, self.frames_out))
+        while self._samples and now - self._samples[0][0] > RATE_WINDOW:
+            self._samples.popleft()
+
+    def rates(self) -> tuple[float, float]:
+        """Frames per second in and out over the last RATE_WINDOW seconds."""
+        if len(self._samples) < 2:
+            return 0.0, 0.0
+        t0, in0, out0 = self._samples[0]
+        t1, in1, out1 = self._samples[-1]
+        span = t1 - t0
+        return ((in1 - in0) / span, (out1 - out0) / span) if span > 0 else (0.0, 0.0)
+
+
+class CountingLog(MessageLog):
+    """A station's short message log that also counts the fleet's frames."""
+
+    def __init__(self, stats: FleetStats, size: int) -> None:
+        super().__init__(size)
+        self._stats = stats
+
+    def add(self, direction: str, frame: list[Any]) -> None:
+        stats = self._stats
+        if direction == "in":
+            stats.frames_in += 1
+            if frame and frame[0] == 4:
+                stats.errors_in += 1
+        else:
+            stats.frames_out += 1
+            if frame and frame[0] == 4:
+                stats.errors_out += 1
+        super().add(direction, frame)
+
+
+class FleetStation:
+    """One station of the fleet across power cuts: its store and log outlive its runtime."""
+
+    __slots__ = ("autopilot", "fleet", "index", "messages", "options", "runtime", "store", "task")
+
+    def __init__(self, fleet: Fleet, index: int, store: StateStore) -> None:
+        self.fleet = fleet
+        self.index = index
+        template = fleet.options.station
+        self.options = replace(
+            template,
+            identity=fleet.options.identity(index),
+            csms_url=fleet.options.csms_url,
+            connectors=fleet.options.connectors,
+            state_dir=None,
+            seed=fleet.options.scenario.rng("hardware", index).getrandbits(63),
+            serial=f"{template.serial or 'OS'}-{index}"[:25],
+            config=[*template.config, *fleet.options.scenario.config],
+        )
+        self.store = store
+        self.messages = CountingLog(fleet.stats, fleet.options.message_log)
+        self.runtime: StationRuntime | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.autopilot: Autopilot | None = None
+
+    @property
+    def identity(self) -> str:
+        return self.options.identity
+
+    # -- what the autopilot sees (autopilot.Powered) ---------------------------------------------
+    @property
+    def powered(self) -> bool:
+        return self.runtime is not None
+
+    @property
+    def simulator(self) -> Simulator:
+        assert self.runtime is not None and isinstance(self.runtime.hardware, Simulator)
+        return self.runtime.hardware
+
+    @property
+    def station(self) -> Station:
+        assert self.runtime is not None
+        return self.runtime.station
+
+    def drop_connection(self) -> None:
+        if self.runtime is not None:
+            self.runtime.client.drop()
+
+    # -- power ----------------------------------------------------------------------------------
+    def power_on(self) -> None:
+        runtime = StationRuntime(self.options, store=self.store, messages=self.messages)
+        # The options' config was applied once, at the first start; a restart keeps what is
+        # stored (ChangeConfiguration made since) like a real station's restart.
+        self.options.config = []
+        self.runtime = runtime
+        self.task = asyncio.get_running_loop().create_task(
+            runtime.run(), name=f"station {self.identity}"
+        )
+        self.task.add_done_callback(self._ended)
+        if self.fleet.options.autopilot:
+            if self.autopilot is None:
+                self.autopilot = Autopilot(
+                    self,
+                    self.fleet.options.connectors,
+                    self.fleet.options.scenario,
+                    self.fleet.stats.autopilot,
+                    self.fleet.round_robin,
+                    self.fleet.clock,
+                )
+            self.autopilot.start()
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s stopped: %s", self.identity, task.exception())
+
+    async def power_loss(self) -> None:
+        """The power goes at once (as SIGKILL for one process): nothing more is sent."""
+        runtime, task = self.runtime, self.task
+        self.runtime = self.task = None
+        if runtime is None:
+            return
+        await runtime.power_loss()
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def shut_down(self) -> None:
+        """A controlled shutdown: sessions stop (PowerLoss), the queue flushes within the grace
+        time, as SIGTERM does for one station."""
+        if self.autopilot is not None:
+            self.autopilot.stop()
+        runtime, task = self.runtime, self.task
+        self.runtime = self.task = None
+        if runtime is None or task is None:
+            return
+        task.cancel()  # StationRuntime.run turns a cancellation into shutdown()
+        await asyncio.gather(task, return_exceptions=True)
+        await runtime.stop()
+
+
+class Fleet:
+    def __init__(
+        self,
+        options: FleetOptions,
+        store_for: Callable[[str], StateStore] | None = None,
+    ) -> None:
+        """`store_for(identity)` gives each station its store (default: memory only)."""
+        if options.count < 1:
+            raise ValueError("a fleet has at least one station")
+        if not options.ramp_up > 0:
+            raise ValueError("the ramp-up rate must be positive")
+        self.options = options
+        self.stats = FleetStats()
+        self.round_robin = round_robin_counter()
+        self.clock = LoopClock()  # the drivers' time: it goes on when a station loses power
+        self._store_for = store_for or (lambda identity: MemoryStore())
+        self.stations: dict[str, FleetStation] = {}
+        self._order: list[FleetStation] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.started = asyncio.Event()  # every station has been powered on once
+        self.power_losses = 0
+
+    def __iter__(self) -> Iterator[FleetStation]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def page(self, offset: int, limit: int) -> list[FleetStation]:
+        return self._order[offset : offset + limit]
+
+    async def run(self) -> None:
+        """Start the stations at the ramp-up rate, play the scenario's power cuts, and run
+        until cancelled; a cancellation shuts every station down as SIGTERM does."""
+        try:
+            self._spawn(self._sampler())
+            for loss in self.options.scenario.faults.power_loss:
+                self._spawn(self._power_loss_at(loss.at, loss.share, loss.off))
+            await self._ramp_up()
+            self.started.set()
+            await asyncio.Event().wait()
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._shut_down()
+
+    async def _ramp_up(self) -> None:
+        opts = self.options
+        loop = asyncio.get_running_loop()
+        begin = loop.time()
+        for n in range(opts.count):
+            index = opts.first + n
+            due = begin + n / opts.ramp_up
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            station = FleetStation(self, index, self._store_for(opts.identity(index)))
+            self.stations[station.identity] = station
+            self._order.append(station)
+            station.power_on()
+        log.info("all %d stations started in %.1f s", opts.count, loop.time() - begin)
+
+    async def _sampler(self) -> None:
+        while True:
+            self.stats.sample()
+            await asyncio.sleep(1.0)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _power_loss_at(self, at: float, share: float, off: float) -> None:
+        await asyncio.sleep(max(0.0, at - (time.monotonic() - self.stats.started_at)))
+        await self.started.wait()
+        rng = self.options.scenario.rng("power_loss", at)
+        chosen = [s for s in self._order if s.powered]
+        rng.shuffle(chosen)
+        chosen = chosen[: round(len(chosen) * share)]
+        log.warning("power loss: %d stations go dark for %.0f s", len(chosen), off)
+        await asyncio.gather(*(s.power_loss() for s in chosen))
+        self.power_losses += len(chosen)
+        await asyncio.sleep(off)
+        for s in chosen:
+            if not s.powered:
+                s.power_on()
+        log.warning("power back on %d stations", len(chosen))
+
+    async def _shut_down(self) -> None:
+        log.info("shutting down %d stations", len(self._order))
+        await asyncio.gather(*(s.shut_down() for s in self._order), return_exceptions=True)
+
+    # -- views -----------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """Counts by registration and connector status, sessions, queues, rates, errors."""
+        registration: dict[str, int] = {}
+        statuses: dict[str, int] = {}
+        connected = sessions = queued = powered = 0
+        for s in self._order:
+            rt = s.runtime
+            if rt is None:
+                continue
+            powered += 1
+            st = rt.station
+            key = st.boot.registration or "None"
+            registration[key] = registration.get(key, 0) + 1
+            if rt.connected:
+                connected += 1
+            queued += st.sender.queued
+            for c in st.connectors:
+                statuses[c.status] = statuses.get(c.status, 0) + 1
+                if c.transaction is not None:
+                    sessions += 1
+        rate_in, rate_out = self.stats.rates()
+        a = self.stats.autopilot
+        return {
+            "stations": len(self._order),
+            "target": self.options.count,
+            "powered": powered,
+            "connected": connected,
+            "registration": registration,
+            "connectors": statuses,
+            "sessions": sessions,
+            "queuedMessages": queued,
+            "messages": {"in": self.stats.frames_in, "out": self.stats.frames_out},
+            "messagesPerSecond": {"in": round(rate_in, 1), "out": round(rate_out, 1)},
+            "errors": {
+                "callErrorsReceived": self.stats.errors_in,
+                "callErrorsSent": self.stats.errors_out,
+                "refusedDriverActions": a.refused,
+            },
+            "autopilot": {
+                "sessionsBegun": a.sessions_begun,
+                "cardsPresented": a.cards_presented,
+                "remoteWaits": a.remote_waits,
+                "remoteTimeouts": a.remote_timeouts,
+                "faultsInjected": a.faults,
+                "connectionDrops": a.drops,
+                "powerLosses": self.power_losses,
+            },
+            "process": process_figures(),
+        }
+
+
+def process_figures() -> dict[str, Any]:
+    """CPU seconds, resident memory (Linux /proc; elsewhere 0) and event loop of this process."""
+    try:
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        rss = 0
+    loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
+    return {"cpuSeconds": round(time.process_time(), 2), "rssBytes": rss, "loop": loop}

@@ -1,0 +1,186 @@
+"""`ocpp-station fleet` as a process against a real central system on 127.0.0.1: stations boot
+and charge by the scenario, the control API shows the fleet and each station, a share of the
+fleet loses power and recovers, and after SIGTERM every transaction the central system saw
+start was stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from ocpp_station.csms.server import CentralSystem
+
+COUNT = 6
+START_TIMEOUT = 30.0
+SCENARIO = """
+seed = 4
+[config]
+MeterValueSampleInterval = "2"
+[sessions]
+gap = [0.5, 1.5]
+duration = [2, 4]
+card_delay = 0.3
+unplug_delay = 0.3
+[[faults.power_loss]]
+at = 4
+share = 0.5
+off = 1
+"""
+
+
+async def _get(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
+    async with http.get(url) as response:
+        return response.status, await response.json(content_type=None)
+
+
+async def _wait(http: aiohttp.ClientSession, url: str, check: Any, timeout: float) -> Any:
+    async with asyncio.timeout(timeout):
+        while True:
+            status, data = await _get(http, url)
+            if status == 200 and check(data):
+                return data
+            await asyncio.sleep(0.2)
+
+
+async def test_a_fleet_charges_recovers_and_loses_nothing(
+    csms: CentralSystem, tmp_path: Path
+) -> None:
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(SCENARIO)
+    log = (tmp_path / "fleet.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ocpp_station", "fleet", "--csms", csms.url, "--count", str(COUNT),
+        "--connectors", "2", "--control", "127.0.0.1:0", "--scenario", str(scenario),
+        "--summary-every", "1", "--ramp-up", "50",
+        stdout=asyncio.subprocess.PIPE, stderr=log,
+    )  # fmt: skip
+    log.close()
+    assert proc.stdout is not None
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+    try:
+        async with asyncio.timeout(START_TIMEOUT):
+            line = (await proc.stdout.readline()).decode()
+        assert line.startswith("control: http://127.0.0.1:"), line
+        api = line.split()[1]
+
+        fleet = await _wait(
+            http,
+            f"{api}/api/fleet",
+            lambda f: f["registration"].get("Accepted") == COUNT and f["sessions"] > 0,
+            START_TIMEOUT,
+        )
+        assert fleet["stations"] == COUNT and fleet["connected"] == COUNT
+
+        # The station list pages; each row is small.
+        status, first = await _get(http, f"{api}/api/stations?limit=4")
+        assert status == 200 and first["total"] == COUNT and len(first["stations"]) == 4
+        assert first["stations"][0]["id"] == "CP-1"
+        status, rest = await _get(http, api + first["next"])
+        assert [s["id"] for s in rest["stations"]] == ["CP-5", "CP-6"] and rest["next"] is None
+        status, bad = await _get(http, f"{api}/api/stations?limit=0")
+        assert status == 422 and "limit" in bad["error"]
+
+        # One station, through the single-station contract under /api/stations/{id}.
+        status, one = await _get(http, f"{api}/api/stations/CP-3/status")
+        assert status == 200 and one["id"] == "CP-3" and len(one["connectors"]) == 3
+        status, missing = await _get(http, f"{api}/api/stations/CP-99/status")
+        assert status == 404 and "CP-99" in missing["error"]
+        async with http.post(f"{api}/api/stations/CP-3/connectors/7/plug") as response:
+            assert response.status == 404
+
+        # The scenario cuts the power of half the fleet at 4 s for 1 s.
+        fleet = await _wait(
+            http,
+            f"{api}/api/fleet",
+            lambda f: f["autopilot"]["powerLosses"] == COUNT // 2 and f["connected"] == COUNT,
+            START_TIMEOUT,
+        )
+        await asyncio.sleep(2)  # sessions go on after the recovery
+    finally:
+        await http.close()
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            code = await proc.wait()
+    assert code == 0, (tmp_path / "fleet.log").read_text()[-3000:]
+
+    # Nothing lost: every transaction started at the central system was stopped, by the
+    # driver, by the power loss recovery (PowerLoss) or by the controlled shutdown.
+    stopped = reasons = 0
+    seen_power_loss = False
+    for identity in (f"CP-{n}" for n in range(1, COUNT + 1)):
+        record = csms.record(identity)
+        assert record.registration == "Accepted"
+        assert record.open_transactions == {}, (identity, record.open_transactions)
+        assert record.unmatched_stops == []
+        stopped += len(record.finished_transactions)
+        for tx in record.finished_transactions:
+            reasons += 1
+            seen_power_loss |= tx.stop_reason == "PowerLoss"
+    assert stopped >= COUNT and reasons == stopped
+    assert seen_power_loss
+
+
+async def _start_fleet(csms: CentralSystem, tmp_path: Path, *extra: str) -> Any:
+    log = (tmp_path / "fleet.log").open("ab")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ocpp_station", "fleet", "--csms", csms.url, "--count", "4",
+        "--connectors", "2", "--control", "127.0.0.1:0", "--ramp-up", "50", *extra,
+        stdout=asyncio.subprocess.PIPE, stderr=log,
+    )  # fmt: skip
+    log.close()
+    assert proc.stdout is not None
+    async with asyncio.timeout(START_TIMEOUT):
+        line = (await proc.stdout.readline()).decode()
+    assert line.startswith("control: "), line
+    return proc, line.split()[1]
+
+
+async def test_a_killed_fleet_with_a_state_dir_recovers_every_station(
+    csms: CentralSystem, tmp_path: Path
+) -> None:
+    """SIGKILL of the whole fleet process, as a power cut of every station: on restart from
+    the shared state file, sessions that were running end with PowerLoss and nothing is lost."""
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(
+        "[sessions]\ngap = 0.5\nduration = 600\ncard_delay = 0.3\nunplug_delay = 0.3\n"
+    )
+    args = ("--state-dir", str(tmp_path / "state"), "--scenario", str(scenario))
+    proc, api = await _start_fleet(csms, tmp_path, *args)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        await _wait(http, f"{api}/api/fleet", lambda f: f["sessions"] == 8, START_TIMEOUT)
+        running = [
+            tx.transaction_id
+            for n in range(1, 5)
+            for tx in csms.record(f"CP-{n}").open_transactions.values()
+        ]
+        assert len(running) == 8
+        proc.kill()
+        await proc.wait()
+
+        proc, api = await _start_fleet(csms, tmp_path, *args)
+        try:
+            await _wait(
+                http,
+                f"{api}/api/fleet",
+                lambda f: f["registration"].get("Accepted") == 4 and f["queuedMessages"] == 0,
+                START_TIMEOUT,
+            )
+            async with asyncio.timeout(START_TIMEOUT):
+                while any(csms.transaction(t) is None or not csms.transaction(t).ended
+                          for t in running):  # fmt: skip
+                    await asyncio.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(30):
+                assert await proc.wait() == 0
+    for transaction_id in running:
+        tx = csms.transaction(transaction_id)
+        assert tx is not None and tx.stop_reason == "PowerLoss", transaction_id
+    for n in range(1, 5):
+        record = csms.record(f"CP-{n}")
+        assert record.open_transactions == {} and record.unmatched_stops == []

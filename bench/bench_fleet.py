@@ -13,8 +13,8 @@ against `python -m ocpp_station.csms.minimal` in another process, and measures:
   started and stopped, open ones left (lost), duplicates.
 
 Environment: FLEET_SIZES (default "1,1000,3000"), FLEET_WINDOW seconds (default 60),
-FLEET_WARMUP seconds (default 30), FLEET_RAMP stations/s (default 500), FLEET_LOOP (the fleet's
---loop, default auto).
+FLEET_WARMUP seconds (default 30), FLEET_RAMP stations/s (default 500), FLEET_LOOP and
+FLEET_TRANSPORT (the fleet's --loop and --transport, default auto: uvloop and picows).
 The issue's acceptance run: FLEET_SIZES=10000 FLEET_WINDOW=600.
 """
 
@@ -35,6 +35,7 @@ WINDOW = float(os.environ.get("FLEET_WINDOW", "60"))
 WARMUP = float(os.environ.get("FLEET_WARMUP", "30"))
 RAMP = float(os.environ.get("FLEET_RAMP", "500"))
 LOOP = os.environ.get("FLEET_LOOP", "auto")
+TRANSPORT = os.environ.get("FLEET_TRANSPORT", "auto")
 CONNECTORS = 3
 PROBES = 200
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -95,7 +96,7 @@ async def run_size(n: int) -> dict[str, Any]:
     fleet, found = await spawn(
         "-m", "ocpp_station", "fleet", "--csms", addresses["csms"], "--count", str(n),
         "--connectors", str(CONNECTORS), "--control", "127.0.0.1:0", "--ramp-up", str(RAMP),
-        "--summary-every", "3600", "--loop", LOOP,
+        "--summary-every", "3600", "--loop", LOOP, "--transport", TRANSPORT,
     )  # fmt: skip
     api = found["control"]
     result: dict[str, Any] = {"stations": n}

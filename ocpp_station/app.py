@@ -17,6 +17,7 @@ from ocpp_station.runtime import (
 )
 from ocpp_station.station.config import ConfigError
 from ocpp_station.storage.store import StationStore, StoreError
+from ocpp_station.transport.select import resolve
 
 
 class StartupError(Exception):
@@ -40,6 +41,7 @@ class StationApp:
             fixed_cable=not args.socket,
             seed=args.seed,
             hardware=args.hardware,
+            transport=args.transport,
         )
         for name in ("vendor", "model", "serial", "firmware"):
             value = getattr(args, name)
@@ -52,6 +54,10 @@ class StationApp:
                 raise StartupError(f"--{name} is longer than {limit} characters (§6.3)")
         app = cls(options, args.control)
         app._check_config()
+        try:
+            resolve(options.transport)
+        except ValueError as exc:
+            raise StartupError(f"--transport: {exc}") from None
         app._check_state_dir()
         if options.hardware:
             try:

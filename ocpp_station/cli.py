@@ -18,6 +18,7 @@ from ocpp_station.argtypes import UsageError, host_port
 from ocpp_station.conformance import cli as conformance_cli
 from ocpp_station.csms import cli as csms_cli
 from ocpp_station.fleet import cli as fleet_cli
+from ocpp_station.transport.select import TRANSPORTS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--socket", action="store_true", help="socket outlets with a lock instead of fixed cables"
     )
     run.add_argument("--seed", type=int, help="seed of the simulator's randomness")
+    run.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default="websockets",
+        help="WebSocket library of the connection (picows: less CPU, no compression)",
+    )
     run.add_argument(
         "--hardware",
         metavar="MODULE:FACTORY",

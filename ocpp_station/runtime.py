@@ -27,7 +27,8 @@ from ocpp_station.station.config import Configuration
 from ocpp_station.station.station import IMPLEMENTED_PROFILES, Station
 from ocpp_station.storage.interface import StateStore
 from ocpp_station.storage.store import StationStore
-from ocpp_station.transport.client import StationClient, build_url
+from ocpp_station.transport.client import build_url
+from ocpp_station.transport.select import make_client
 
 log = logging.getLogger("ocpp_station.runtime")
 
@@ -62,6 +63,9 @@ class StationOptions:
     seed: int | None = None
     # "package.module:factory" of real hardware drivers; None runs the simulator.
     hardware: str | None = None
+    # The WebSocket library (ocpp_station.transport.select): a single station keeps the
+    # long-proven websockets client; a fleet takes picows, half the CPU per frame.
+    transport: str = "websockets"
 
 
 class MessageLog:
@@ -136,7 +140,8 @@ class StationRuntime:
         for action, (handler, after) in self.station.handlers().items():
             self.router.route(action, handler, after)
         self.endpoint: RpcEndpoint | None = None
-        self.client = StationClient(
+        self.client = make_client(
+            options.transport,
             build_url(options.csms_url, options.identity),
             options.identity,
             password=self._password(),
@@ -146,6 +151,8 @@ class StationRuntime:
             ping_interval=float(self.config.get_int("WebSocketPingInterval")),
         )
         self.on_state_change: list[Callable[[], None]] = []
+        # How long a controlled shutdown waits for the central system to take the queue.
+        self.shutdown_grace = SHUTDOWN_GRACE
 
     def _password(self) -> str | None:
         try:
@@ -180,7 +187,7 @@ class StationRuntime:
         central system answers within the grace time, the rest stays queued for the next start.
         """
         log.info("shutting down: stopping sessions, delivering queued messages")
-        await self.station.power_down(SHUTDOWN_GRACE)
+        await self.station.power_down(self.shutdown_grace)
         left = self.station.sender.queued
         if left:
             log.warning("shut down with %d transaction messages queued for the next start", left)

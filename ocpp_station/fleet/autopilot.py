@@ -90,6 +90,8 @@ class Autopilot:
             driver.resume()
         faults = self.scenario.faults
         if faults.connection_drops_per_hour > 0:
+            if self._drop_timer is not None:
+                self._drop_timer.cancel()  # resumed after a power cut: one chain of drops
             self._next(faults.connection_drops_per_hour, self._drop)
 
     def stop(self) -> None:

@@ -14,6 +14,7 @@ from ocpp_station.fleet.fleet import Fleet, FleetOptions
 from ocpp_station.fleet.scenario import Scenario, ScenarioError, load_scenario
 from ocpp_station.fleet.storage import FleetDatabase, FleetStorageError
 from ocpp_station.runtime import StationOptions
+from ocpp_station.transport.select import TRANSPORTS, resolve
 
 MAX_STATIONS = 100_000
 # Per-station log lines (connected, online, ...) times ten thousand drown the summary line.
@@ -77,6 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser, csms_url: object, connectors:
     )  # fmt: skip
     parser.add_argument("--socket", action="store_true", help="socket outlets, not fixed cables")
     parser.add_argument(
+        "--transport", choices=TRANSPORTS, default="auto",
+        help="WebSocket library: picows where installed (auto; half the CPU per frame), or "
+        "websockets",
+    )  # fmt: skip
+    parser.add_argument(
         "--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
         help="event loop: uvloop where installed (auto), or the standard one",
     )  # fmt: skip
@@ -104,6 +110,10 @@ def options_from(args: argparse.Namespace) -> FleetOptions:
     if len(f"{args.id_prefix}{args.first + args.count - 1}") > 48:
         raise UsageError("--id-prefix and station number must fit 48 characters")
     try:
+        transport = resolve(args.transport)
+    except ValueError as exc:
+        raise UsageError(f"--transport: {exc}") from None
+    try:
         scenario = load_scenario(args.scenario) if args.scenario else Scenario()
     except ScenarioError as exc:
         raise UsageError(f"--scenario: {exc}") from None
@@ -117,7 +127,7 @@ def options_from(args: argparse.Namespace) -> FleetOptions:
         state_dir=args.state_dir,
         ramp_up=args.ramp_up,
         autopilot=not args.no_autopilot,
-        station=StationOptions(fixed_cable=not args.socket),
+        station=StationOptions(fixed_cable=not args.socket, transport=transport),
     )
 
 

@@ -34,7 +34,10 @@ log = logging.getLogger("ocpp_station.fleet")
 # session, small enough for ten thousand stations (about 250 bytes a frame).
 FLEET_MESSAGE_LOG = 30
 RATE_WINDOW = 10.0  # seconds over which messages/s is averaged
-SHUTDOWN_GRACE = 5.0
+# A controlled shutdown of memory-only stations must deliver everything before the process
+# ends, or the queued messages die with it; ten thousand stations stopping their sessions at
+# once need more than the single station's 5 s. The wait ends as soon as the queues are empty.
+MEMORY_SHUTDOWN_GRACE = 120.0
 
 
 @dataclass(slots=True)
@@ -155,6 +158,8 @@ class FleetStation:
     # -- power ----------------------------------------------------------------------------------
     def power_on(self) -> None:
         runtime = StationRuntime(self.options, store=self.store, messages=self.messages)
+        if isinstance(self.store, MemoryStore):
+            runtime.shutdown_grace = MEMORY_SHUTDOWN_GRACE
         # The options' config was applied once, at the first start; a restart keeps what is
         # stored (ChangeConfiguration made since) like a real station's restart.
         self.options.config = []
@@ -295,7 +300,12 @@ class Fleet:
 
     async def _shut_down(self) -> None:
         log.info("shutting down %d stations", len(self._order))
+        queued = [s.runtime.station.sender for s in self._order if s.runtime is not None]
         await asyncio.gather(*(s.shut_down() for s in self._order), return_exceptions=True)
+        left = sum(sender.queued for sender in queued)
+        if left:
+            kept = "kept in the state file" if self.options.state_dir else "lost with the process"
+            log.warning("shut down with %d transaction messages queued: %s", left, kept)
 
     # -- views -----------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

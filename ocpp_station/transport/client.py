@@ -16,7 +16,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.frames import CloseCode
 from websockets.protocol import State
@@ -25,6 +25,7 @@ from websockets.typing import Subprotocol
 from ocpp_station import __version__
 from ocpp_station.rpc.errors import ConnectionLost
 from ocpp_station.transport.backoff import Backoff
+from ocpp_station.transport.connection import WebSocketConnection
 from ocpp_station.transport.url import build_url as build_url  # re-exported for callers
 from ocpp_station.transport.url import is_secure
 
@@ -155,8 +156,8 @@ class StationClient:
         self._compression = compression
         self._max_size = max_size
 
-        self._ws: ClientConnection | None = None
-        self._connect_task: asyncio.Task[ClientConnection] | None = None
+        self._ws: WebSocketConnection | None = None
+        self._connect_task: asyncio.Task[WebSocketConnection] | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._running = False
         self._stopping = False
@@ -345,7 +346,8 @@ class StationClient:
         )
         return delay
 
-    async def _open(self) -> ClientConnection:
+    async def _open(self) -> WebSocketConnection:
+        # The one library-specific step: PicowsStationClient overrides it.
         headers: dict[str, str] = {}
         if self._password is not None:
             # Security profiles 1 and 2 ([W] 2.3, 2.4): user = identity, on ws:// and wss://.
@@ -381,7 +383,7 @@ class StationClient:
             )
         return ws
 
-    async def _read(self, ws: ClientConnection) -> BaseException:
+    async def _read(self, ws: WebSocketConnection) -> BaseException:
         """Deliver frames in order until the connection ends; returns why it ended."""
         while True:
             try:
@@ -395,7 +397,7 @@ class StationClient:
             except Exception:
                 self._log.exception("%s: on_message failed for a frame", self.identity)
 
-    async def _keepalive(self, ws: ClientConnection) -> None:
+    async def _keepalive(self, ws: WebSocketConnection) -> None:
         """Ping every WebSocketPingInterval seconds; abort when a pong does not come."""
         while True:
             interval = self._ping_interval
@@ -453,7 +455,7 @@ class StationClient:
             self._log.exception("%s: on_connect_error failed", self.identity)
 
 
-async def _close_briefly(ws: ClientConnection) -> None:
+async def _close_briefly(ws: WebSocketConnection) -> None:
     """Close with 1001 if the peer answers within a second, else drop the socket."""
     try:
         async with asyncio.timeout(1.0):

@@ -1,4 +1,7 @@
-"""StationClient against real sockets on 127.0.0.1: handshake, reading, pings, reconnection."""
+"""StationClient against real sockets on 127.0.0.1: handshake, reading, pings, reconnection.
+
+Every test runs against both clients: StationClient on websockets and PicowsStationClient.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import random
 import shutil
 import ssl
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,19 @@ from ocpp_station.transport import (
 )
 
 WAIT = 5.0
+
+Client: type[StationClient] = StationClient  # the client under test, set by client_kind
+
+
+@pytest.fixture(params=["websockets", "picows"], autouse=True)
+def client_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs each test once per client library; make_client builds the client under test."""
+    kind: str = request.param
+    if kind == "picows":
+        # Skipped where picows is not installed.
+        module = pytest.importorskip("ocpp_station.transport.picows_client")
+        monkeypatch.setattr(sys.modules[__name__], "Client", module.PicowsStationClient)
+    return kind
 
 
 class CountingConnection(ServerConnection):
@@ -153,7 +170,7 @@ def make_client(
     url: str, recorder: Recorder, identity: str = "CP-1", **kwargs: Any
 ) -> StationClient:
     kwargs.setdefault("backoff", fast_backoff())
-    return StationClient(
+    return Client(
         url,
         identity,
         on_open=recorder.on_open,
@@ -209,8 +226,12 @@ async def test_handshake_offers_ocpp16_and_delivers_text_frames(
         await finish(client, task)
 
 
-async def test_compression_can_be_enabled(central: FakeCentralSystem) -> None:
+async def test_compression_can_be_enabled(central: FakeCentralSystem, client_kind: str) -> None:
     recorder = Recorder()
+    if client_kind == "picows":
+        with pytest.raises(ValueError, match="permessage-deflate"):
+            make_client(central.url(), recorder, compression=True)
+        return
     client = make_client(central.url(), recorder, compression=True)
     task = await running(client)
     try:
@@ -563,7 +584,7 @@ async def test_failing_on_open_closes_the_connection_and_retries(
         if failures:
             raise failures.pop()
 
-    client = StationClient(
+    client = Client(
         central.url(),
         "CP-1",
         on_open=on_open,

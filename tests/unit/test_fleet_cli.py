@@ -1,0 +1,58 @@
+"""`ocpp-station fleet` refuses bad arguments with exit 2 and a one-line reason, before any
+station starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ocpp_station.cli import main
+
+BASE = ["fleet", "--csms", "ws://127.0.0.1:1", "--control", "127.0.0.1:0", "--loop", "asyncio"]
+
+
+def _refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exited:
+        main([*BASE, *args])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ocpp-station: ") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--count", "0"], "the count must be 1 to 100000"),
+        (["--count", "x"], "expected a number"),
+        (["--count", "2", "--ramp-up", "0"], "expected a positive number"),
+        (["--count", "2", "--id-prefix", "C P"], "--id-prefix must be non-empty without spaces"),
+        (["--count", "2", "--id-prefix", "X" * 48], "must fit 48 characters"),
+        (["--count", "2", "--first", "-1"], "--first must not be negative"),
+        (["--count", "2", "--transport", "carrier-pigeon"], "invalid choice"),
+    ],
+)
+def test_bad_arguments_exit_2(
+    args: list[str], reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert reason in _refused(args, capsys)
+
+
+def test_a_bad_scenario_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text("[sessions]\nstop = 'button'\n")
+    err = _refused(["--count", "2", "--scenario", str(scenario)], capsys)
+    assert "--scenario" in err and "sessions.stop must be one of" in err
+
+
+def test_a_state_dir_that_is_a_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert "--state-dir" in _refused(["--count", "2", "--state-dir", str(blocker)], capsys)
+    folder = tmp_path / "state"
+    folder.mkdir()
+    (folder / "fleet.db").write_text("not a database, but long enough to be read as a header")
+    assert "--state-dir" in _refused(["--count", "2", "--state-dir", str(folder)], capsys)

@@ -14,7 +14,8 @@ against `python -m ocpp_station.csms.minimal` in another process, and measures:
 
 Environment: FLEET_SIZES (default "1,1000,3000"), FLEET_WINDOW seconds (default 60),
 FLEET_WARMUP seconds (default 30), FLEET_RAMP stations/s (default 500), FLEET_LOOP and
-FLEET_TRANSPORT (the fleet's --loop and --transport, default auto: uvloop and picows).
+FLEET_TRANSPORT (the fleet's --loop and --transport, default auto: uvloop and picows);
+FLEET_DURABLE=1 gives the fleet a --state-dir (one SQLite file) instead of memory-only state.
 The issue's acceptance run: FLEET_SIZES=10000 FLEET_WINDOW=600.
 """
 
@@ -25,6 +26,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -36,6 +38,7 @@ WARMUP = float(os.environ.get("FLEET_WARMUP", "30"))
 RAMP = float(os.environ.get("FLEET_RAMP", "500"))
 LOOP = os.environ.get("FLEET_LOOP", "auto")
 TRANSPORT = os.environ.get("FLEET_TRANSPORT", "auto")
+DURABLE = os.environ.get("FLEET_DURABLE") == "1"
 CONNECTORS = 3
 PROBES = 200
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -85,7 +88,30 @@ async def get(http: aiohttp.ClientSession, url: str) -> Any:
         return await response.json(content_type=None)
 
 
-async def run_size(n: int) -> dict[str, Any]:
+async def remote_start_latency(http: aiohttp.ClientSession, csms_api: str, n: int) -> Any:
+    """RemoteStartTransaction answer times seen by the central system: PROBES stations chosen
+    at random, or PROBES requests to the same station when the fleet is smaller."""
+    body = {"count": min(PROBES, n), "connectorId": 1, "idTag": "BENCH"}
+    if n >= PROBES:
+        async with http.post(f"{csms_api}/remote-start", json=body) as response:
+            return await response.json(content_type=None)
+    times: list[float] = []
+    statuses: dict[str, int] = {}
+    for _ in range(PROBES // n):
+        async with http.post(f"{csms_api}/remote-start", json=body) as response:
+            answer = await response.json(content_type=None)
+        times.append(answer["maxMs"])
+        for status, count in answer["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    times.sort()
+    return {
+        "p50Ms": times[len(times) // 2],
+        "p99Ms": times[min(len(times) - 1, round(0.99 * (len(times) - 1)))],
+        "statuses": statuses,
+    }
+
+
+async def run_size(n: int, state: str | None) -> dict[str, Any]:
     csms, addresses = await spawn(
         "-m", "ocpp_station.csms.minimal", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0",
         "--heartbeat-interval", "300",
@@ -97,6 +123,7 @@ async def run_size(n: int) -> dict[str, Any]:
         "-m", "ocpp_station", "fleet", "--csms", addresses["csms"], "--count", str(n),
         "--connectors", str(CONNECTORS), "--control", "127.0.0.1:0", "--ramp-up", str(RAMP),
         "--summary-every", "3600", "--loop", LOOP, "--transport", TRANSPORT,
+        *(("--state-dir", state) if state else ()),
     )  # fmt: skip
     api = found["control"]
     result: dict[str, Any] = {"stations": n}
@@ -111,12 +138,7 @@ async def run_size(n: int) -> dict[str, Any]:
         cpu0, t0 = proc_cpu(fleet.pid), time.monotonic()
         s0 = await get(http, f"{api}/api/fleet")
         stats0 = await get(http, f"{csms_api}/stats")
-        probe = await (
-            await http.post(
-                f"{csms_api}/remote-start",
-                json={"count": min(PROBES, n), "connectorId": 1, "idTag": "BENCH"},
-            )
-        ).json(content_type=None)
+        probe = await remote_start_latency(http, csms_api, n)
         await asyncio.sleep(max(0.0, WINDOW - (time.monotonic() - t0)))
         cpu1, t1 = proc_cpu(fleet.pid), time.monotonic()
         s1 = await get(http, f"{api}/api/fleet")
@@ -175,11 +197,13 @@ def show(r: dict[str, Any]) -> None:
 
 
 async def main() -> None:
-    print(f"fleet profile, {CONNECTORS} connectors per station, window {WINDOW:.0f} s "
+    state = "one SQLite file (--state-dir)" if DURABLE else "memory-only state"
+    print(f"fleet profile, {CONNECTORS} connectors per station, {state}, window {WINDOW:.0f} s "
           f"after {WARMUP:.0f} s warm-up, {os.cpu_count()} CPUs")  # fmt: skip
     results = []
     for n in SIZES:
-        result = await run_size(n)
+        with tempfile.TemporaryDirectory() as folder:
+            result = await run_size(n, folder if DURABLE else None)
         show(result)
         results.append(result)
     if os.environ.get("FLEET_JSON"):

@@ -24,6 +24,17 @@ def host_port(text: str) -> tuple[str, int]:
     return host.strip("[]"), number
 
 
+def positive_number(text: str) -> float:
+    """A number above zero (seconds, a rate) as an argparse type."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def format_address(address: tuple[str, int]) -> str:
     """The inverse of host_port, for messages."""
     host, port = address

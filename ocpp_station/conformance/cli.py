@@ -12,7 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ocpp_station.argtypes import host_port
+from ocpp_station.argtypes import host_port, positive_number
 from ocpp_station.conformance.case import HARDWARE_FEATURES, load_library
 from ocpp_station.conformance.drivers import Console, ControlApiDriver, Driver, OperatorDriver
 from ocpp_station.conformance.report import render_html, render_markdown, summary_markdown
@@ -40,16 +40,6 @@ def name_seconds(text: str) -> tuple[str, float]:
     if not sep or not name or not seconds >= 0:
         raise argparse.ArgumentTypeError(f"expected NAME=SECONDS, got {text!r}")
     return name, seconds
-
-
-def positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,14 +118,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=positive_seconds,
+        type=positive_number,
         default=_DEFAULTS.expect_timeout,
         metavar="SECONDS",
         help="how long a step waits for the station's message (default %(default)g)",
     )
     parser.add_argument(
         "--operator-timeout",
-        type=positive_seconds,
+        type=positive_number,
         default=_DEFAULTS.operator_timeout,
         metavar="SECONDS",
         help="how long the operator has for one instruction (default %(default)g)",

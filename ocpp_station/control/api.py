@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ocpp_station.control.page import PAGE
 from ocpp_station.hardware.simulator import InvalidAction, Simulator, UnknownConnector
+from ocpp_station.httpserver import HttpServer
 from ocpp_station.rpc.errors import CallErrorReceived, OcppError, RpcTimeout
 from ocpp_station.runtime import StationRuntime
 from ocpp_station.station.sender import NotConnected
@@ -62,7 +63,7 @@ async def control_errors(request: web.Request, handler: Handler) -> web.StreamRe
 Resolve = Callable[[web.Request], StationRuntime]
 
 
-class ControlApi:
+class ControlApi(HttpServer):
     """The contract's routes for one station; a fleet mounts the same routes once more under
     `/api/stations/{station}` with `resolve` finding the station a request names."""
 
@@ -77,7 +78,7 @@ class ControlApi:
         if (runtime is None) == (resolve is None):
             raise ValueError("give either a runtime or a resolve function")
         self._resolve: Resolve = resolve or (lambda request: runtime)  # type: ignore[return-value]
-        self.app = app if app is not None else web.Application(middlewares=[control_errors])
+        super().__init__(app if app is not None else web.Application(middlewares=[control_errors]))
         r = self.app.router
         p = prefix
         r.add_get(f"{p}/status", self.status)
@@ -97,21 +98,6 @@ class ControlApi:
         # A lock that will not move (socket variant): for lock-failure and unlock-failure cases.
         r.add_post(f"{p}/connectors/{{id}}/lock-failure", self._connector_action("jam"))
         r.add_delete(f"{p}/connectors/{{id}}/lock-failure", self._connector_action("unjam"))
-        self._runner: web.AppRunner | None = None
-        self.host = ""
-        self.port = 0
-
-    async def start(self, host: str, port: int) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
-        self.host, self.port = sockets[0].getsockname()[:2]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # -- views --------------------------------------------------------------------------------
     @staticmethod

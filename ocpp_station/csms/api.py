@@ -37,6 +37,7 @@ from aiohttp import web
 
 from ocpp_station.csms.server import CentralSystem
 from ocpp_station.csms.store import CsmsStore, StoredSession, StoredStation
+from ocpp_station.httpserver import HttpServer
 from ocpp_station.rpc.actions import CS_TO_CP_ACTIONS
 from ocpp_station.rpc.errors import CallErrorReceived, ConnectionLost, OcppError, RpcTimeout
 from ocpp_station.rpc.schemas import validate_request
@@ -127,7 +128,7 @@ def _bool_param(request: web.Request, name: str) -> bool | None:
     raise BadRequest(f"{name} must be true or false, not {raw!r}")
 
 
-class CsmsApi:
+class CsmsApi(HttpServer):
     """The HTTP API of a CentralSystem that has a store."""
 
     def __init__(self, csms: CentralSystem, store: CsmsStore | None = None) -> None:
@@ -136,42 +137,13 @@ class CsmsApi:
             raise ValueError("the HTTP API needs a central system with a store")
         self.csms = csms
         self.store: CsmsStore = found
-        self.app = web.Application(middlewares=[self._errors])
+        super().__init__(web.Application(middlewares=[self._errors]))
         r = self.app.router
         r.add_get("/api/stations", self.stations)
         r.add_get("/api/stations/{id}", self.station)
         r.add_post("/api/stations/{id}/call", self.call)
         r.add_get("/api/sessions", self.sessions)
         r.add_get("/api/sessions/{id}", self.session)
-        self._runner: web.AppRunner | None = None
-        self.host = ""
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        if self._runner is not None:
-            raise RuntimeError("the HTTP API is already running")
-        runner = web.AppRunner(self.app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        server = site._server  # aiohttp offers no public way to read the port it bound
-        sockets = server.sockets if server is not None else []  # type: ignore[union-attr]
-        self.host, self.port = sockets[0].getsockname()[:2]
-
-    async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
 
     async def __aenter__(self) -> CsmsApi:
         await self.start()

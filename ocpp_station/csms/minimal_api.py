@@ -37,6 +37,7 @@ from aiohttp import web
 from websockets.exceptions import ConnectionClosed
 
 from ocpp_station.csms.minimal_server import MinimalServer, StationGone
+from ocpp_station.httpserver import HttpServer
 
 DEFAULT_TIMEOUT = 30.0
 MAX_TIMEOUT = 300.0
@@ -106,14 +107,14 @@ def _timeout(body: dict[str, Any]) -> float:
     return float(timeout)
 
 
-class MinimalApi:
+class MinimalApi(HttpServer):
     """Serves the API of one MinimalServer."""
 
     def __init__(self, server: MinimalServer, *, rng: random.Random | None = None) -> None:
         self.server = server
         self.core = server.core
         self._rng = rng or random.Random()
-        self.app = web.Application()
+        super().__init__(web.Application())
         self.app.add_routes(
             [
                 web.get("/stats", _errors(self._stats)),
@@ -122,34 +123,6 @@ class MinimalApi:
                 web.post("/remote-stop-all", _errors(self._remote_stop_all)),
             ]
         )
-        self._runner: web.AppRunner | None = None
-        self.host = ""
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        if self._runner is not None:
-            raise RuntimeError("the HTTP API is already running")
-        runner = web.AppRunner(self.app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
-        self.host, self.port = sockets[0].getsockname()[:2]
-
-    async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
 
     def stats(self) -> dict[str, Any]:
         return {

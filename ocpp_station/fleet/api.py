@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ocpp_station.control.api import ControlApi, control_errors
 from ocpp_station.fleet.fleet import Fleet, FleetStation
+from ocpp_station.httpserver import HttpServer
 from ocpp_station.runtime import StationRuntime
 
 DEFAULT_PAGE = 100
@@ -32,16 +33,13 @@ def station_line(s: FleetStation) -> dict[str, Any]:
     }
 
 
-class FleetApi:
+class FleetApi(HttpServer):
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
-        self.app = web.Application(middlewares=[control_errors])
+        super().__init__(web.Application(middlewares=[control_errors]))
         self.app.router.add_get("/api/fleet", self.summary)
         self.app.router.add_get("/api/stations", self.stations)
         ControlApi(resolve=self._runtime, prefix="/api/stations/{station}", app=self.app)
-        self._runner: web.AppRunner | None = None
-        self.host = ""
-        self.port = 0
 
     def _runtime(self, request: web.Request) -> StationRuntime:
         identity = request.match_info["station"]
@@ -51,23 +49,6 @@ class FleetApi:
         if station.runtime is None:
             raise web.HTTPConflict(reason=f"station {identity} has no power")
         return station.runtime
-
-    async def start(self, host: str, port: int) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
-        self.host, self.port = sockets[0].getsockname()[:2]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
 
     async def summary(self, request: web.Request) -> web.Response:
         return web.json_response(self.fleet.summary())

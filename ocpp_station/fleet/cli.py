@@ -8,7 +8,7 @@ import asyncio
 import logging
 from pathlib import Path
 
-from ocpp_station.argtypes import UsageError, format_address, host_port
+from ocpp_station.argtypes import UsageError, format_address, host_port, positive_number
 from ocpp_station.fleet.api import FleetApi
 from ocpp_station.fleet.fleet import Fleet, FleetOptions
 from ocpp_station.fleet.scenario import Scenario, ScenarioError, load_scenario
@@ -28,16 +28,6 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not 1 <= value <= MAX_STATIONS:
         raise argparse.ArgumentTypeError(f"the count must be 1 to {MAX_STATIONS}")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
@@ -65,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser, csms_url: object, connectors:
         help="HOST:PORT of the fleet's HTTP control API (port 0: a free port)",
     )  # fmt: skip
     parser.add_argument(
-        "--ramp-up", type=_positive, default=200.0, metavar="PER_SECOND",
+        "--ramp-up", type=positive_number, default=200.0, metavar="PER_SECOND",
         help="stations started per second (default 200)",
     )  # fmt: skip
     parser.add_argument(
@@ -73,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser, csms_url: object, connectors:
         help="no automatic sessions: stations only boot, report and wait for the control API",
     )  # fmt: skip
     parser.add_argument(
-        "--summary-every", type=_positive, default=5.0, metavar="SECONDS",
+        "--summary-every", type=positive_number, default=5.0, metavar="SECONDS",
         help="seconds between the console's summary lines (default 5)",
     )  # fmt: skip
     parser.add_argument("--socket", action="store_true", help="socket outlets, not fixed cables")

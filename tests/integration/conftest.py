@@ -138,6 +138,25 @@ async def boot(csms: CentralSystem, station: StationProcess, connectors: int = 2
     return session
 
 
+async def configure(session: StationSession, key: str, value: str) -> None:
+    answer = await session.call("ChangeConfiguration", {"key": key, "value": value})
+    assert answer == {"status": "Accepted"}, (key, value, answer)
+
+
+async def wait_for(station: StationProcess, check: Any, what: str, timeout: float = 10) -> dict:
+    """Poll GET /api/status until check(status) holds."""
+    status: dict = {}
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                status = await station.status()
+                if check(status):
+                    return status
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"{what}: not within {timeout} s; last {status}") from None
+
+
 @pytest.fixture
 async def csms() -> AsyncIterator[CentralSystem]:
     central = CentralSystem("127.0.0.1", 0, heartbeat_interval=60)

@@ -8,33 +8,12 @@ What the central system receives in such outages is judged by the conformance ca
 
 from __future__ import annotations
 
-import asyncio
 import re
-from typing import Any
 
-from ocpp_station.csms.server import CentralSystem, StationSession
-from tests.integration.conftest import StationProcess, boot
+from ocpp_station.csms.server import CentralSystem
+from tests.integration.conftest import boot, configure, wait_for
 
 TAG = "OUTAGE-TAG"
-
-
-async def configure(session: StationSession, key: str, value: str) -> None:
-    answer = await session.call("ChangeConfiguration", {"key": key, "value": value})
-    assert answer == {"status": "Accepted"}, (key, value, answer)
-
-
-async def wait_for(station: StationProcess, check: Any, what: str, timeout: float = 10) -> dict:
-    """Poll GET /api/status until check(status) holds."""
-    status: dict = {}
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                status = await station.status()
-                if check(status):
-                    return status
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"{what}: not within {timeout} s; last {status}") from None
 
 
 def log_line(log: str, pattern: str, start: int = 0) -> re.Match[str]:

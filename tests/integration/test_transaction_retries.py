@@ -16,31 +16,12 @@ from typing import Any
 
 from ocpp_station.csms.server import NO_ANSWER, CentralSystem, StationSession
 from ocpp_station.rpc.errors import InternalError
-from tests.integration.conftest import StationProcess, boot
+from tests.integration.conftest import StationProcess, boot, configure, wait_for
 
 IDENTITY = "CP-1"
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-async def configure(session: StationSession, key: str, value: str) -> None:
-    answer = await session.call("ChangeConfiguration", {"key": key, "value": value})
-    assert answer == {"status": "Accepted"}, (key, value, answer)
-
-
-async def wait_for(station: StationProcess, check: Any, what: str, timeout: float = 10) -> dict:
-    """Poll GET /api/status until check(status) holds."""
-    status: dict = {}
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                status = await station.status()
-                if check(status):
-                    return status
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"{what}: not within {timeout} s; last {status}") from None
 
 
 async def transaction_id(station: StationProcess, connector_id: int = 1) -> int:

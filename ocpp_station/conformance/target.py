@@ -82,6 +82,10 @@ def loopback_url(csms: CentralSystem) -> str:
     return f"ws://{shown}:{csms.port}"
 
 
+STATUS_SETTLE = 5.0
+"""How long a case waits for the connector statuses of a station that has just connected."""
+
+
 # ---------------------------------------------------------------------------- our own station
 
 
@@ -419,6 +423,15 @@ class ExternalStation:
                 if loop.time() > deadline:
                     raise ToolError(f"the station's registration is {record.registration}")
                 await link.wait_change(link.generation, deadline - loop.time())
+            # Just after its boot a station is still reporting its connectors ([E] 3.22): a
+            # case must not begin while those statuses are on their way, or its checks catch
+            # them late. A station that reports nothing on a mere reconnect is not waited for
+            # longer than STATUS_SETTLE: unknown counts as idle, as before.
+            settle = min(deadline, loop.time() + STATUS_SETTLE)
+            while loop.time() < settle and any(
+                record.status(c) is None for c in range(len(run.connector_ids) + 1)
+            ):
+                await link.wait_change(link.generation, settle - loop.time())
             busy = {
                 c: s
                 for c in run.connector_ids

@@ -74,6 +74,17 @@ async def test_core_case_passes_against_our_station(case: Case, tmp_path: Path) 
     assert response.name == "OCPP response timeout" and response.measured is not None
 
 
+# Cases that need no particular hardware but check more where there is some: run them on the
+# socket variant as well (TC_031 then also unlocks connector 1).
+BOTH_VARIANTS = [c for c in CORE if c.id == "TC_031_CS"]
+
+
+@pytest.mark.parametrize("case", BOTH_VARIANTS, ids=[c.id for c in BOTH_VARIANTS])
+async def test_core_case_passes_on_the_socket_variant_too(case: Case, tmp_path: Path) -> None:
+    [result] = (await run_own([case], ("--socket",), tmp_path)).cases
+    assert result.verdict is Verdict.PASS, explain(result, tmp_path)
+
+
 class SpawnedElsewhere(ExternalStation):
     """An external station as a person would run it: `ocpp-station run` pointed at the tool's
     address, with its control API given to the tool. The tool only waits for it to connect."""
@@ -120,6 +131,18 @@ async def test_a_station_the_tool_did_not_start_gets_the_same_verdicts(tmp_path:
     ]
     assert [c.notes for c in external.cases] == [[] for _ in external.cases]  # restored each time
     assert [f.verdict for f in external.functionalities() if f.profile == "Core"] == [Verdict.PASS]
+
+
+async def test_a_case_run_first_against_a_station_just_booted_waits_for_its_statuses(
+    tmp_path: Path,
+) -> None:
+    """TC_013 checks every status the station reports: run first, right after the external
+    station's boot, it must not see the boot's own statuses arrive during the case."""
+    case = load_library()["TC_013_CS"]
+    target = SpawnedElsewhere(tmp_path / "external")
+    results = await Runner(target, Settings(), say=lambda line: None).run([case])
+    [result] = results.cases
+    assert result.verdict is Verdict.PASS, explain(result, tmp_path / "external")
 
 
 async def test_a_failing_case_names_its_step_and_shows_the_frames(tmp_path: Path) -> None:

@@ -151,8 +151,10 @@ class StationRuntime:
             ping_interval=float(self.config.get_int("WebSocketPingInterval")),
         )
         self.on_state_change: list[Callable[[], None]] = []
-        # How long a controlled shutdown waits for the central system to take the queue.
+        # How long a controlled shutdown waits for the central system to take the queue, and
+        # whether it waits when offline (for a reconnection) too.
         self.shutdown_grace = SHUTDOWN_GRACE
+        self.shutdown_waits_offline = False
 
     def _password(self) -> str | None:
         try:
@@ -187,7 +189,9 @@ class StationRuntime:
         central system answers within the grace time, the rest stays queued for the next start.
         """
         log.info("shutting down: stopping sessions, delivering queued messages")
-        await self.station.power_down(self.shutdown_grace)
+        await self.station.power_down(
+            self.shutdown_grace, wait_offline=self.shutdown_waits_offline
+        )
         left = self.station.sender.queued
         if left:
             log.warning("shut down with %d transaction messages queued for the next start", left)

@@ -35,8 +35,9 @@ log = logging.getLogger("ocpp_station.fleet")
 FLEET_MESSAGE_LOG = 30
 RATE_WINDOW = 10.0  # seconds over which messages/s is averaged
 # A controlled shutdown of memory-only stations must deliver everything before the process
-# ends, or the queued messages die with it; ten thousand stations stopping their sessions at
-# once need more than the single station's 5 s. The wait ends as soon as the queues are empty.
+# ends, or the queued messages die with it: ten thousand stations stopping their sessions at
+# once need more than the single station's 5 s, and a station whose connection just dropped
+# needs its reconnection. The wait ends as soon as the queues are empty.
 MEMORY_SHUTDOWN_GRACE = 120.0
 
 
@@ -159,7 +160,9 @@ class FleetStation:
     def power_on(self) -> None:
         runtime = StationRuntime(self.options, store=self.store, messages=self.messages)
         if isinstance(self.store, MemoryStore):
+            # Nothing outlives the process: wait for the queue, through a reconnection too.
             runtime.shutdown_grace = MEMORY_SHUTDOWN_GRACE
+            runtime.shutdown_waits_offline = True
         # The options' config was applied once, at the first start; a restart keeps what is
         # stored (ChangeConfiguration made since) like a real station's restart.
         self.options.config = []

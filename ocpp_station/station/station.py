@@ -166,7 +166,7 @@ class Station:
         self.sender.disconnected()
         self.boot.disconnected()
 
-    async def power_down(self, grace: float) -> None:
+    async def power_down(self, grace: float, *, wait_offline: bool = False) -> None:
         """A controlled shutdown (a UPS holding up): stop the sessions with reason PowerLoss,
         deliver what the central system answers within `grace` seconds; the rest stays queued.
 
@@ -177,7 +177,10 @@ class Station:
         """
         self.powering_down = True
         self.sessions.stop_all("PowerLoss")
-        if self.sender.open and self.sender.queued:
+        # Offline, a charger's UPS does not wait for a central system that may be gone for
+        # hours; a store that dies with the process (a memory-only fleet) asks to wait for the
+        # connection to come back within the grace time instead (`wait_offline`).
+        if self.sender.queued and (self.sender.open or wait_offline):
             await self.sender.drain(grace)
 
     def physical_changed(self) -> None:

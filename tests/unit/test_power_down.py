@@ -157,3 +157,29 @@ async def test_power_down_sets_the_refusal_before_stopping_the_sessions() -> Non
         "status": "Rejected"
     }
     await h.close()
+
+
+async def test_offline_the_shutdown_waits_for_a_reconnection_only_when_asked() -> None:
+    # A charger's UPS does not wait for a central system that is away...
+    h = await booted()
+    await h.plug(1)
+    await h.card("TAG1", 1)
+    h.disconnect()
+    await h.station.power_down(GRACE)
+    assert h.station.sender.queued == 1 and h.csms.of("StopTransaction") == []
+    await h.close()
+
+    # ...but a store that dies with the process (a memory-only fleet) waits for the connection
+    # to come back within the grace time, and the StopTransaction goes out.
+    h = await booted()
+    await h.plug(1)
+    await h.card("TAG1", 1)
+    h.disconnect()
+    task = h.station.spawn(h.station.power_down(GRACE, wait_offline=True))
+    await h.run_for(2)
+    assert not task.done() and h.csms.of("StopTransaction") == []
+    h.connect()
+    await h.settle()
+    assert task.done() and h.station.sender.queued == 0
+    assert [p["reason"] for p in h.csms.of("StopTransaction")] == ["PowerLoss"]
+    await h.close()

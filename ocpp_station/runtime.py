@@ -189,9 +189,7 @@ class StationRuntime:
         central system answers within the grace time, the rest stays queued for the next start.
         """
         log.info("shutting down: stopping sessions, delivering queued messages")
-        await self.station.power_down(
-            self.shutdown_grace, wait_offline=self.shutdown_waits_offline
-        )
+        await self.station.power_down(self.shutdown_grace, wait_offline=self.shutdown_waits_offline)
         left = self.station.sender.queued
         if left:
             log.warning("shut down with %d transaction messages queued for the next start", left)

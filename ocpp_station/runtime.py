@@ -155,6 +155,7 @@ class StationRuntime:
         # whether it waits when offline (for a reconnection) too.
         self.shutdown_grace = SHUTDOWN_GRACE
         self.shutdown_waits_offline = False
+        self._power_lost = False
 
     def _password(self) -> str | None:
         try:
@@ -175,7 +176,8 @@ class StationRuntime:
             # shutdown still needs to deliver the last StopTransactions.
             await asyncio.wait({client})
         except asyncio.CancelledError:
-            await self.shutdown()
+            if not self._power_lost:  # after a power loss there is nothing left to stop
+                await self.shutdown()
             raise
         finally:
             await self.client.stop()
@@ -203,6 +205,7 @@ class StationRuntime:
     async def power_loss(self) -> None:
         """The power goes at once, as with SIGKILL: no StopTransaction, no close handshake, no
         timer fires again. What the store holds is all a new runtime on it will know."""
+        self._power_lost = True
         self.clock.power_off()
         await self.client.abort()
         await self.station.close()

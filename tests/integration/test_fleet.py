@@ -14,6 +14,8 @@ from typing import Any
 import aiohttp
 
 from ocpp_station.csms.server import CentralSystem
+from ocpp_station.fleet.fleet import Fleet, FleetOptions
+from ocpp_station.fleet.scenario import Scenario, Sessions
 
 COUNT = 6
 START_TIMEOUT = 30.0
@@ -184,3 +186,35 @@ async def test_a_killed_fleet_with_a_state_dir_recovers_every_station(
     for n in range(1, 5):
         record = csms.record(f"CP-{n}")
         assert record.open_transactions == {} and record.unmatched_stops == []
+
+
+async def test_a_scenario_power_cut_is_a_cut_not_a_shutdown(csms: CentralSystem) -> None:
+    """In-process power loss of one fleet station: nothing is sent while it is dark (no
+    StopTransaction, no close handshake); back on, it boots and then ends the session that was
+    running with reason PowerLoss, as after SIGKILL of a single station."""
+    scenario = Scenario(
+        sessions=Sessions(gap=(0.2, 0.2), duration=(600, 600), card_delay=(0.2, 0.2))
+    )
+    fleet = Fleet(FleetOptions(csms_url=csms.url, count=1, connectors=1, scenario=scenario))
+    task = asyncio.ensure_future(fleet.run())
+    try:
+        session = await csms.wait_for_station("CP-1", timeout=START_TIMEOUT)
+        start = await session.expect("StartTransaction", timeout=START_TIMEOUT)
+        await session.expect("StatusNotification", {"status": "Charging"})
+        [station] = list(fleet)
+        await station.power_loss()
+        await asyncio.wait_for(session.closed.wait(), 5)
+        # The cut wrote nothing either: the stop is the next start's recovery's to make.
+        assert [m.action for m in station.store.outbox_pending()] == []
+        station.power_on()
+        again = await csms.wait_for_station("CP-1", timeout=START_TIMEOUT)
+        await again.expect("BootNotification", timeout=START_TIMEOUT)
+        stop = await again.expect("StopTransaction", timeout=START_TIMEOUT)
+        assert stop.payload["reason"] == "PowerLoss"
+        transaction = csms.transaction(stop.payload["transactionId"])
+        assert transaction is not None and transaction.id_tag == start.payload["idTag"]
+        stops = [m for s in (session, again) for m in s.messages if m.action == "StopTransaction"]
+        assert len(stops) == 1  # the dark station sent nothing
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -30,7 +30,8 @@ MESSAGES_IN_MEMORY = 1000
 FINISHED_TRANSACTIONS_IN_MEMORY = 100
 
 
-def _interval(text: str) -> int:
+def interval_seconds(text: str) -> int:
+    """A whole number of seconds, 0 or more (a heartbeat interval), as an argparse type."""
     try:
         value = int(text)
     except ValueError:
@@ -75,8 +76,8 @@ class _Passwords(argparse.Action):
         setattr(namespace, self.dest, passwords)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `ocpp-station csms`."""
+def add_addresses(parser: argparse.ArgumentParser) -> None:
+    """--listen and --api, as every central system of the project takes them."""
     parser.add_argument(
         "--listen",
         type=host_port,
@@ -92,6 +93,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="the HTTP API; default 127.0.0.1:9001, port 0: a free port",
     )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `ocpp-station csms`."""
+    add_addresses(parser)
     parser.add_argument(
         "--db", metavar="PATH", help="SQLite database file (default: kept in memory only)"
     )
@@ -103,7 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--heartbeat-interval",
-        type=_interval,
+        type=interval_seconds,
         default=20,
         metavar="N",
         help="seconds, sent in BootNotification.conf (default 20)",

@@ -19,7 +19,8 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from ocpp_station.argtypes import format_address, host_port
+from ocpp_station.argtypes import format_address
+from ocpp_station.csms.cli import add_addresses, interval_seconds
 from ocpp_station.csms.minimal_api import MinimalApi
 from ocpp_station.csms.minimal_ledger import Ledger, StationLedger
 from ocpp_station.csms.minimal_server import (
@@ -44,39 +45,15 @@ __all__ = [
 LOOPS = ("auto", "asyncio", "uvloop")
 
 
-def _interval(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"the interval must not be negative, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ocpp_station.csms.minimal",
         description="A minimal OCPP 1.6J central system for load tests.",
     )
-    parser.add_argument(
-        "--listen",
-        type=host_port,
-        default=("127.0.0.1", 9000),
-        metavar="HOST:PORT",
-        help="where stations connect (ws://HOST:PORT/<identity>); default 127.0.0.1:9000, "
-        "port 0: a free port",
-    )
-    parser.add_argument(
-        "--api",
-        type=host_port,
-        default=("127.0.0.1", 9001),
-        metavar="HOST:PORT",
-        help="the HTTP API; default 127.0.0.1:9001, port 0: a free port",
-    )
+    add_addresses(parser)
     parser.add_argument(
         "--heartbeat-interval",
-        type=_interval,
+        type=interval_seconds,
         default=20,
         metavar="N",
         help="seconds, sent in BootNotification.conf (default 20)",

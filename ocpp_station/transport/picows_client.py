@@ -23,7 +23,7 @@ import logging
 import os
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from http import HTTPStatus
 from typing import Any
 
@@ -45,9 +45,7 @@ from websockets.frames import OK_CLOSE_CODES, Close, CloseCode
 from websockets.protocol import State
 
 from ocpp_station import __version__
-from ocpp_station.transport.backoff import Backoff
 from ocpp_station.transport.client import (
-    DEFAULT_MAX_SIZE,
     OCPP16,
     HandshakeRejected,
     StationClient,
@@ -501,51 +499,14 @@ class PicowsStationClient(StationClient):
     """StationClient over picows: the same arguments, callbacks and behaviour (see StationClient),
     except that permessage-deflate is not available (compression=True is refused)."""
 
-    def __init__(
-        self,
-        url: str,
-        identity: str,
-        *,
-        password: str | None = None,
-        on_open: Callable[[], Awaitable[None]],
-        on_message: Callable[[bytes | str], Awaitable[None]],
-        on_close: Callable[[BaseException | None], Awaitable[None]],
-        ping_interval: float = 0,
-        open_timeout: float = 10,
-        backoff: Backoff | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        log: logging.Logger | None = None,
-        compression: bool = False,
-        max_size: int = DEFAULT_MAX_SIZE,
-        min_pong_timeout: float = 10.0,
-        reconnect_delay: float = 0.5,
-        close_timeout: float = 5.0,
-        on_connect_error: Callable[[BaseException], Awaitable[None]] | None = None,
-    ) -> None:
-        if compression:
+    def __init__(self, url: str, identity: str, **options: Any) -> None:
+        """StationClient's arguments, passed on as they are."""
+        if options.get("compression"):
             raise ValueError(
                 "the picows transport has no permessage-deflate; use the websockets transport"
                 " for a compressed connection"
             )
-        super().__init__(
-            url,
-            identity,
-            password=password,
-            on_open=on_open,
-            on_message=on_message,
-            on_close=on_close,
-            ping_interval=ping_interval,
-            open_timeout=open_timeout,
-            backoff=backoff,
-            ssl_context=ssl_context,
-            log=log,
-            compression=False,
-            max_size=max_size,
-            min_pong_timeout=min_pong_timeout,
-            reconnect_delay=reconnect_delay,
-            close_timeout=close_timeout,
-            on_connect_error=on_connect_error,
-        )
+        super().__init__(url, identity, **options)
 
     async def _open(self) -> PicowsConnection:
         headers = {"User-Agent": f"ocpp-station/{__version__}"}

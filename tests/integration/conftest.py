@@ -8,9 +8,6 @@ to, already booted: BootNotification answered Accepted and the first StatusNotif
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,54 +15,24 @@ from typing import Any
 import aiohttp
 import pytest
 
+from ocpp_station.conformance import target
 from ocpp_station.csms.server import CentralSystem, StationSession
 
-START_TIMEOUT = 20.0
+START_TIMEOUT = target.START_TIMEOUT
 
 
-class StationProcess:
+class StationProcess(target.StationProcess):
+    """The conformance tool's station process (start, SIGTERM, SIGKILL, its output kept in the
+    log), with the control API calls the tests make."""
+
     def __init__(self, csms_url: str, state_dir: Path, identity: str, args: list[str]) -> None:
-        self.csms_url = csms_url
-        self.state_dir = state_dir
-        self.identity = identity
-        self.args = args
-        self.proc: asyncio.subprocess.Process | None = None
-        self.control = ""
+        super().__init__(csms_url, identity, state_dir, state_dir.parent / f"{identity}.log", args)
         self.http: aiohttp.ClientSession | None = None
-        self.log_path = state_dir.parent / f"{identity}.log"
 
-    async def start(self) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        log = self.log_path.open("ab")
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "ocpp_station",
-            "run",
-            "--csms",
-            self.csms_url,
-            "--id",
-            self.identity,
-            "--control",
-            "127.0.0.1:0",
-            "--state-dir",
-            str(self.state_dir),
-            *self.args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log,
-            env=env,
-        )
-        log.close()
-        assert self.proc.stdout is not None
-        async with asyncio.timeout(START_TIMEOUT):
-            while True:
-                line = (await self.proc.stdout.readline()).decode()
-                if not line:
-                    raise RuntimeError(f"station exited early; log: {self.log_text()[-2000:]}")
-                if line.startswith("control: "):
-                    self.control = line.split(" ", 1)[1].strip()
-                    break
+    async def start(self) -> str:
+        control = await super().start()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        return control
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -105,28 +72,20 @@ class StationProcess:
             while (await self.connector(connector_id))["status"] != status:
                 await asyncio.sleep(0.05)
 
-    async def stop(self) -> int | None:
+    async def _close_http(self) -> None:
         if self.http is not None:
             await self.http.close()
             self.http = None
-        if self.proc is None or self.proc.returncode is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(15):
-                return await self.proc.wait()
-        except TimeoutError:
-            self.proc.kill()
-            return await self.proc.wait()
+
+    async def stop(self) -> int | None:
+        """SIGTERM, then wait (SIGKILL after the tool's stop timeout)."""
+        await self._close_http()
+        return await self.terminate()
 
     async def kill(self) -> None:
         """A power cut: SIGKILL."""
-        if self.http is not None:
-            await self.http.close()
-            self.http = None
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
+        await self._close_http()
+        await super().kill()
 
 
 async def boot(csms: CentralSystem, station: StationProcess, connectors: int = 2) -> StationSession:

@@ -382,6 +382,15 @@ async def _session_with_failing_stop(
     return station
 
 
+# TransactionMessageAttempts 3, TransactionMessageRetryInterval 2 s: the retry tests' station.
+RETRY_ARGS = (
+    "--config",
+    "TransactionMessageAttempts=3",
+    "--config",
+    "TransactionMessageRetryInterval=2",
+)
+
+
 async def test_kill_with_queued_stop_refused_by_callerror(
     csms: CentralSystem, make_station
 ) -> None:
@@ -394,12 +403,7 @@ async def test_kill_with_queued_stop_refused_by_callerror(
     control = CentralControl(csms, "CP-1")
     control.start()
     totals = Totals()
-    args = (
-        "--config",
-        "TransactionMessageAttempts=3",
-        "--config",
-        "TransactionMessageRetryInterval=2",
-    )
+    args = RETRY_ARGS
     try:
         station = await _session_with_failing_stop(
             csms, make_station, ledger, control, args, totals, failures=2, kills=2, tag="REFUSED1"
@@ -435,12 +439,7 @@ async def test_stop_refused_by_callerror_given_up_after_attempts_across_kills(
     control = CentralControl(csms, "CP-1")
     control.start()
     totals = Totals()
-    args = (
-        "--config",
-        "TransactionMessageAttempts=3",
-        "--config",
-        "TransactionMessageRetryInterval=2",
-    )
+    args = RETRY_ARGS
     try:
         station = await _session_with_failing_stop(
             csms, make_station, ledger, control, args, totals, failures=3, kills=2, tag="REFUSED2"

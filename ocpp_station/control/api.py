@@ -104,7 +104,8 @@ class ControlApi(HttpServer):
     def _snapshot(rt: StationRuntime) -> dict[str, Any]:
         return rt.station.snapshot(rt.connected)
 
-    def _connector(self, request: web.Request, allow_zero: bool = False) -> int:
+    @staticmethod
+    def _connector(rt: StationRuntime, request: web.Request, allow_zero: bool = False) -> int:
         raw = request.match_info["id"]
         try:
             connector_id = int(raw)
@@ -112,7 +113,7 @@ class ControlApi(HttpServer):
             raise UnknownConnector(f"unknown connector {raw!r}") from None
         if connector_id == 0 and allow_zero:
             return 0
-        if not self._resolve(request).station.has_connector(connector_id):
+        if not rt.station.has_connector(connector_id):
             raise UnknownConnector(f"unknown connector {connector_id}")
         return connector_id
 
@@ -189,19 +190,20 @@ class ControlApi(HttpServer):
 
     async def stop_button(self, request: web.Request) -> web.Response:
         """The charger's own stop button (or an emergency stop): ends the session there."""
-        connector_id = self._connector(request)
+        rt = self._resolve(request)
+        connector_id = self._connector(rt, request)
         body = await _json_body(request, required=False)
         reason = body.get("reason", "Local")
         if reason not in STOP_BUTTON_REASONS:
             raise BadRequest(f"reason must be one of {', '.join(STOP_BUTTON_REASONS)}")
-        rt = self._resolve(request)
         station = rt.station
         if not station.sessions.stop(station.connector(connector_id), reason):
             raise InvalidAction(f"Connector {connector_id} has no transaction to stop.")
         return self._connector_status(rt, connector_id)
 
     async def fault(self, request: web.Request) -> web.Response:
-        connector_id = self._connector(request, allow_zero=True)
+        rt = self._resolve(request)
+        connector_id = self._connector(rt, request, allow_zero=True)
         body = await _json_body(request, required=True)
         code = body.get("errorCode")
         info = body.get("info")
@@ -209,7 +211,6 @@ class ControlApi(HttpServer):
             raise BadRequest("errorCode must be an OCPP ChargePointErrorCode string")
         if info is not None and (not isinstance(info, str) or len(info) > 50):
             raise BadRequest("info must be a string of at most 50 characters")
-        rt = self._resolve(request)
         try:
             self._simulator(rt).raise_fault(connector_id, code, info)
         except ValueError as exc:
@@ -218,8 +219,8 @@ class ControlApi(HttpServer):
 
     def _connector_action(self, action: str) -> Handler:
         async def view(request: web.Request) -> web.Response:
-            connector_id = self._connector(request, allow_zero=action == "clear_fault")
             rt = self._resolve(request)
+            connector_id = self._connector(rt, request, allow_zero=action == "clear_fault")
             hw = self._simulator(rt)
             if action == "plug":
                 hw.plug(connector_id)

@@ -13,6 +13,7 @@ every commit of every station on the event loop that serves all of them.
 
 from __future__ import annotations
 
+import functools
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +58,18 @@ _TX_COLUMNS = (
 )
 
 
+@functools.cache
+def _upsert(table: str, column: str, names: tuple[str, ...]) -> str:
+    """INSERT ... ON CONFLICT UPDATE of one station's row, built once per shape: it runs at
+    every kv, config and cache write of every station."""
+    marks = ", ".join("?" for _ in names)
+    updates = ", ".join(f"{n} = excluded.{n}" for n in names)
+    return (
+        f"INSERT INTO {table} (station, {column}, {', '.join(names)}) VALUES (?, ?, {marks})"
+        f" ON CONFLICT (station, {column}) DO UPDATE SET {updates}"
+    )
+
+
 class FleetStorageError(RuntimeError):
     """The fleet's state file cannot be used."""
 
@@ -97,14 +110,7 @@ class StationShare:
         return transaction(self._db)
 
     def _put(self, table: str, column: str, key: Any, fields: dict[str, Any]) -> None:
-        names = ", ".join(fields)
-        marks = ", ".join("?" for _ in fields)
-        updates = ", ".join(f"{n} = excluded.{n}" for n in fields)
-        self._db.execute(
-            f"INSERT INTO {table} (station, {column}, {names}) VALUES (?, ?, {marks})"
-            f" ON CONFLICT (station, {column}) DO UPDATE SET {updates}",
-            (self._s, key, *fields.values()),
-        )
+        self._db.execute(_upsert(table, column, tuple(fields)), (self._s, key, *fields.values()))
 
     # -- configuration, availability, counters ---------------------------------------------------
     def load_config(self) -> dict[str, str]:

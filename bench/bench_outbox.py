@@ -27,13 +27,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ocpp_station import timefmt
+from ocpp_station import profiles, timefmt
 from ocpp_station.clock import LoopClock, VirtualClock
 from ocpp_station.hardware.simulator import Simulator
 from ocpp_station.station.boot import BootInfo
-from ocpp_station.station.config import Configuration
 from ocpp_station.station.sender import Sender
-from ocpp_station.station.station import IMPLEMENTED_PROFILES, Station
+from ocpp_station.station.station import Station
 from ocpp_station.storage.store import StationStore
 
 ROUND_TRIP_SECONDS = 1.5  # per measurement and store kind
@@ -204,8 +203,7 @@ async def session_latencies(store: StationStore, sessions: int) -> list[float]:
     """Seconds from the card presented to StartTransaction leaving, one value per session."""
     clock = VirtualClock()
     hardware = Simulator(clock, 2, fixed_cable=True, has_lock=False, seed=1)
-    config = Configuration(
-        profiles=IMPLEMENTED_PROFILES,
+    config = profiles.configuration(
         connectors=2,
         measurands=hardware.measurands,
         store=store,
@@ -222,9 +220,9 @@ async def session_latencies(store: StationStore, sessions: int) -> list[float]:
     csms = SessionCsms(clock)
     station.connected(csms)
     try:
-        await _settle(station, lambda: station.boot.accepted, "BootNotification accepted")
+        await _settle(station, lambda: station.sender.accepted, "BootNotification accepted")
         latencies: list[float] = []
-        connector = station.connector(1)
+        connector = station.cp.connector(1)
         for i in range(WARMUP + sessions):
             tag = f"BENCH{i % 1000}"
             hardware.plug(1)

@@ -96,7 +96,7 @@ async def _serve() -> None:
     )
     from websockets.asyncio.server import serve
 
-    class Echo(WSListener):  # type: ignore[misc]
+    class Echo(WSListener):
         def on_ws_frame(self, transport: Any, frame: Any) -> None:
             kind = frame.msg_type
             if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
@@ -185,7 +185,7 @@ class PicowsConn(Conn):
 
         text = WSMsgType.TEXT
 
-        class Listener(WSListener):  # type: ignore[misc]
+        class Listener(WSListener):
             def __init__(self) -> None:
                 self.frames: deque[str] = deque()
                 self.waiter: asyncio.Future[None] | None = None
@@ -294,7 +294,7 @@ async def _latency(kind: str, urls: dict[str, str]) -> dict[str, Any]:
         async def answered(frame: str) -> None:
             box[0].set_result(None)
 
-        conn = await _open_station(kind, urls["echo"], answered)
+        conn: Conn = await _open_station(kind, urls["echo"], answered)
         for i in range(LATENCY_WARMUP + LATENCY_ROUNDS):
             box[:] = [loop.create_future()]
             start = clock()
@@ -332,9 +332,9 @@ async def _throughput(kind: str, urls: dict[str, str]) -> dict[str, Any]:
 
                 return answer
 
-            conn = await _open_station(kind, urls["echo"], make_answer())
-            holder.append(conn)
-            conns.append(conn)
+            station_conn = await _open_station(kind, urls["echo"], make_answer())
+            holder.append(station_conn)
+            conns.append(station_conn)
         for conn in conns:
             await conn.send(FRAME)
     else:
@@ -503,9 +503,9 @@ def main() -> None:
             f"  PicowsStationClient/uvloop vs StationClient/asyncio: CPU {plain / best:.2f}x less"
         )
         for loop in LOOPS:
-            fast = echo["picows", loop]["cpu_us_per_msg"]
+            aiofastnet = echo["picows", loop]["cpu_us_per_msg"]
             own = echo["picows-loop", loop]["cpu_us_per_msg"]
-            print(f"  picows, aiofastnet vs loop transports, {loop}: CPU {fast / own:.2f}x")
+            print(f"  picows, aiofastnet vs loop transports, {loop}: CPU {aiofastnet / own:.2f}x")
 
         print(f"\nmemory: RSS growth per client connection, {MEMORY_CONNECTIONS} connections idle")
         print("after one echo each, uvloop (server: websockets offering permessage-deflate)")

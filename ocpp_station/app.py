@@ -68,13 +68,11 @@ class StationApp:
 
     def _check_config(self) -> None:
         # Validate --config against the key table before anything starts.
+        from ocpp_station import profiles
         from ocpp_station.clock import VirtualClock
         from ocpp_station.hardware.simulator import Simulator
-        from ocpp_station.station.config import Configuration
-        from ocpp_station.station.station import IMPLEMENTED_PROFILES
 
-        probe = Configuration(
-            profiles=IMPLEMENTED_PROFILES,
+        probe = profiles.configuration(
             connectors=self.options.connectors,
             measurands=Simulator(VirtualClock(), self.options.connectors).measurands,
             fixed_cable=self.options.fixed_cable,

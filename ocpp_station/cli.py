@@ -9,8 +9,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from ocpp_station import __version__
@@ -154,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     return _run_until_signal(app.run())
 
 
-def _run_until_signal(coro: object) -> int:
+def _run_until_signal(coro: Coroutine[Any, Any, Any]) -> int:
     async def runner() -> int:
         loop = asyncio.get_running_loop()
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        task = asyncio.ensure_future(coro)
 
         def on_signal() -> None:
             # Only the first signal counts: the shutdown it starts is bounded by its grace time,

@@ -5,6 +5,9 @@ starts and stops the same way."""
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Sequence
+
 from aiohttp import web
 
 
@@ -33,8 +36,9 @@ class HttpServer:
             await runner.cleanup()
             raise
         self._runner = runner
-        server = site._server  # aiohttp offers no public way to read the port it bound
-        sockets = server.sockets if server is not None else []  # type: ignore[union-attr]
+        # aiohttp offers no public way to read the port it bound; its server is the event
+        # loop's (asyncio's or uvloop's), which both list their sockets.
+        sockets: Sequence[socket.socket] = getattr(site._server, "sockets", None) or ()
         self.host, self.port = sockets[0].getsockname()[:2]
 
     async def stop(self) -> None:

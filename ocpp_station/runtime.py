@@ -18,13 +18,17 @@ from typing import Any
 
 import orjson
 
+from ocpp_station import profiles
 from ocpp_station.clock import Clock, LoopClock
-from ocpp_station.hardware.interfaces import Hardware
+from ocpp_station.file_transfer import UrlFileTransfer
+from ocpp_station.hardware.firmware import SimulatedInstaller
+from ocpp_station.hardware.interfaces import Hardware, HasFirmwareInstaller
 from ocpp_station.hardware.simulator import Simulator
-from ocpp_station.rpc.endpoint import Router, RpcEndpoint
-from ocpp_station.station.boot import BootInfo
-from ocpp_station.station.config import Configuration
-from ocpp_station.station.station import IMPLEMENTED_PROFILES, Station
+from ocpp_station.rpc.endpoint import RpcEndpoint
+from ocpp_station.station.boot_info import BootInfo
+from ocpp_station.station.ports import Ports
+from ocpp_station.station.station import Station
+from ocpp_station.station_logs import StationLogs, process_log
 from ocpp_station.storage.interface import StateStore
 from ocpp_station.storage.store import StationStore
 from ocpp_station.transport.client import build_url
@@ -83,6 +87,10 @@ class MessageLog:
         text = orjson.dumps(frame).decode()
         self._entries.append((next(self._seq), time.time(), direction, text))
 
+    def frames(self) -> list[tuple[float, str, str]]:
+        """(time, direction, frame as JSON text) of every frame kept, oldest first."""
+        return [(t, d, raw) for _, t, d, raw in self._entries]
+
     def after(self, seq: int) -> list[dict[str, Any]]:
         return [
             {"seq": n, "time": t, "direction": d, "frame": orjson.loads(raw)}
@@ -101,6 +109,7 @@ class StationRuntime:
         *,
         store: StateStore | None = None,
         messages: MessageLog | None = None,
+        ports: Ports | None = None,
     ) -> None:
         self.options = options
         self.clock = LoopClock()
@@ -114,8 +123,7 @@ class StationRuntime:
         self.store = store
         self.hardware = make_hardware(options, self.clock)
         self._restore_physical()
-        self.config = Configuration(
-            profiles=IMPLEMENTED_PROFILES,
+        self.config = profiles.configuration(
             connectors=options.connectors,
             measurands=self.hardware.measurands,
             store=self.store,
@@ -133,12 +141,17 @@ class StationRuntime:
             store=self.store,
             info=BootInfo(options.vendor, options.model, options.serial, options.firmware),
             on_reboot=self._reboot,
+            ports=ports if ports is not None else self._default_ports(),
         )
-        self.station.config_listeners.append(self._config_changed)
-        self.station.physical_listeners.append(self._save_physical)
-        self.router = Router()
-        for action, (handler, after) in self.station.handlers().items():
-            self.router.route(action, handler, after)
+        self.station.events.physical_changed.connect(self._save_physical)
+        # What the connection does when a key changes, by key.
+        self._reactions: dict[str, Callable[[str], None]] = {
+            "MessageTimeout": self._message_timeout_changed,
+            "WebSocketPingInterval": self._ping_interval_changed,
+            "AuthorizationKey": self._authorization_key_changed,
+        }
+        self.config.subscribe(self._config_changed)
+        self.router = self.station.router()
         self.endpoint: RpcEndpoint | None = None
         self.client = make_client(
             options.transport,
@@ -156,6 +169,19 @@ class StationRuntime:
         self.shutdown_grace = SHUTDOWN_GRACE
         self.shutdown_waits_offline = False
         self._power_lost = False
+
+    def _default_ports(self) -> Ports:
+        hardware = self.hardware
+        installer = (
+            hardware.firmware_installer
+            if isinstance(hardware, HasFirmwareInstaller)
+            else SimulatedInstaller()
+        )
+        return Ports(
+            files=UrlFileTransfer(),
+            installer=installer,
+            logs=StationLogs(process_log(), self.messages.frames),
+        )
 
     def _password(self) -> str | None:
         try:
@@ -241,12 +267,8 @@ class StationRuntime:
 
     async def _on_message(self, data: bytes | str) -> None:
         endpoint = self.endpoint
-        if endpoint is None:
-            return
-        if self.station.boot.registration == "Rejected" and _is_call(data):
-            # §4.2: while Rejected the station SHALL NOT respond to CSMS-initiated messages.
-            return
-        await endpoint.feed(data)
+        if endpoint is not None:
+            await endpoint.feed(data)
 
     async def _on_close(self, exc: BaseException | None) -> None:
         endpoint = self.endpoint
@@ -272,14 +294,21 @@ class StationRuntime:
         await self.client.reconnect()
 
     def _config_changed(self, key: str, value: str) -> None:
-        if key == "MessageTimeout" and self.endpoint is not None:
+        reaction = self._reactions.get(key)
+        if reaction is not None:
+            reaction(value)
+
+    def _message_timeout_changed(self, value: str) -> None:
+        if self.endpoint is not None:
             self.endpoint.set_response_timeout(float(value))  # takes effect at once
-        elif key == "WebSocketPingInterval":
-            self.client.set_ping_interval(float(value))
-        elif key == "AuthorizationKey":
-            # Security profile 1: the new password is used from the next connection on.
-            self.client.set_password(value)
-            self.station.spawn(self._reconnect_soon())
+
+    def _ping_interval_changed(self, value: str) -> None:
+        self.client.set_ping_interval(float(value))
+
+    def _authorization_key_changed(self, value: str) -> None:
+        # Security profile 1: the new password is used from the next connection on.
+        self.client.set_password(value)
+        self.station.spawn(self._reconnect_soon())
 
     async def _reconnect_soon(self) -> None:
         # Let the ChangeConfiguration.conf leave on the old connection first.
@@ -318,11 +347,3 @@ def make_hardware(options: StationOptions, clock: Clock) -> Hardware:
         has_lock=not options.fixed_cable,
         seed=options.seed,
     )
-
-
-def _is_call(data: bytes | str) -> bool:
-    try:
-        frame = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(frame, list) and bool(frame) and frame[0] == 2

@@ -26,8 +26,10 @@ class DriverError(ToolError):
 class Driver(Protocol):
     """What a case asks of the world around the station."""
 
-    description: str
-    """For the report, e.g. "HTTP control API at http://127.0.0.1:8180"."""
+    @property
+    def description(self) -> str:
+        """For the report, e.g. "HTTP control API at http://127.0.0.1:8180"."""
+        ...
 
     async def plug(self, connector_id: int) -> None: ...
     async def unplug(self, connector_id: int) -> None: ...

@@ -34,13 +34,22 @@ OWN_DRIVER = (
 class Target(Protocol):
     kind: str
     """"own" or "external"."""
-    identity: str | None
-    """The charge point identity (None: the first station to connect)."""
+
+    @property
+    def identity(self) -> str | None:
+        """The charge point identity (None: the first station to connect)."""
+        ...
+
     outlives_cases: bool
     """True when one station serves every case: the tool restores it after each."""
-    description: str
-    power_on_description: str
-    driver: Driver
+
+    @property
+    def description(self) -> str: ...
+    @property
+    def power_on_description(self) -> str: ...
+    @property
+    def driver(self) -> Driver: ...
+
     notes: list[str]
     """Remarks for the report (how the hardware features were found...)."""
 

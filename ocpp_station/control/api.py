@@ -13,7 +13,9 @@ from ocpp_station.hardware.simulator import InvalidAction, Simulator, UnknownCon
 from ocpp_station.httpserver import HttpServer
 from ocpp_station.rpc.errors import CallErrorReceived, OcppError, RpcTimeout
 from ocpp_station.runtime import StationRuntime
+from ocpp_station.station.datatransfer import DataTransferService
 from ocpp_station.station.sender import NotConnected
+from ocpp_station.station.transactions import Sessions
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # StopTransaction reasons a person at the charger can cause (§7.42).
@@ -77,7 +79,14 @@ class ControlApi(HttpServer):
     ) -> None:
         if (runtime is None) == (resolve is None):
             raise ValueError("give either a runtime or a resolve function")
-        self._resolve: Resolve = resolve or (lambda request: runtime)  # type: ignore[return-value]
+        if resolve is None:
+            assert runtime is not None
+            one = runtime
+
+            def resolve(request: web.Request) -> StationRuntime:
+                return one
+
+        self._resolve: Resolve = resolve
         super().__init__(app if app is not None else web.Application(middlewares=[control_errors]))
         r = self.app.router
         p = prefix
@@ -113,7 +122,7 @@ class ControlApi(HttpServer):
             raise UnknownConnector(f"unknown connector {raw!r}") from None
         if connector_id == 0 and allow_zero:
             return 0
-        if not rt.station.has_connector(connector_id):
+        if not rt.station.cp.has_connector(connector_id):
             raise UnknownConnector(f"unknown connector {connector_id}")
         return connector_id
 
@@ -156,7 +165,7 @@ class ControlApi(HttpServer):
         if connector_id is not None:
             if not isinstance(connector_id, int) or isinstance(connector_id, bool):
                 raise BadRequest("connectorId must be an integer")
-            if not rt.station.has_connector(connector_id):
+            if not rt.station.cp.has_connector(connector_id):
                 raise UnknownConnector(f"unknown connector {connector_id}")
         self._simulator(rt).present_card(id_tag, connector_id)
         if connector_id is not None:
@@ -176,9 +185,8 @@ class ControlApi(HttpServer):
         if data is not None and not isinstance(data, str):
             raise BadRequest("data must be a string")
         try:
-            answer = await self._resolve(request).station.send_data_transfer(
-                vendor_id, message_id, data
-            )
+            station = self._resolve(request).station
+            answer = await station.service(DataTransferService).send(vendor_id, message_id, data)
         except NotConnected as exc:
             raise InvalidAction(f"the central system cannot be reached now: {exc}") from None
         except (CallErrorReceived, RpcTimeout, OcppError) as exc:
@@ -197,7 +205,7 @@ class ControlApi(HttpServer):
         if reason not in STOP_BUTTON_REASONS:
             raise BadRequest(f"reason must be one of {', '.join(STOP_BUTTON_REASONS)}")
         station = rt.station
-        if not station.sessions.stop(station.connector(connector_id), reason):
+        if not station.service(Sessions).stop(station.cp.connector(connector_id), reason):
             raise InvalidAction(f"Connector {connector_id} has no transaction to stop.")
         return self._connector_status(rt, connector_id)
 

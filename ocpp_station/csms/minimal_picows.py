@@ -87,7 +87,7 @@ async def create_server(
     return PicowsServer(server, listeners)
 
 
-class _StationListener(WSListener):  # type: ignore[misc]
+class _StationListener(WSListener):
     def __init__(
         self,
         core: MinimalCentralSystem,

@@ -11,6 +11,7 @@ from ocpp_station.control.api import ControlApi, control_errors
 from ocpp_station.fleet.fleet import Fleet, FleetStation
 from ocpp_station.httpserver import HttpServer
 from ocpp_station.runtime import StationRuntime
+from ocpp_station.station.boot import BootService
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
@@ -26,9 +27,9 @@ def station_line(s: FleetStation) -> dict[str, Any]:
         "id": s.identity,
         "powered": True,
         "connected": rt.connected,
-        "registration": st.boot.registration,
-        "connectors": [c.status for c in st.connectors],
-        "sessions": sum(1 for c in st.connectors if c.transaction is not None),
+        "registration": st.service(BootService).registration,
+        "connectors": [c.status for c in st.cp],
+        "sessions": sum(1 for c in st.cp if c.transaction is not None),
         "queuedMessages": st.sender.queued,
     }
 

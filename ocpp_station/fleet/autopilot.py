@@ -209,7 +209,7 @@ class _Driver:
         self._after(draw(self.rng, self.auto.scenario.sessions.duration), self._stop)
 
     def _wait_remote(self, left: float) -> None:
-        tx = self.auto.target.station.connector(self.connector_id).transaction
+        tx = self.auto.target.station.cp.connector(self.connector_id).transaction
         if tx is not None:
             self.tag = tx.id_tag
             self._after(draw(self.rng, self.auto.scenario.sessions.duration), self._stop)
@@ -222,7 +222,7 @@ class _Driver:
 
     def _stop(self) -> None:
         sessions = self.auto.scenario.sessions
-        tx = self.auto.target.station.connector(self.connector_id).transaction
+        tx = self.auto.target.station.cp.connector(self.connector_id).transaction
         by_card = sessions.stop == "card" or (sessions.stop == "mixed" and self.rng.random() < 0.5)
         if tx is not None and by_card:
             # The same card ends the session (1.6 §5.x: no Authorize for the start idTag).

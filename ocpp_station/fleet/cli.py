@@ -6,14 +6,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from ocpp_station.argtypes import UsageError, format_address, host_port, positive_number
 from ocpp_station.fleet.api import FleetApi
 from ocpp_station.fleet.fleet import Fleet, FleetOptions
 from ocpp_station.fleet.scenario import Scenario, ScenarioError, load_scenario
-from ocpp_station.fleet.storage import FleetDatabase, FleetStorageError
 from ocpp_station.runtime import StationOptions
+from ocpp_station.storage.fleet import FleetDatabase, FleetStorageError
 from ocpp_station.transport.select import TRANSPORTS, resolve
 
 MAX_STATIONS = 100_000
@@ -31,7 +32,11 @@ def _count(text: str) -> int:
     return value
 
 
-def add_arguments(parser: argparse.ArgumentParser, csms_url: object, connectors: object) -> None:
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    csms_url: Callable[[str], str],
+    connectors: Callable[[str], int],
+) -> None:
     """The options of `ocpp-station fleet`; `csms_url` and `connectors` are the argument types
     `run` uses, so both commands accept the same values."""
     parser.add_argument(

@@ -4,7 +4,7 @@ with its own WebSocket, store and simulated hardware, started at a bounded rate.
 A station of the fleet costs what its objects cost: the runtime (about 25 KB of Python
 objects), its WebSocket connection (about 20-25 KB without compression) and its store. Memory
 only is the default; with a state folder every station keeps its state in one shared SQLite
-file (see ocpp_station.fleet.storage).
+file (see ocpp_station.storage.fleet).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ocpp_station.fleet.autopilot import Autopilot, Counters, round_robin_counte
 from ocpp_station.fleet.scenario import Scenario
 from ocpp_station.hardware.simulator import Simulator
 from ocpp_station.runtime import MessageLog, StationOptions, StationRuntime
+from ocpp_station.station.boot import BootService
 from ocpp_station.station.station import Station
 from ocpp_station.storage.interface import StateStore
 from ocpp_station.storage.memory import MemoryStore
@@ -322,12 +323,12 @@ class Fleet:
                 continue
             powered += 1
             st = rt.station
-            key = st.boot.registration or "None"
+            key = st.service(BootService).registration
             registration[key] = registration.get(key, 0) + 1
             if rt.connected:
                 connected += 1
             queued += st.sender.queued
-            for c in st.connectors:
+            for c in st.cp:
                 statuses[c.status] = statuses.get(c.status, 0) + 1
                 if c.transaction is not None:
                     sessions += 1

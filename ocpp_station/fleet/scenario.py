@@ -214,7 +214,7 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
 
 def _sessions(t: dict[str, Any]) -> Sessions:
     d = Sessions()
-    _only(t, "sessions", set(Sessions.__slots__))  # type: ignore[arg-type]
+    _only(t, "sessions", set(Sessions.__slots__))
     stop = t.get("stop", d.stop)
     if stop not in STOP_MODES:
         raise ScenarioError(f"sessions.stop must be one of {', '.join(STOP_MODES)}")
@@ -265,7 +265,7 @@ def _ev(t: dict[str, Any]) -> Ev:
 
 def _faults(t: dict[str, Any]) -> Faults:
     d = Faults()
-    _only(t, "faults", set(Faults.__slots__))  # type: ignore[arg-type]
+    _only(t, "faults", set(Faults.__slots__))
     codes = t.get("error_codes", list(d.error_codes))
     if not isinstance(codes, list) or not codes:
         raise ScenarioError("faults.error_codes must be a non-empty list")

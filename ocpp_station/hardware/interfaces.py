@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ocpp_station.station.ports import FirmwareInstaller
 
 
 @dataclass(slots=True)
@@ -67,6 +70,11 @@ class ConnectorHardware(Protocol):
         """Close (True) or open (False) the contactor; False also when suspended by the EVSE."""
         ...
 
+    def set_power_limit(self, limit_w: float | None) -> None:
+        """Offer at most `limit_w` watts (smart charging's limit in force, §3.13); None offers
+        the connector's full power. 0 W offers nothing while the contactor stays closed."""
+        ...
+
     def lock(self) -> bool:
         """True when locked; False means ConnectorLockFailure."""
         ...
@@ -84,11 +92,27 @@ class ConnectorHardware(Protocol):
 
 @runtime_checkable
 class Hardware(Protocol):
-    connectors: Sequence[ConnectorHardware]  # connectors[i].connector_id == i + 1
-    measurands: frozenset[str]  # OCPP measurands this hardware can report
+    @property
+    def connectors(self) -> Sequence[ConnectorHardware]:
+        """connectors[i].connector_id == i + 1"""
+        ...
+
+    @property
+    def measurands(self) -> frozenset[str]:
+        """The OCPP measurands this hardware can report."""
+        ...
 
     def set_listener(self, listener: HardwareListener) -> None: ...
 
     def station_fault(self) -> tuple[str, str | None] | None:
         """The active fault of connector 0 (the station as a whole), or None."""
         ...
+
+
+@runtime_checkable
+class HasFirmwareInstaller(Protocol):
+    """Real hardware whose platform installs firmware itself (its updater): the runtime then
+    uses it for UpdateFirmware instead of the simulator's installer."""
+
+    @property
+    def firmware_installer(self) -> FirmwareInstaller: ...

@@ -181,8 +181,6 @@ class SimConnector:
     def active_fault(self) -> tuple[str, str | None] | None:
         return self._fault
 
-    # --- Beyond the interface: smart-charging limit and introspection ------------------------
-
     def set_power_limit(self, limit_w: float | None) -> None:
         """Cap the power offered (W) below the EVSE maximum; None removes the cap."""
         if limit_w is not None and not limit_w >= 0:
@@ -190,6 +188,8 @@ class SimConnector:
         self._settle()
         self._limit_w = limit_w
         self._plan()
+
+    # --- Beyond the interface: introspection -------------------------------------------------
 
     def power_offered_w(self) -> float:
         """Power.Offered: the EVSE maximum (or the lower limit) while offering, else 0."""

@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]]
 AfterHook = Callable[[dict[str, Any], dict[str, Any]], Awaitable[None] | None]
 FrameObserver = Callable[[str, list[Any]], None]
+# The inbound gate: given the action of a CALL (None when it cannot be read), True routes it to
+# its handler, False ignores it (no answer at all), and a dict is the answer to send instead of
+# the handler's. A charge point's gate follows its registration (OCPP 1.6 §4.2).
+Gate = Callable[[str | None], "bool | dict[str, Any]"]
 
 _dumps = orjson.dumps
 
@@ -59,14 +63,16 @@ class Router:
 
     A handler gets the validated request payload (the wire's dict) and returns the response
     payload, or an awaitable of it; it raises an OcppError subclass to answer with a CALLERROR.
-    An after hook gets (request, response) once the CALLRESULT has been sent.
+    An after hook gets (request, response) once the CALLRESULT has been sent. A `gate`, when
+    given, sees every CALL first (see Gate).
     """
 
-    __slots__ = ("_after", "_handlers")
+    __slots__ = ("_after", "_handlers", "gate")
 
-    def __init__(self) -> None:
+    def __init__(self, gate: Gate | None = None) -> None:
         self._handlers: dict[str, Handler] = {}
         self._after: dict[str, AfterHook] = {}
+        self.gate = gate
 
     def route(self, action: str, handler: Handler, after: AfterHook | None = None) -> None:
         _check_action(action)
@@ -134,6 +140,7 @@ class RpcEndpoint:
     __slots__ = (
         "_after",
         "_closed",
+        "_gate",
         "_handlers",
         "_in_progress",
         "_lenient",
@@ -164,6 +171,7 @@ class RpcEndpoint:
         # The router's own dicts: handlers registered later are seen by every endpoint.
         self._handlers = router._handlers
         self._after = router._after
+        self._gate = router.gate
         self._timeout = float(response_timeout)
         self._next_id = next_id if next_id is not None else _uuid4_id
         self._validate_outbound = validate_outbound
@@ -217,6 +225,15 @@ class RpcEndpoint:
             log.warning("ignoring frame with unknown MessageTypeId %r", type_id)
 
     async def _on_call(self, message_id: str, action: str, payload: dict[str, Any]) -> None:
+        gate = self._gate
+        canned: dict[str, Any] | None = None
+        if gate is not None:
+            verdict = gate(action)
+            if verdict is False:
+                log.info("ignoring %s %s: the gate is closed", action, message_id)
+                return
+            if verdict is not True:
+                canned = verdict
         if message_id in self._in_progress:
             # OCPP-J 1.6 §4.2.3: "an existing call with the same unique identifier is being
             # handled already" is not a proper message.
@@ -234,6 +251,10 @@ class RpcEndpoint:
             return
         try:
             validate_request(action, payload, lenient_timestamps=self._lenient)
+            if canned is not None:
+                # The gate's answer stands for the handler's: no after hook runs for it.
+                await self._answer(message_id, action, payload, canned, run_after=False)
+                return
             result = handler(payload)
         except OcppError as exc:
             await self._send_error(message_id, exc)
@@ -275,7 +296,13 @@ class RpcEndpoint:
             self._in_progress.discard(message_id)
 
     async def _answer(
-        self, message_id: str, action: str, request: dict[str, Any], response: dict[str, Any]
+        self,
+        message_id: str,
+        action: str,
+        request: dict[str, Any],
+        response: dict[str, Any],
+        *,
+        run_after: bool = True,
     ) -> None:
         if self._validate_outbound:
             try:
@@ -292,7 +319,7 @@ class RpcEndpoint:
             log.error("our %s response cannot be encoded: %s", action, exc)
             await self._send_error(message_id, _internal(exc))
             return
-        if not await self._transmit(data, frame):
+        if not await self._transmit(data, frame) or not run_after:
             return
         hook = self._after.get(action)
         if hook is not None:
@@ -353,7 +380,9 @@ class RpcEndpoint:
     async def _bad_frame(self, exc: FrameError) -> None:
         type_id = exc.message_type_id
         message_id = exc.message_id
-        if type_id == CALL and message_id is not None:
+        if type_id == CALL and self._gate is not None and self._gate(None) is False:
+            log.info("ignoring malformed CALL %s: the gate is closed", message_id)
+        elif type_id == CALL and message_id is not None:
             log.warning("answering malformed CALL %s: %s", message_id, exc.description)
             await self._send_error(message_id, exc)
         elif type_id in (CALLRESULT, CALLERROR) and message_id is not None:

@@ -98,7 +98,8 @@ def _no_fetch(uri: str) -> Any:
 def load_schema(name: str) -> dict[str, Any]:
     """The `ocpp` package's 1.6 schema `name` (e.g. "BootNotification", "HeartbeatResponse")."""
     path = importlib.resources.files("ocpp.v16").joinpath("schemas", f"{name}.json")
-    return orjson.loads(path.read_bytes())
+    schema: dict[str, Any] = orjson.loads(path.read_bytes())
+    return schema
 
 
 def _compile_into(

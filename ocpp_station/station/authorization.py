@@ -7,14 +7,17 @@ default, like the reference charger's: every card then goes to the central syste
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ocpp_station import timefmt
 from ocpp_station.rpc.errors import CallErrorReceived, ConnectionLost, OcppError, RpcTimeout
+from ocpp_station.station.service import Payload, Service, handles
+from ocpp_station.storage.interface import CacheStore
 
 if TYPE_CHECKING:
-    from ocpp_station.station.station import Station
+    from ocpp_station.station.context import StationContext
 
 log = logging.getLogger("ocpp_station.station")
 
@@ -29,13 +32,25 @@ def same_tag(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.casefold() == b.casefold()
 
 
-class AuthService:
-    def __init__(self, station: Station) -> None:
-        self.st = station
+# Where the station looks a tag up without asking the central system: idTag -> IdTagInfo, or
+# None when this source does not know the tag.
+LocalSource = Callable[[str], IdTagInfo | None]
+
+
+class AuthService(Service):
+    def __init__(self, ctx: StationContext, cache: CacheStore) -> None:
+        self.ctx = ctx
+        self.cache = cache
+        self._sources: list[LocalSource] = [self._cached]
+
+    def add_local_source(self, source: LocalSource) -> None:
+        """Consult `source` before the sources known so far (a Local Authorization List comes
+        before the cache, §3.5.3)."""
+        self._sources.insert(0, source)
 
     @property
     def cache_enabled(self) -> bool:
-        return self.st.config.get_bool("AuthorizationCacheEnabled")
+        return self.ctx.config.get_bool("AuthorizationCacheEnabled")
 
     def _expired(self, info: IdTagInfo, now: datetime) -> bool:
         expiry = info.get("expiryDate")
@@ -47,10 +62,22 @@ class AuthService:
             return True
 
     def local_info(self, id_tag: str) -> IdTagInfo | None:
-        """What the station knows about a tag without asking: the cache, when enabled."""
+        """What the station knows about a tag without asking: the first local source that
+        knows it (the cache, when enabled, comes last)."""
+        for source in self._sources:
+            found = source(id_tag)
+            if found is not None:
+                info = dict(found)
+                if info["status"] == ACCEPTED and self._expired(info, self.ctx.clock.now()):
+                    # §3.5.2: an entry past its expiry is Expired.
+                    info["status"] = "Expired"
+                return info
+        return None
+
+    def _cached(self, id_tag: str) -> IdTagInfo | None:
         if not self.cache_enabled:
             return None
-        entry = self.st.store.cache_get(id_tag)
+        entry = self.cache.cache_get(id_tag)
         if entry is None:
             return None
         info: IdTagInfo = {"status": entry["status"]}
@@ -58,33 +85,28 @@ class AuthService:
             info["expiryDate"] = entry["expiry_date"]
         if entry.get("parent_id_tag"):
             info["parentIdTag"] = entry["parent_id_tag"]
-        if info["status"] == ACCEPTED and self._expired(info, self.st.clock.now()):
-            # §3.5.2: an entry past its expiry is Expired.
-            info["status"] = "Expired"
         return info
 
     def remember(self, id_tag: str, info: IdTagInfo | None) -> None:
         """Keep the latest IdTagInfo from any .conf in the cache (§3.5.2)."""
         if info is None or not self.cache_enabled:
             return
-        store = self.st.store
-        store.cache_put(
+        self.cache.cache_put(
             id_tag,
             info["status"],
             info.get("expiryDate"),
             info.get("parentIdTag"),
-            updated_at=self.st.clock.now(),
+            updated_at=self.ctx.clock.now(),
         )
         self._evict()
 
     def _evict(self) -> None:
         """Keep the cache bounded: drop invalid entries first, then the oldest (§3.5.2)."""
-        store = self.st.store
-        entries = store.cache_all()
+        entries = self.cache.cache_all()
         excess = len(entries) - CACHE_SIZE
         if excess <= 0:
             return
-        now = self.st.clock.now()
+        now = self.ctx.clock.now()
         invalid = [
             e
             for e in entries
@@ -92,24 +114,25 @@ class AuthService:
         ]
         valid = [e for e in entries if e not in invalid]
         for entry in (invalid + valid)[:excess]:
-            store.cache_delete(entry["id_tag"])
+            self.cache.cache_delete(entry["id_tag"])
 
-    def clear_cache(self) -> str:
+    @handles("ClearCache")
+    def clear_cache(self, request: Payload) -> Payload:
         # [E] 3.23: Rejected only where no cache is implemented; ours exists even when disabled.
-        self.st.store.cache_clear()
-        return "Accepted"
+        self.cache.cache_clear()
+        return {"status": "Accepted"}
 
     async def authorize(self, id_tag: str) -> IdTagInfo:
         local = self.local_info(id_tag)
-        if self.st.sender.open:
+        if self.ctx.sender.open:
             if (
                 local is not None
                 and local["status"] == ACCEPTED
-                and self.st.config.get_bool("LocalPreAuthorize")
+                and self.ctx.config.get_bool("LocalPreAuthorize")
             ):
                 return local  # §3.5.3: start on the local authorization, no Authorize.req
             try:
-                answer = await self.st.sender.request("Authorize", {"idTag": id_tag})
+                answer = await self.ctx.sender.request("Authorize", {"idTag": id_tag})
             except (ConnectionLost, RpcTimeout, CallErrorReceived, OcppError) as exc:
                 log.info("Authorize for %s not answered (%s): offline rules", id_tag, exc)
             else:
@@ -120,11 +143,11 @@ class AuthService:
 
     def _offline(self, id_tag: str, local: IdTagInfo | None) -> IdTagInfo:
         if local is not None:
-            if local["status"] == ACCEPTED and self.st.config.get_bool("LocalAuthorizeOffline"):
+            if local["status"] == ACCEPTED and self.ctx.config.get_bool("LocalAuthorizeOffline"):
                 return local
             if local["status"] != ACCEPTED:
                 return local  # known and not valid: refused even with unknown ids allowed
-        elif self.st.config.get_bool("AllowOfflineTxForUnknownId"):
+        elif self.ctx.config.get_bool("AllowOfflineTxForUnknownId"):
             return {"status": ACCEPTED}
         log.info("offline: %s not authorized locally", id_tag)
         return {"status": "Invalid"}

@@ -8,35 +8,57 @@ transaction as Unavailable).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ocpp_station.station.connector import Authorization, Connector
+from ocpp_station.station.service import Payload, Service, handles
+from ocpp_station.storage.interface import AvailabilityStore
 
 if TYPE_CHECKING:
-    from ocpp_station.station.station import Station
+    from ocpp_station.station.context import StationContext
 
 
-class Availability:
-    def __init__(self, station: Station) -> None:
-        self.st = station
+class Availability(Service):
+    def __init__(self, ctx: StationContext, store: AvailabilityStore) -> None:
+        self.ctx = ctx
+        self.store = store
 
-    def change(self, request: dict[str, Any]) -> dict[str, Any]:
+    def on_power_up(self, cold: bool) -> None:
+        stored = self.store.load_availability()
+        cp = self.ctx.cp
+        cp.operative = stored.get(0, True)
+        for c in cp:
+            c.operative = stored.get(c.connector_id, True)
+
+    def start_guard(self, c: Connector, auth: Authorization | None) -> str | None:
+        if not self.ctx.cp.operative:
+            return "the station is unavailable"
+        if not c.operative:
+            return f"connector {c.connector_id} is unavailable"
+        return None
+
+    @handles("ChangeAvailability")
+    def change(self, request: Payload) -> Payload:
+        cp = self.ctx.cp
         connector_id = request["connectorId"]
         operative = request["type"] == "Operative"
-        if connector_id != 0 and not self.st.has_connector(connector_id):
+        if connector_id != 0 and not cp.has_connector(connector_id):
             return {"status": "Rejected"}
         if connector_id == 0:
-            affected = list(self.st.connectors)
-            was = self.st.operative
-            self.st.operative = operative
-            self.st.store.save_availability(0, operative)
+            affected = list(cp)
+            was = cp.operative
+            cp.operative = operative
+            self.store.save_availability(0, operative)
             changed_effect = was != operative
         else:
-            c = self.st.connector(connector_id)
+            c = cp.connector(connector_id)
             affected = [c]
             changed_effect = c.operative != operative
             c.operative = operative
-            self.st.store.save_availability(connector_id, operative)
+            self.store.save_availability(connector_id, operative)
         scheduled = changed_effect and any(c.transaction is not None for c in affected)
-        self.st.update_station_status()
+        status = self.ctx.status
+        status.update_station()
         for c in affected:
-            self.st.update_status(c)
+            status.update(c)
         return {"status": "Scheduled" if scheduled else "Accepted"}

@@ -1,19 +1,23 @@
-"""Booting and staying registered: BootNotification (§4.2) and Heartbeat (§4.6)."""
+"""Booting and staying registered: BootNotification (§4.2) and Heartbeat (§4.6), and the
+inbound gate: which requests of the central system are answered before it accepted us."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ocpp_station import timefmt
 from ocpp_station.clock import Timer
 from ocpp_station.rpc.errors import CallErrorReceived, ConnectionLost, OcppError, RpcTimeout
+from ocpp_station.station.boot_info import BootInfo
+from ocpp_station.station.service import Admission, Payload, Service, on_config
 from ocpp_station.station.timers import sleep
 
 if TYPE_CHECKING:
-    from ocpp_station.station.station import Station
+    from ocpp_station.station.context import StationContext
+
+__all__ = ["BootInfo", "BootService"]
 
 log = logging.getLogger("ocpp_station.station")
 
@@ -22,34 +26,16 @@ log = logging.getLogger("ocpp_station.station")
 DEFAULT_RETRY = 60.0
 NO_ANSWER_RETRY = 30.0
 
-
-@dataclass(slots=True)
-class BootInfo:
-    vendor: str
-    model: str
-    serial: str | None = None
-    firmware: str | None = None
-    charge_box_serial: str | None = None
-    meter_type: str | None = None
-    meter_serial: str | None = None
-
-    def payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {"chargePointVendor": self.vendor, "chargePointModel": self.model}
-        optional = {
-            "chargePointSerialNumber": self.serial,
-            "chargeBoxSerialNumber": self.charge_box_serial,
-            "firmwareVersion": self.firmware,
-            "meterType": self.meter_type,
-            "meterSerialNumber": self.meter_serial,
-        }
-        payload.update({k: v for k, v in optional.items() if v})
-        return payload
+# §4.2: until accepted, the central system may read and change the configuration (and trigger
+# messages), but a remote start or stop is not allowed.
+NOT_BEFORE_ACCEPTED = frozenset({"RemoteStartTransaction", "RemoteStopTransaction"})
+_REJECTED: Payload = {"status": "Rejected"}
 
 
-class BootService:
-    def __init__(self, station: Station, info: BootInfo) -> None:
-        self.st = station
-        self.info = info
+class BootService(Service):
+    def __init__(self, ctx: StationContext) -> None:
+        self.ctx = ctx
+        self.info = ctx.info
         self.registration = "None"
         self._task: asyncio.Task[None] | None = None
         self._heartbeat: Timer | None = None
@@ -59,26 +45,41 @@ class BootService:
     def accepted(self) -> bool:
         return self.registration == "Accepted"
 
-    def connected(self) -> None:
+    # -- the inbound gate ---------------------------------------------------------------------
+    def admit(self, action: str | None) -> Admission:
+        if self.registration == "Accepted":
+            return True
+        if self.registration == "Rejected":
+            # §4.2: while Rejected the station SHALL NOT respond to CSMS-initiated messages.
+            return False
+        if action in NOT_BEFORE_ACCEPTED:
+            return _REJECTED
+        return True
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def on_connected(self) -> None:
         if self.accepted:
             # OCPP-J §5.4: a reconnect alone needs no new BootNotification.
-            self.st.sender.set_accepted(True)
-            self.st.report_changed_statuses()
+            self.ctx.sender.set_accepted(True)
+            self.ctx.status.report_changed()
             self._arm_heartbeat()
             return
         self._start()
 
-    def disconnected(self) -> None:
+    def on_disconnected(self) -> None:
         self._stop_task()
         self._cancel_heartbeat()
 
-    def reboot(self) -> None:
+    def on_reboot(self) -> None:
         """Power-up state: not registered until a new BootNotification is accepted."""
         self._stop_task()
         self._cancel_heartbeat()
         self.registration = "None"
         self._not_before = 0.0
-        self.st.sender.set_accepted(False)
+        self.ctx.sender.set_accepted(False)
+
+    def snapshot(self, view: Payload) -> None:
+        view["registration"] = self.registration
 
     def _start(self) -> None:
         self._stop_task()
@@ -90,20 +91,21 @@ class BootService:
         self._task = None
 
     async def _boot_loop(self) -> None:
+        clock = self.ctx.clock
         while True:
             # A reconnect does not shorten the wait a Pending/Rejected answer asked for (§4.2).
-            wait = self._not_before - self.st.clock.monotonic()
+            wait = self._not_before - clock.monotonic()
             if wait > 0:
-                await sleep(self.st.clock, wait)
+                await sleep(clock, wait)
             try:
-                answer = await self.st.sender.call_now("BootNotification", self.info.payload())
+                answer = await self.ctx.sender.call_now("BootNotification", self.info.payload())
             except ConnectionLost:
                 return  # the next connection boots again
             except (CallErrorReceived, RpcTimeout, OcppError) as exc:
                 log.warning(
                     "BootNotification failed (%s); retrying in %.0f s", exc, NO_ANSWER_RETRY
                 )
-                self._not_before = self.st.clock.monotonic() + NO_ANSWER_RETRY
+                self._not_before = clock.monotonic() + NO_ANSWER_RETRY
                 continue
             status = answer["status"]
             self._set_time(answer.get("currentTime"))
@@ -114,40 +116,40 @@ class BootService:
                 self._on_accepted(interval)
                 return
             # Pending or Rejected: the interval is the minimum wait before the next boot (§4.2).
-            self._not_before = self.st.clock.monotonic() + (
-                interval if interval > 0 else DEFAULT_RETRY
-            )
+            self._not_before = clock.monotonic() + (interval if interval > 0 else DEFAULT_RETRY)
 
     def _on_accepted(self, interval: int) -> None:
-        if interval > 0 and str(interval) != self.st.config.get("HeartbeatInterval"):
+        config = self.ctx.config
+        if interval > 0 and str(interval) != config.get("HeartbeatInterval"):
             # §4.2: adjust the heartbeat interval to the one the central system gave.
-            self.st.config.change("HeartbeatInterval", str(interval))
-        self.st.sender.set_accepted(True)
+            config.change("HeartbeatInterval", str(interval))
+        self.ctx.sender.set_accepted(True)
         # [E] 3.22: after Accepted, a StatusNotification for connector 0 and every connector.
-        self.st.report_all_statuses()
+        self.ctx.status.report_all()
         self._arm_heartbeat()
-        self.st.metering.arm_aligned()
+        self.ctx.events.accepted.emit()
 
     def _set_time(self, current: str | None) -> None:
         if not current:
             return
         try:
-            self.st.clock.set_time(timefmt.parse(current))
+            self.ctx.clock.set_time(timefmt.parse(current))
         except ValueError:
             log.warning("ignoring unreadable currentTime %r", current)
             return
-        self.st.metering.arm_aligned()
+        self.ctx.events.clock_set.emit()
 
     # -- heartbeat: a plain periodic timer, not reset by other traffic (digest §2.2) ----------
-    def heartbeat_interval_changed(self) -> None:
+    @on_config("HeartbeatInterval")
+    def _heartbeat_interval_changed(self, value: str) -> None:
         if self.accepted:
             self._arm_heartbeat()
 
     def _arm_heartbeat(self) -> None:
         self._cancel_heartbeat()
-        interval = self.st.config.get_int("HeartbeatInterval")
+        interval = self.ctx.config.get_int("HeartbeatInterval")
         if interval > 0:
-            self._heartbeat = self.st.clock.call_later(interval, self._beat)
+            self._heartbeat = self.ctx.clock.call_later(interval, self._beat)
 
     def _cancel_heartbeat(self) -> None:
         if self._heartbeat is not None:
@@ -157,12 +159,12 @@ class BootService:
     def _beat(self) -> None:
         self._heartbeat = None
         self._arm_heartbeat()
-        if self.st.sender.open:
-            self.st.spawn(self._send_heartbeat())
+        if self.ctx.sender.open:
+            self.ctx.spawn(self._send_heartbeat())
 
     async def _send_heartbeat(self) -> None:
         try:
-            answer = await self.st.sender.request("Heartbeat", {})
+            answer = await self.ctx.sender.request("Heartbeat", {})
         except (ConnectionLost, CallErrorReceived, RpcTimeout, OcppError) as exc:
             log.info("Heartbeat not answered: %s", type(exc).__name__)
             return

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, Protocol
+from typing import Literal
 
 from ocpp_station.station.config_keys import (
     CORE,
@@ -30,6 +30,7 @@ from ocpp_station.station.config_keys import (
     KeyDef,
     StationFacts,
 )
+from ocpp_station.storage.interface import ConfigStore
 
 _log = logging.getLogger(__name__)
 
@@ -41,12 +42,6 @@ _INTEGER = re.compile(r"-?[0-9]+")  # int() would also take "1_000", "+5" and no
 
 class ConfigError(ValueError):
     """A configuration value given locally (the command line) that cannot be set."""
-
-
-class ConfigStore(Protocol):
-    def load_config(self) -> dict[str, str]: ...
-
-    def save_config(self, key: str, value: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +190,13 @@ def _build_base(table: Mapping[str, KeyDef], facts: StationFacts) -> _Base:
 
 
 @lru_cache(maxsize=64)
-def _shared_base(facts: StationFacts, fixed_cable: bool) -> _Base:
-    return _build_base(KEYS if fixed_cable else SOCKET_KEYS, facts)
+def _shared_base(facts: StationFacts, fixed_cable: bool, extra: tuple[KeyDef, ...]) -> _Base:
+    table = dict(KEYS if fixed_cable else SOCKET_KEYS)
+    for definition in extra:
+        if definition.name in table:
+            raise ValueError(f"configuration key {definition.name} is declared twice")
+        table[definition.name] = definition
+    return _build_base(table, facts)
 
 
 class Configuration:
@@ -213,12 +213,14 @@ class Configuration:
         store: ConfigStore | None = None,
         table: Mapping[str, KeyDef] | None = None,
         fixed_cable: bool = True,
+        extra_keys: tuple[KeyDef, ...] = (),
     ) -> None:
         """`profiles`: the implemented feature profiles (Core among them); `connectors`: the
         number of physical connectors; `measurands`: what the meters report; `store`: where
         values persist (stored values override the defaults); `table`: the key table, KEYS
         unless a test supplies its own; `fixed_cable`: False for socket outlets
-        (SOCKET_KEYS)."""
+        (SOCKET_KEYS); `extra_keys`: keys the installed profile packages declare, added to
+        the table (see ocpp_station.profiles.configuration)."""
         unknown = sorted(set(profiles) - set(PROFILES))
         if unknown:
             raise ValueError(f"unknown feature profile(s): {', '.join(unknown)}")
@@ -234,9 +236,10 @@ class Configuration:
             connectors=connectors,
             measurands=frozenset(measurands),
         )
-        self._base = (
-            _shared_base(facts, fixed_cable) if table is None else _build_base(table, facts)
-        )
+        if table is None:
+            self._base = _shared_base(facts, fixed_cable, extra_keys)
+        else:
+            self._base = _build_base({**table, **{k.name: k for k in extra_keys}}, facts)
         # Values that differ from the defaults, as stored and parsed.
         self._values: dict[str, str] = {}
         self._ints: dict[str, int] = {}
@@ -324,13 +327,13 @@ class Configuration:
             return entries, unknown
         answered: set[str] = set()
         for requested in keys:
-            name = base.names.get(requested.casefold())
-            if name is None:
+            known = base.names.get(requested.casefold())
+            if known is None:
                 if requested not in unknown:
                     unknown.append(requested)
-            elif name not in answered:
-                answered.add(name)
-                entries.append(self._entry(name, base.keys[name]))
+            elif known not in answered:
+                answered.add(known)
+                entries.append(self._entry(known, base.keys[known]))
         return entries, unknown
 
     def _entry(self, name: str, definition: KeyDef) -> dict[str, object]:

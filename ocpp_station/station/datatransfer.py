@@ -3,26 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
+
+from ocpp_station.station.service import Payload, Service, handles
+
+if TYPE_CHECKING:
+    from ocpp_station.station.context import StationContext
 
 # A handler gets (messageId, data) and returns (status, data): status one of Accepted,
 # Rejected, UnknownMessageId; data None for none.
 VendorHandler = Callable[[str | None, str | None], tuple[str, str | None]]
 
 
-class DataTransferService:
-    def __init__(self) -> None:
+class DataTransferService(Service):
+    def __init__(self, ctx: StationContext) -> None:
+        self.ctx = ctx
         self._vendors: dict[str, VendorHandler] = {}
 
     def register(self, vendor_id: str, handler: VendorHandler) -> None:
         self._vendors[vendor_id] = handler
 
-    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+    @handles("DataTransfer")
+    def handle(self, request: Payload) -> Payload:
         handler = self._vendors.get(request["vendorId"])
         if handler is None:
             return {"status": "UnknownVendorId"}  # §5.6, TC_062
         status, data = handler(request.get("messageId"), request.get("data"))
-        response: dict[str, Any] = {"status": status}
+        response: Payload = {"status": status}
         if data is not None:
             response["data"] = data
         return response
+
+    async def send(
+        self, vendor_id: str, message_id: str | None = None, data: str | None = None
+    ) -> Payload:
+        """A DataTransfer.req to the central system (§4.3); its .conf."""
+        payload: Payload = {"vendorId": vendor_id}
+        if message_id is not None:
+            payload["messageId"] = message_id
+        if data is not None:
+            payload["data"] = data
+        return await self.ctx.sender.request("DataTransfer", payload)

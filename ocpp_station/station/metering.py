@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Any
 from ocpp_station import timefmt
 from ocpp_station.clock import Timer
 from ocpp_station.hardware.interfaces import MeterReading
-from ocpp_station.station.connector import Transaction
+from ocpp_station.station.config import Configuration
+from ocpp_station.station.connector import Connector, Transaction
+from ocpp_station.station.service import Payload, Service, on_config
+from ocpp_station.storage.interface import TransactionStore
 
 if TYPE_CHECKING:
-    from ocpp_station.station.station import Station
+    from ocpp_station.station.context import StationContext
 
 DAY = 86400
 
@@ -104,31 +107,78 @@ def thin(values: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     return [values[round(i * step)] for i in range(limit)]
 
 
-class Metering:
-    def __init__(self, station: Station) -> None:
-        self.st = station
+def transaction_data(tx: Transaction, config: Configuration) -> list[dict[str, Any]]:
+    """StopTransaction.transactionData: what was collected, capped ([E] 3.91)."""
+    return thin(tx.stop_data, config.get_int("StopTransactionMaxMeterValues"))
+
+
+class Metering(Service):
+    def __init__(self, ctx: StationContext, journal: TransactionStore) -> None:
+        self.ctx = ctx
+        self.journal = journal
         self._aligned: Timer | None = None
         self._aligned_due: datetime | None = None
         self._last_periodic_wh: dict[int, float] = {}
         self._last_aligned_wh: dict[int, float] = {}
+        ctx.events.transaction_started.connect(self._transaction_started)
+        ctx.events.transaction_ending.connect(self._transaction_ending)
+        ctx.events.clock_set.connect(self.arm_aligned)
+
+    def on_accepted(self) -> None:
+        self.arm_aligned()
+
+    def on_reboot(self) -> None:
+        self.stop_aligned()
+
+    def snapshot_connector(self, c: Connector, entry: Payload) -> None:
+        reading = self.ctx.read_meter(c.connector_id)
+        entry["energyWh"] = round(reading.energy_wh, 1)
+        entry["powerW"] = round(reading.power_w, 1)
+
+    def send_meter_values(
+        self,
+        connector_id: int,
+        values: list[dict[str, Any]],
+        tx: Transaction | None,
+        timestamp: str | None = None,
+    ) -> None:
+        """A MeterValues.req: a transaction message when it belongs to a transaction (queued,
+        digest §3.1), else sent while online and dropped while offline."""
+        payload: dict[str, Any] = {
+            "connectorId": connector_id,
+            "meterValue": [
+                {
+                    "timestamp": timestamp or timefmt.iso(self.ctx.clock.now()),
+                    "sampledValue": values,
+                }
+            ],
+        }
+        if tx is None:
+            self.ctx.sender.notify("MeterValues", payload)
+            return
+        payload["transactionId"] = tx.wire_id if tx.wire_id is not None else -1
+        self.ctx.sender.enqueue("MeterValues", payload, tx)
 
     # -- sampled, per transaction -----------------------------------------------------------
-    def transaction_started(self, tx: Transaction, reading: MeterReading) -> None:
+    def _transaction_started(self, tx: Transaction, reading: MeterReading) -> None:
         self._last_periodic_wh[tx.connector_id] = reading.energy_wh
         self._collect(
-            tx, reading, self.st.config.get_list("StopTxnSampledData"), "Transaction.Begin"
+            tx, reading, self.ctx.config.get_list("StopTxnSampledData"), "Transaction.Begin"
         )
-        self._arm_sample(tx, self.st.clock.monotonic())
+        self._arm_sample(tx, self.ctx.clock.monotonic())
 
-    def transaction_ending(self, tx: Transaction, reading: MeterReading) -> None:
+    def _transaction_ending(self, tx: Transaction, reading: MeterReading) -> None:
         if tx.sample_timer is not None:
             tx.sample_timer.cancel()
             tx.sample_timer = None
-        self._collect(tx, reading, self.st.config.get_list("StopTxnSampledData"), "Transaction.End")
+        self._collect(
+            tx, reading, self.ctx.config.get_list("StopTxnSampledData"), "Transaction.End"
+        )
 
-    def sample_interval_changed(self) -> None:
-        now = self.st.clock.monotonic()
-        for connector in self.st.connectors:
+    @on_config("MeterValueSampleInterval")
+    def _sample_interval_changed(self, value: str) -> None:
+        now = self.ctx.clock.monotonic()
+        for connector in self.ctx.cp:
             tx = connector.transaction
             if tx is not None:
                 if tx.sample_timer is not None:
@@ -136,44 +186,44 @@ class Metering:
                 self._arm_sample(tx, now)
 
     def _arm_sample(self, tx: Transaction, since: float) -> None:
-        interval = self.st.config.get_int("MeterValueSampleInterval")
+        interval = self.ctx.config.get_int("MeterValueSampleInterval")
         tx.sample_timer = None
         if interval <= 0:
             return
         due = since + interval
         # Scheduled from the previous due time, not from when the callback ran: no drift.
-        tx.sample_timer = self.st.clock.call_later(
-            due - self.st.clock.monotonic(), lambda: self._sample(tx, due)
+        tx.sample_timer = self.ctx.clock.call_later(
+            due - self.ctx.clock.monotonic(), lambda: self._sample(tx, due)
         )
 
     def _sample(self, tx: Transaction, due: float) -> None:
         if tx.ended:
             return
         self._arm_sample(tx, due)
-        connector = self.st.connector(tx.connector_id)
-        reading = self.st.read_meter(tx.connector_id)
+        connector = self.ctx.cp.connector(tx.connector_id)
+        reading = self.ctx.read_meter(tx.connector_id)
         last = self._last_periodic_wh.get(tx.connector_id, reading.energy_wh)
         self._last_periodic_wh[tx.connector_id] = reading.energy_wh
-        measurands = self.st.config.get_list("MeterValuesSampledData")
+        measurands = self.ctx.config.get_list("MeterValuesSampledData")
         values = sampled_values(reading, measurands, "Sample.Periodic", reading.energy_wh - last)
         # One time for the reading: its MeterValues, its transactionData copy and the last
         # known value a StopTransaction after a power cut reports (digest §3.4).
-        stamp = timefmt.iso(self.st.clock.now())
-        store = self.st.store
-        with store.atomic():
+        stamp = timefmt.iso(self.ctx.clock.now())
+        journal = self.journal
+        with journal.atomic():
             if values:
-                self.st.send_meter_values(connector.connector_id, values, tx, stamp)
+                self.send_meter_values(connector.connector_id, values, tx, stamp)
             self._collect(
                 tx,
                 reading,
-                self.st.config.get_list("StopTxnSampledData"),
+                self.ctx.config.get_list("StopTxnSampledData"),
                 "Sample.Periodic",
                 stamp,
             )
-            store.tx_update(tx.local_id, last_meter_wh=reading.energy_wh, last_meter_time=stamp)
+            journal.tx_update(tx.local_id, last_meter_wh=reading.energy_wh, last_meter_time=stamp)
             # The register on disk is never below a value already reported.
-            self.st.physical_changed()
-        self.st.sessions.check_energy_limit(connector, reading)
+            self.ctx.events.physical_changed.emit()
+        self.ctx.events.meter_sampled.emit(connector, reading)
 
     def _collect(
         self,
@@ -185,29 +235,29 @@ class Metering:
     ) -> None:
         values = sampled_values(reading, measurands, context)
         if values:
-            when = stamp if stamp is not None else timefmt.iso(self.st.clock.now())
+            when = stamp if stamp is not None else timefmt.iso(self.ctx.clock.now())
             self._keep(tx, {"timestamp": when, "sampledValue": values})
 
     def _keep(self, tx: Transaction, meter_value: dict[str, Any]) -> None:
         tx.stop_data.append(meter_value)
-        self.st.store.tx_add_sample(tx.local_id, meter_value)
-
-    def transaction_data(self, tx: Transaction) -> list[dict[str, Any]]:
-        limit = self.st.config.get_int("StopTransactionMaxMeterValues")
-        return thin(tx.stop_data, limit)
+        self.journal.tx_add_sample(tx.local_id, meter_value)
 
     # -- clock-aligned ------------------------------------------------------------------------
+    @on_config("ClockAlignedDataInterval")
+    def _aligned_interval_changed(self, value: str) -> None:
+        self.arm_aligned()
+
     def arm_aligned(self) -> None:
         if self._aligned is not None:
             self._aligned.cancel()
             self._aligned = None
-        interval = self.st.config.get_int("ClockAlignedDataInterval")
+        interval = self.ctx.config.get_int("ClockAlignedDataInterval")
         if interval <= 0:
             return
-        now = self.st.clock.now()
+        now = self.ctx.clock.now()
         due = next_aligned(now, interval)
         self._aligned_due = due
-        self._aligned = self.st.clock.call_later(
+        self._aligned = self.ctx.clock.call_later(
             (due - now).total_seconds(), lambda: self._aligned_tick(due)
         )
 
@@ -219,11 +269,11 @@ class Metering:
     def _aligned_tick(self, due: datetime) -> None:
         self._aligned = None
         stamp = timefmt.iso(due.astimezone(UTC))
-        measurands = self.st.config.get_list("MeterValuesAlignedData")
-        stop_measurands = self.st.config.get_list("StopTxnAlignedData")
+        measurands = self.ctx.config.get_list("MeterValuesAlignedData")
+        stop_measurands = self.ctx.config.get_list("StopTxnAlignedData")
         total: MeterReading | None = None
-        for connector in self.st.connectors:
-            reading = self.st.read_meter(connector.connector_id)
+        for connector in self.ctx.cp:
+            reading = self.ctx.read_meter(connector.connector_id)
             total = reading if total is None else _add(total, reading)
             last = self._last_aligned_wh.get(connector.connector_id, reading.energy_wh)
             self._last_aligned_wh[connector.connector_id] = reading.energy_wh
@@ -231,19 +281,21 @@ class Metering:
             values = sampled_values(reading, measurands, "Sample.Clock", reading.energy_wh - last)
             if tx is None:
                 if values:
-                    self.st.send_meter_values(connector.connector_id, values, None, stamp)
+                    self.send_meter_values(connector.connector_id, values, None, stamp)
                 continue
-            store = self.st.store
+            journal = self.journal
             # A transaction's aligned value is a transaction message and a known meter value:
             # queued, kept for transactionData and recorded as the last value in one step.
-            with store.atomic():
+            with journal.atomic():
                 if values:
-                    self.st.send_meter_values(connector.connector_id, values, tx, stamp)
+                    self.send_meter_values(connector.connector_id, values, tx, stamp)
                 stop_values = sampled_values(reading, stop_measurands, "Sample.Clock")
                 if stop_values:
                     self._keep(tx, {"timestamp": stamp, "sampledValue": stop_values})
-                store.tx_update(tx.local_id, last_meter_wh=reading.energy_wh, last_meter_time=stamp)
-                self.st.physical_changed()
+                journal.tx_update(
+                    tx.local_id, last_meter_wh=reading.energy_wh, last_meter_time=stamp
+                )
+                self.ctx.events.physical_changed.emit()
         if total is not None:
             last = self._last_aligned_wh.get(0, total.energy_wh)
             self._last_aligned_wh[0] = total.energy_wh
@@ -254,7 +306,7 @@ class Metering:
             ]
             if main:
                 # [E] 3.16: main-meter values on connector 0 carry no transactionId.
-                self.st.send_meter_values(0, main, None, stamp)
+                self.send_meter_values(0, main, None, stamp)
         self.arm_aligned()
 
 

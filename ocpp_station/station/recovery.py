@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ocpp_station import timefmt
 from ocpp_station.station.connector import Transaction
 from ocpp_station.station.sender import QueuedMessage
+from ocpp_station.station.service import Service
+from ocpp_station.storage.interface import OutboxReader, TransactionStore
 from ocpp_station.storage.journal import StoredTransaction
 
 if TYPE_CHECKING:
-    from ocpp_station.station.station import Station
+    from ocpp_station.station.context import StationContext
     from ocpp_station.station.transactions import Sessions
+
+
+class JournalReader(TransactionStore, OutboxReader, Protocol):
+    """What recovery reads: the transactions and the outbox as the last run left them."""
+
 
 log = logging.getLogger("ocpp_station.station")
 
@@ -42,9 +49,21 @@ def _transaction(stored: StoredTransaction, samples: list[dict[str, Any]]) -> Tr
     )
 
 
-def recover(station: Station) -> None:
-    store = station.store
-    sessions = station.sessions
+class Recovery(Service):
+    """Runs at a cold start only: a reboot inside the process has nothing to recover (its
+    transactions were stopped and its queue is still in memory)."""
+
+    def __init__(self, ctx: StationContext, sessions: Sessions, store: JournalReader) -> None:
+        self.ctx = ctx
+        self.sessions = sessions
+        self.store = store
+
+    def on_power_up(self, cold: bool) -> None:
+        if cold:
+            recover(self.ctx, self.sessions, self.store)
+
+
+def recover(ctx: StationContext, sessions: Sessions, store: JournalReader) -> None:
     stored = store.tx_all()
     transactions = {s.local_id: _transaction(s, store.tx_samples(s.local_id)) for s in stored}
 
@@ -60,19 +79,19 @@ def recover(station: Station) -> None:
         elif row.action == "StopTransaction":
             message.on_result = _bind_stop(sessions, row.payload.get("idTag"))
         messages.append(message)
-    station.sender.restore(messages)
+    ctx.sender.restore(messages)
 
     for record in stored:
         tx = transactions[record.local_id]
         if tx.ended:
             continue
-        if not station.has_connector(tx.connector_id):
+        if not ctx.cp.has_connector(tx.connector_id):
             log.error(
                 "transaction %d was on connector %d, which no longer exists",
                 tx.local_id,
                 tx.connector_id,
             )
-        end = _end_sample(station, record)
+        end = _end_sample(ctx, record)
         if end is not None:
             tx.stop_data.append(end)
         sessions.enqueue_stop(
@@ -83,17 +102,17 @@ def recover(station: Station) -> None:
             tx.transaction_id if tx.transaction_id is not None else f"local {tx.local_id}",
             tx.connector_id,
         )
-        if station.has_connector(tx.connector_id):
-            connector = station.connector(tx.connector_id)
+        if ctx.cp.has_connector(tx.connector_id):
+            connector = ctx.cp.connector(tx.connector_id)
             connector.finishing = connector.plugged
     store.tx_forget_finished()
     if messages:
         log.info("%d transaction messages queued from before the restart", len(messages))
 
 
-def _end_sample(station: Station, record: StoredTransaction) -> dict[str, Any] | None:
+def _end_sample(ctx: StationContext, record: StoredTransaction) -> dict[str, Any] | None:
     """Transaction.End from the last known register ([E] 3.14), when it is a stop measurand."""
-    if "Energy.Active.Import.Register" not in station.config.get_list("StopTxnSampledData"):
+    if "Energy.Active.Import.Register" not in ctx.config.get_list("StopTxnSampledData"):
         return None
     return {
         "timestamp": record.last_meter_time,

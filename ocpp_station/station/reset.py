@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ocpp_station.station.service import Payload, Service, after, handles
 
 if TYPE_CHECKING:
-    from ocpp_station.station.station import Station
+    from ocpp_station.station.context import StationContext
+    from ocpp_station.station.transactions import Sessions
 
 log = logging.getLogger("ocpp_station.station")
 
@@ -15,29 +18,33 @@ log = logging.getLogger("ocpp_station.station")
 DRAIN_SECONDS = 10.0
 
 
-class ResetService:
-    def __init__(self, station: Station) -> None:
-        self.st = station
+class ResetService(Service):
+    def __init__(self, ctx: StationContext, sessions: Sessions) -> None:
+        self.ctx = ctx
+        self.sessions = sessions
         self.resetting = False
 
-    def reset(self, request: dict[str, Any]) -> dict[str, Any]:
+    @handles("Reset")
+    def reset(self, request: Payload) -> Payload:
         if self.resetting:
             return {"status": "Rejected"}
         return {"status": "Accepted"}
 
-    def after_reset(self, request: dict[str, Any], response: dict[str, Any]) -> None:
+    @after("Reset")
+    def after_reset(self, request: Payload, response: Payload) -> None:
         if response.get("status") != "Accepted":
             return
         self.resetting = True
         kind = request["type"]
         # §5.14: both kinds stop transactions before resetting; OCTT TC_015 expects the Hard
         # reset to do it gracefully too, with reason HardReset.
-        self.st.sessions.stop_all("SoftReset" if kind == "Soft" else "HardReset")
-        self.st.spawn(self._reboot(kind))
+        self.sessions.stop_all("SoftReset" if kind == "Soft" else "HardReset")
+        self.ctx.spawn(self._reboot(kind))
 
     async def _reboot(self, kind: str) -> None:
-        if self.st.sender.open:
-            await self.st.sender.drain(DRAIN_SECONDS)
+        sender = self.ctx.sender
+        if sender.open:
+            await sender.drain(DRAIN_SECONDS)
         log.info("%s reset: rebooting", kind)
         self.resetting = False
-        await self.st.request_reboot(kind)
+        await self.ctx.reboot(kind)

@@ -19,7 +19,6 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,28 +27,13 @@ from ocpp_station.clock import Clock, Timer
 from ocpp_station.rpc.errors import CallErrorReceived, ConnectionLost, OcppError, RpcTimeout
 from ocpp_station.station.connector import Transaction
 from ocpp_station.station.timers import sleep
+from ocpp_station.storage.interface import Journal
 
 log = logging.getLogger("ocpp_station.station")
 
 
 class Outbound(Protocol):
     async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]: ...
-
-
-class Journal(Protocol):
-    """Where queued messages live until answered (the store's outbox)."""
-
-    def atomic(self) -> AbstractContextManager[None]: ...
-
-    def outbox_add(
-        self, action: str, payload: dict[str, Any], local_id: int | None, created_at: str
-    ) -> int: ...
-
-    def outbox_attempted(self, seq: int, attempts: int) -> None: ...
-
-    def outbox_delivered(self, seq: int) -> None: ...
-
-    def outbox_give_up(self, seq: int) -> None: ...
 
 
 class NotConnected(ConnectionLost):
@@ -114,6 +98,11 @@ class Sender:
     @property
     def online(self) -> bool:
         return self._outbound is not None
+
+    @property
+    def accepted(self) -> bool:
+        """The central system accepted the station (§4.2); it may be offline now."""
+        return self._accepted
 
     @property
     def open(self) -> bool:

@@ -12,12 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from ocpp_station import timefmt
 from ocpp_station.hardware.interfaces import MeterReading
-from ocpp_station.station.authorization import ACCEPTED, IdTagInfo, same_tag
+from ocpp_station.station.authorization import ACCEPTED, AuthService, IdTagInfo, same_tag
 from ocpp_station.station.connector import Authorization, Connector, Transaction
+from ocpp_station.station.metering import transaction_data
+from ocpp_station.station.service import Payload, Service
+from ocpp_station.storage.interface import TransactionStore
 from ocpp_station.storage.journal import StoredTransaction
 
 if TYPE_CHECKING:
-    from ocpp_station.station.station import Station
+    from ocpp_station.station.context import StationContext
 
 log = logging.getLogger("ocpp_station.station")
 
@@ -25,23 +28,60 @@ log = logging.getLogger("ocpp_station.station")
 LOCK_FAILURE: tuple[str, str | None] = ("ConnectorLockFailure", "connector did not lock")
 
 
-class Sessions:
-    def __init__(self, station: Station) -> None:
-        self.st = station
+class Sessions(Service):
+    def __init__(self, ctx: StationContext, auth: AuthService, journal: TransactionStore) -> None:
+        self.ctx = ctx
+        self.auth = auth
+        self.journal = journal
         # A RemoteStartTransaction without connectorId: the next connector plugged takes it.
         self.unassigned: Authorization | None = None
         self._unassigned_timer: Any = None
+        # A controlled shutdown has begun (power_down): no new session may start.
+        self.shutting_down = False
+        ctx.events.meter_sampled.connect(self.check_energy_limit)
+
+    # -- the station's moments -----------------------------------------------------------------
+    def on_reboot(self) -> None:
+        self._drop_unassigned()
+        for c in self.ctx.cp:
+            c.cancel_timeout()
+            c.authorization = None
+
+    def on_power_down(self) -> None:
+        """From the first moment no new session starts: one begun in the grace time would be
+        cut off at once with another PowerLoss stop. A RemoteStartTransaction is Rejected, a
+        card is refused with a log line, and an idTag accepted earlier (waiting for the plug,
+        or for its Authorize) starts nothing."""
+        self.shutting_down = True
+        self.stop_all("PowerLoss")
+
+    def start_guard(self, c: Connector, auth: Authorization | None) -> str | None:
+        if self.shutting_down:
+            return "the station is shutting down"
+        if c.fault is not None:
+            return f"connector {c.connector_id} is faulted ({c.fault[0]})"
+        return None
+
+    def snapshot_connector(self, c: Connector, entry: Payload) -> None:
+        tx = c.transaction
+        if tx is not None:
+            entry["transactionId"] = tx.transaction_id
+            entry["idTag"] = tx.id_tag
+        else:
+            entry["transactionId"] = None
+            entry["idTag"] = c.authorization.id_tag if c.authorization is not None else None
 
     # -- what a connector can do now ---------------------------------------------------------
+    def why_not_start(self, c: Connector) -> str | None:
+        """Why no new session can start on c now (busy, or a guard objects), or None."""
+        if c.transaction is not None:
+            return f"connector {c.connector_id} has a transaction"
+        if c.authorization is not None:
+            return f"connector {c.connector_id} already waits with an idTag"
+        return self.ctx.guards.why_not_start(c)
+
     def can_start(self, c: Connector) -> bool:
-        return (
-            not self.st.powering_down
-            and c.fault is None
-            and c.operative
-            and self.st.operative
-            and c.transaction is None
-            and c.authorization is None
-        )
+        return self.why_not_start(c) is None
 
     def _waiting_for_tag(self, c: Connector) -> bool:
         return self.can_start(c) and c.plugged and not c.finishing
@@ -51,12 +91,11 @@ class Sessions:
 
     # -- cards --------------------------------------------------------------------------------
     def card_presented(self, id_tag: str, connector_id: int | None) -> None:
-        self.st.spawn(self._card(id_tag, connector_id))
+        self.ctx.spawn(self._card(id_tag, connector_id))
 
     async def _card(self, id_tag: str, connector_id: int | None) -> None:
-        candidates = (
-            self.st.connectors if connector_id is None else [self.st.connector(connector_id)]
-        )
+        cp = self.ctx.cp
+        candidates = cp.connectors if connector_id is None else [cp.connector(connector_id)]
         # The tag that started a transaction stops it, without an Authorize (TC_068, §3.5.4).
         for c in candidates:
             if c.transaction is not None and same_tag(c.transaction.id_tag, id_tag):
@@ -68,15 +107,16 @@ class Sessions:
             if auth is not None and not c.plugged and same_tag(auth.id_tag, id_tag):
                 c.authorization = None
                 c.cancel_timeout()
-                self.st.update_status(c)
+                self.ctx.status.update(c)
                 return
-        if not self.st.boot.accepted and self.st.sender.online:
+        sender = self.ctx.sender
+        if sender.online and not sender.accepted:
             log.info("card %s ignored: station not accepted by the central system", id_tag)
             return
-        if self.st.powering_down:
+        if self.shutting_down:
             log.info("card %s refused: the station is shutting down", id_tag)
             return
-        info = await self.st.auth.authorize(id_tag)
+        info = await self.auth.authorize(id_tag)
         parent = info.get("parentIdTag")
         if info["status"] != ACCEPTED:
             log.info("card %s not accepted: %s", id_tag, info["status"])
@@ -88,12 +128,13 @@ class Sessions:
                 if tx is not None and same_tag(tx.parent_id_tag, parent):
                     self.stop(c, "Local", id_tag)
                     return
-        if self.st.powering_down:  # the shutdown began while the Authorize was out
+        if self.shutting_down:  # the shutdown began while the Authorize was out
             log.info("card %s refused: the station is shutting down", id_tag)
             return
         target = self._pick_for_start(candidates)
         if target is None:
-            log.info("card %s accepted but no connector can start a session", id_tag)
+            reasons = "; ".join(str(self.why_not_start(c)) for c in candidates)
+            log.info("card %s accepted but no connector can start a session: %s", id_tag, reasons)
             return
         self.authorized(target, id_tag, info, remote=False)
 
@@ -110,30 +151,31 @@ class Sessions:
 
     def authorized(self, c: Connector, id_tag: str, info: IdTagInfo, *, remote: bool) -> None:
         """An accepted idTag for connector c: start now if the EV is there, else wait for it."""
-        if not self.can_start(c):
-            log.info("connector %d can no longer start a session", c.connector_id)
+        reason = self.why_not_start(c)
+        if reason is not None:
+            log.info("connector %d can no longer start a session: %s", c.connector_id, reason)
             return
         c.authorization = Authorization(id_tag, info.get("parentIdTag"), remote)
         if c.plugged:
             if c.finishing:
                 # F2: a new session on the cable still in the EV goes through Preparing.
                 c.finishing = False
-                self.st.update_status(c)
+                self.ctx.status.update(c)
             self.start(c)
             return
         self._arm_timeout(c)
-        self.st.update_status(c)
+        self.ctx.status.update(c)
 
     # -- RemoteStartTransaction without connectorId ----------------------------------------
     def authorized_anywhere(self, id_tag: str, info: IdTagInfo) -> None:
-        waiting = [c for c in self.st.connectors if self._waiting_for_tag(c)]
+        waiting = [c for c in self.ctx.cp if self._waiting_for_tag(c)]
         if waiting:
             self.authorized(waiting[0], id_tag, info, remote=True)
             return
         self._drop_unassigned()
         self.unassigned = Authorization(id_tag, info.get("parentIdTag"), True)
-        timeout = self.st.config.get_int("ConnectionTimeOut")
-        self._unassigned_timer = self.st.clock.call_later(timeout, self._drop_unassigned)
+        timeout = self.ctx.config.get_int("ConnectionTimeOut")
+        self._unassigned_timer = self.ctx.clock.call_later(timeout, self._drop_unassigned)
 
     def _drop_unassigned(self) -> None:
         if self._unassigned_timer is not None:
@@ -144,9 +186,9 @@ class Sessions:
     # -- cables -------------------------------------------------------------------------------
     def cable_plugged(self, c: Connector) -> None:
         c.plugged = True
-        c.ev_drawing = self.st.hw_connector(c.connector_id).ev_wants_power()
+        c.ev_drawing = self.ctx.hw(c.connector_id).ev_wants_power()
         if c.transaction is not None:
-            self.st.update_status(c)  # the EV is back (StopTransactionOnEVSideDisconnect=false)
+            self.ctx.status.update(c)  # the EV is back (StopTransactionOnEVSideDisconnect=false)
             return
         c.finishing = False
         if c.authorization is None and self.can_start(c):
@@ -156,16 +198,11 @@ class Sessions:
             return
         if self.can_start(c):
             self._arm_timeout(c)
-        self.st.update_status(c)
+        self.ctx.status.update(c)
 
     def can_start_with_auth(self, c: Connector) -> bool:
-        return (
-            not self.st.powering_down
-            and c.fault is None
-            and c.operative
-            and self.st.operative
-            and c.transaction is None
-        )
+        """The authorization c waits with may start a session now."""
+        return c.transaction is None and self.ctx.guards.why_not_start(c, c.authorization) is None
 
     def _adopt_authorization(self, c: Connector) -> Authorization | None:
         if self.unassigned is not None:
@@ -175,13 +212,13 @@ class Sessions:
             return auth
         # A card shown before plugging waits on the first free connector; the driver may plug
         # in at another one: the authorization follows the plug (one reader, two connectors).
-        for other in self.st.connectors:
-            auth = other.authorization
-            if other is not c and auth is not None and not other.plugged and not auth.remote:
+        for other in self.ctx.cp:
+            waiting = other.authorization
+            if other is not c and waiting is not None and not other.plugged and not waiting.remote:
                 other.authorization = None
                 other.cancel_timeout()
-                self.st.update_status(other)
-                return auth
+                self.ctx.status.update(other)
+                return waiting
         return None
 
     def cable_unplugged(self, c: Connector) -> None:
@@ -192,14 +229,14 @@ class Sessions:
             self._lock_failure_resolved(c)
         tx = c.transaction
         if tx is not None:
-            if self.st.config.get_bool("StopTransactionOnEVSideDisconnect"):
+            if self.ctx.config.get_bool("StopTransactionOnEVSideDisconnect"):
                 self.stop(c, "EVDisconnected", info="EV side disconnected")
             else:
                 # The transaction stays, energy is not offered to an absent EV (§3.7 / TC_005_3).
-                self.st.update_status(c, info="EV side disconnected")
+                self.ctx.status.update(c, info="EV side disconnected")
             return
         c.finishing = False
-        self.st.update_status(c)
+        self.ctx.status.update(c)
 
     def _lock_failure_resolved(self, c: Connector) -> None:
         """The cable whose lock failed is gone: the ConnectorLockFailure is resolved.
@@ -213,18 +250,18 @@ class Sessions:
         start on the connector (TC_026), so the cable must go first.
         """
         c.lock_failed = False
-        c.fault = self.st.hw_connector(c.connector_id).active_fault()  # a hardware fault stays
+        c.fault = self.ctx.hw(c.connector_id).active_fault()  # a hardware fault stays
         log.info("connector %d: cable removed, lock failure cleared", c.connector_id)
 
     def ev_changed(self, c: Connector, drawing: bool) -> None:
         c.ev_drawing = drawing
-        self.st.update_status(c)
+        self.ctx.status.update(c)
 
     # -- ConnectionTimeOut (§9.1.7, [E] 3.77) -------------------------------------------------
     def _arm_timeout(self, c: Connector) -> None:
         c.cancel_timeout()
-        timeout = self.st.config.get_int("ConnectionTimeOut")
-        c.timeout_timer = self.st.clock.call_later(timeout, lambda: self._timed_out(c))
+        timeout = self.ctx.config.get_int("ConnectionTimeOut")
+        c.timeout_timer = self.ctx.clock.call_later(timeout, lambda: self._timed_out(c))
 
     def _timed_out(self, c: Connector) -> None:
         c.timeout_timer = None
@@ -236,7 +273,7 @@ class Sessions:
         elif c.plugged and c.authorization is None:
             log.info("connector %d: no idTag within ConnectionTimeOut", c.connector_id)
             c.finishing = True  # B6 ([E] 3.20): a card must not start on this cable now
-        self.st.update_status(c)
+        self.ctx.status.update(c)
 
     # -- start and stop -----------------------------------------------------------------------
     def start(self, c: Connector) -> None:
@@ -244,22 +281,23 @@ class Sessions:
         assert auth is not None
         c.authorization = None
         c.cancel_timeout()
-        hw = self.st.hw_connector(c.connector_id)
+        hw = self.ctx.hw(c.connector_id)
         if hw.has_lock and not hw.lock():
             # TC_024: a connector that does not lock faults, and no transaction starts (B9).
             log.warning("connector %d: the lock did not engage, no transaction", c.connector_id)
             c.lock_failed = True
             c.fault = LOCK_FAILURE
-            self.st.update_status(c)
+            self.ctx.status.update(c)
             return
-        reading = self.st.read_meter(c.connector_id)
+        reading = hw.read_meter()
+        journal = self.journal
         tx = Transaction(
-            local_id=self.st.store.next_counter("transaction"),
+            local_id=journal.next_counter("transaction"),
             connector_id=c.connector_id,
             id_tag=auth.id_tag,
             parent_id_tag=auth.parent_id_tag,
             meter_start=round(reading.energy_wh),
-            start_time=self.st.clock.now(),
+            start_time=self.ctx.clock.now(),
         )
         payload: dict[str, Any] = {
             "connectorId": c.connector_id,
@@ -267,10 +305,9 @@ class Sessions:
             "meterStart": tx.meter_start,
             "timestamp": timefmt.iso(tx.start_time),
         }
-        store = self.st.store
         # The transaction and its StartTransaction are on disk before energy flows.
-        with store.atomic():
-            store.tx_insert(
+        with journal.atomic():
+            journal.tx_insert(
                 StoredTransaction(
                     local_id=tx.local_id,
                     connector_id=tx.connector_id,
@@ -288,17 +325,17 @@ class Sessions:
                 )
             )
             self.enqueue_start(tx, payload)
-            self.st.metering.transaction_started(tx, reading)
+            self.ctx.events.transaction_started.emit(tx, reading)
         c.transaction = tx
         c.finishing = False
         hw.set_energy_offered(True)
         c.ev_drawing = hw.ev_wants_power()
         log.info("connector %d: transaction started for %s", c.connector_id, tx.id_tag)
-        self.st.physical_changed()
-        self.st.update_status(c)
+        self.ctx.events.physical_changed.emit()
+        self.ctx.status.update(c)
 
     def enqueue_start(self, tx: Transaction, payload: dict[str, Any]) -> None:
-        self.st.sender.enqueue(
+        self.ctx.sender.enqueue(
             "StartTransaction",
             payload,
             tx,
@@ -308,22 +345,22 @@ class Sessions:
 
     def start_given_up(self, tx: Transaction) -> None:
         tx.start_failed = True  # [E] 3.18: the follow-ups carry transactionId -1
-        self.st.store.tx_update(tx.local_id, start_failed=True)
+        self.journal.tx_update(tx.local_id, start_failed=True)
 
     def start_answered(self, tx: Transaction, answer: dict[str, Any]) -> None:
         tx.transaction_id = int(answer["transactionId"])
-        self.st.store.tx_update(tx.local_id, transaction_id=tx.transaction_id)
+        self.journal.tx_update(tx.local_id, transaction_id=tx.transaction_id)
         info: IdTagInfo = answer["idTagInfo"]
-        self.st.auth.remember(tx.id_tag, info)
+        self.auth.remember(tx.id_tag, info)
         if info["status"] == ACCEPTED or tx.ended:
             return
-        c = self.st.connector(tx.connector_id)
+        c = self.ctx.cp.connector(tx.connector_id)
         # [E] 3.17: applies online as well as offline.
-        if self.st.config.get_bool("StopTransactionOnInvalidId"):
+        if self.ctx.config.get_bool("StopTransactionOnInvalidId"):
             self.stop(c, "DeAuthorized")
             return
         max_energy = self._max_energy_on_invalid()
-        reading = self.st.read_meter(c.connector_id)
+        reading = self.ctx.read_meter(c.connector_id)
         if max_energy > 0:
             tx.invalid_at_wh = reading.energy_wh  # keep charging up to MaxEnergyOnInvalidId
             return
@@ -331,7 +368,7 @@ class Sessions:
 
     def _max_energy_on_invalid(self) -> int:
         try:
-            return self.st.config.get_int("MaxEnergyOnInvalidId")
+            return self.ctx.config.get_int("MaxEnergyOnInvalidId")
         except KeyError:
             return 0
 
@@ -344,9 +381,9 @@ class Sessions:
 
     def _suspend_energy(self, c: Connector, tx: Transaction) -> None:
         tx.energy_suspended = True  # C5: the EVSE no longer offers energy
-        self.st.store.tx_update(tx.local_id, energy_suspended=True)
-        self.st.hw_connector(c.connector_id).set_energy_offered(False)
-        self.st.update_status(c)
+        self.journal.tx_update(tx.local_id, energy_suspended=True)
+        self.ctx.hw(c.connector_id).set_energy_offered(False)
+        self.ctx.status.update(c)
 
     def stop(
         self, c: Connector, reason: str, id_tag: str | None = None, *, info: str | None = None
@@ -354,36 +391,38 @@ class Sessions:
         tx = c.transaction
         if tx is None:
             return False
-        hw = self.st.hw_connector(c.connector_id)
+        hw = self.ctx.hw(c.connector_id)
         hw.set_energy_offered(False)
-        reading = self.st.read_meter(c.connector_id)
-        with self.st.store.atomic():
-            self.st.metering.transaction_ending(tx, reading)
+        reading = hw.read_meter()
+        events = self.ctx.events
+        with self.journal.atomic():
+            events.transaction_ending.emit(tx, reading)
             self.enqueue_stop(
                 tx,
                 reason,
                 id_tag or tx.id_tag,  # OCTT checks the start idTag on every stop reason
                 reading.energy_wh,
-                timefmt.iso(self.st.clock.now()),
+                timefmt.iso(self.ctx.clock.now()),
             )
             # With the StopTransaction: a power cut cannot leave a register below meterStop.
-            self.st.physical_changed()
+            events.physical_changed.emit()
         log.info("connector %d: transaction stopped (%s)", c.connector_id, reason)
         c.transaction = None
         if not hw.fixed_cable and hw.has_lock:
-            keep_locked = reason == "EVDisconnected" and not self.st.config.get_bool(
+            keep_locked = reason == "EVDisconnected" and not self.ctx.config.get_bool(
                 "UnlockConnectorOnEVSideDisconnect"
             )
             if not keep_locked:
                 hw.unlock()
         # Finishing: the user still has to act (C6); a scheduled Unavailable waits for it (F8).
         c.finishing = True
-        self.st.update_status(c, info=info)
+        self.ctx.status.update(c, info=info)
         if not c.plugged:
             # No cable left to remove: Finishing, then Available at once (C6 then F1, the
             # order the OCTT TC_005 sequence expects after an EV-side disconnect).
             c.finishing = False
-            self.st.update_status(c)
+            self.ctx.status.update(c)
+        events.transaction_ended.emit(c, tx, reason)
         return True
 
     def enqueue_stop(
@@ -398,15 +437,15 @@ class Sessions:
             "timestamp": timestamp,
             "reason": reason,
         }
-        data = self.st.metering.transaction_data(tx)
+        data = transaction_data(tx, self.ctx.config)
         if data:
             payload["transactionData"] = data
-        store = self.st.store
-        with store.atomic():
-            store.tx_update(
+        journal = self.journal
+        with journal.atomic():
+            journal.tx_update(
                 tx.local_id, ended=True, last_meter_wh=meter_wh, last_meter_time=timestamp
             )
-            self.st.sender.enqueue(
+            self.ctx.sender.enqueue(
                 "StopTransaction",
                 payload,
                 tx,
@@ -415,10 +454,10 @@ class Sessions:
 
     def stop_answered(self, stop_tag: str | None, answer: dict[str, Any]) -> None:
         if stop_tag:
-            self.st.auth.remember(stop_tag, answer.get("idTagInfo"))
-        self.st.store.tx_forget_finished()
+            self.auth.remember(stop_tag, answer.get("idTagInfo"))
+        self.journal.tx_forget_finished()
 
     def stop_all(self, reason: str) -> None:
-        for c in self.st.connectors:
+        for c in self.ctx.cp:
             if c.transaction is not None:
                 self.stop(c, reason)

@@ -19,6 +19,7 @@ import orjson
 
 from ocpp_station import timefmt
 from ocpp_station.storage.journal import StoredMessage, StoredTransaction, updatable
+from ocpp_station.storage.records import encode
 from ocpp_station.storage.store import normalize_id_tag
 
 
@@ -40,6 +41,8 @@ class MemoryStore:
         # orjson's bytes, which keep a 4 KB buffer each).
         self._outbox: dict[int, list[Any]] = {}
         self._outbox_seq = itertools.count(1)
+        # kind -> key -> value as JSON text (a copy on every read, as from the file).
+        self._records: dict[str, dict[str, str]] = {}
 
     # -- configuration, availability, counters -------------------------------------------------
     def load_config(self) -> dict[str, str]:
@@ -167,6 +170,24 @@ class MemoryStore:
 
     def kv_put(self, name: str, value: Any) -> None:
         self._kv[name] = value
+
+    # -- records ------------------------------------------------------------------------------
+    def record_put(self, kind: str, key: str, value: Any) -> None:
+        self._records.setdefault(kind, {})[key] = encode(value)
+
+    def record_get(self, kind: str, key: str) -> Any:
+        raw = self._records.get(kind, {}).get(key)
+        return None if raw is None else orjson.loads(raw)
+
+    def record_delete(self, kind: str, key: str) -> None:
+        self._records.get(kind, {}).pop(key, None)
+
+    def records(self, kind: str) -> dict[str, Any]:
+        stored = self._records.get(kind, {})
+        return {key: orjson.loads(stored[key]) for key in sorted(stored)}
+
+    def records_clear(self, kind: str) -> None:
+        self._records.pop(kind, None)
 
     def close(self) -> None:
         """Nothing to release; the contents stay readable (a power loss keeps the store)."""

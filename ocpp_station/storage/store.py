@@ -20,6 +20,7 @@ from typing import Any
 
 from ocpp_station import timefmt
 from ocpp_station.storage.journal import JOURNAL_MIGRATION, JournalTables
+from ocpp_station.storage.records import RECORDS_MIGRATION, RecordTables
 from ocpp_station.storage.sqlite import open_database, schema_version, transaction
 
 # Migration n brings the schema from version n - 1 to n. Never edit a released one: add one.
@@ -39,6 +40,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         ),
     ),
     (2, JOURNAL_MIGRATION),
+    (3, RECORDS_MIGRATION),
 )
 
 COUNTER_BLOCK = 1000
@@ -53,7 +55,7 @@ def normalize_id_tag(id_tag: str) -> str:
     return id_tag.casefold()
 
 
-class StationStore(JournalTables):
+class StationStore(JournalTables, RecordTables):
     """SQLite-backed state of one station; implements the Configuration's ConfigStore."""
 
     def __init__(

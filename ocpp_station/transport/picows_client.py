@@ -568,11 +568,12 @@ async def _connect_socket(loop: asyncio.AbstractEventLoop, host: str, port: int)
     raise OSError(f"Multiple exceptions: {', '.join(str(exc) for exc in errors)}")
 
 
-def _close_code(code: int) -> WSCloseCode | int:
+def _close_code(code: int) -> WSCloseCode:
     try:
         return WSCloseCode(int(code))
     except ValueError:
-        return int(code)  # 3000-4999: registered or private codes picows has no name for
+        # 3000-4999: registered or private codes picows has no name for; it sends the number.
+        return int(code)  # type: ignore[return-value]
 
 
 def _close_of(info: Any) -> Close | None:

@@ -16,7 +16,8 @@ import aiohttp
 import pytest
 
 from ocpp_station.conformance import target
-from ocpp_station.csms.server import CentralSystem, StationSession
+from ocpp_station.csms.server import CentralSystem
+from ocpp_station.csms.session import StationSession
 
 START_TIMEOUT = target.START_TIMEOUT
 

@@ -49,7 +49,8 @@ import aiohttp
 import orjson
 
 from ocpp_station.csms.records import StationRecord
-from ocpp_station.csms.server import CentralSystem, StationSession
+from ocpp_station.csms.server import CentralSystem
+from ocpp_station.csms.session import StationSession
 from ocpp_station.rpc.errors import CallErrorReceived, ConnectionLost, OcppError, RpcTimeout
 from ocpp_station.timefmt import parse
 from tests.integration.conftest import StationProcess
@@ -257,14 +258,14 @@ def check_ledger(ledger: LedgerRecord, observed: Observed | None = None) -> Find
     for call in distinct:
         if call.action == "StartTransaction":
             continue
-        tid = call.payload.get("transactionId")
-        group = owner.get(tid) if isinstance(tid, int) else None
-        if group is not None:
-            (group.stops if call.action == "StopTransaction" else group.meter_values).append(call)
-        elif tid == -1:
+        wire_id = call.payload.get("transactionId")
+        found = owner.get(wire_id) if isinstance(wire_id, int) else None
+        if found is not None:
+            (found.stops if call.action == "StopTransaction" else found.meter_values).append(call)
+        elif wire_id == -1:
             (minus_one_stops if call.action == "StopTransaction" else minus_one_values).append(call)
         else:
-            problems.append(f"{call.describe()}: transaction id {tid} was never handed out")
+            problems.append(f"{call.describe()}: transaction id {wire_id} was never handed out")
 
     # 3. -1 StopTransactions must stand for a StartTransaction the station gave up.
     for stop in minus_one_stops:
@@ -892,8 +893,8 @@ class RandomCrashLane:
                     (0.4, self._post_action(station, f"/api/connectors/{cid}/ev/{path}"))
                 )
                 if online and c["transactionId"] is not None:
-                    request = {"transactionId": c["transactionId"]}
-                    choices.append((0.6, self._remote("RemoteStopTransaction", request)))
+                    stop = {"transactionId": c["transactionId"]}
+                    choices.append((0.6, self._remote("RemoteStopTransaction", stop)))
             elif online:
                 request: dict[str, Any] = {"idTag": self._new_tag()}
                 if rng.random() < 0.7:

@@ -16,7 +16,8 @@ import aiohttp
 import orjson
 import pytest
 
-from ocpp_station.csms.server import CentralSystem, StationSession
+from ocpp_station.csms.server import CentralSystem
+from ocpp_station.csms.session import StationSession
 from tests.integration.conftest import StationProcess, boot
 
 TAG = "CONTRACT-TAG"
@@ -343,7 +344,7 @@ async def test_registration_values(make_station) -> None:
 async def test_control_api_errors(csms: CentralSystem, make_station) -> None:
     """404 for an unknown connector, 409 for an action that makes no sense now, 422 for a
     malformed body; every error body is {"error": "<sentence>"}; the station goes on."""
-    station = await make_station()
+    station: StationProcess = await make_station()
     await boot(csms, station)
 
     for path in ("/api/connectors/3/plug", "/api/connectors/abc/unplug"):

@@ -165,8 +165,12 @@ async def test_kill_right_after_start_transaction_answered(
             session = await csms.wait_for_station("CP-1", timeout=20)
             await session.expect("BootNotification", timeout=20)
             await session.expect("StatusNotification", {"connectorId": 1, "status": "Finishing"})
-            stop = (await ledger.wait_for("StopTransaction", lambda p, t=tag: p["idTag"] == t))[0]
-            starts = ledger.received("StartTransaction", lambda p, t=tag: p["idTag"] == t)
+
+            def of_tag(p: dict[str, Any], t: str = tag) -> bool:
+                return bool(p["idTag"] == t)
+
+            stop = (await ledger.wait_for("StopTransaction", of_tag))[0]
+            starts = ledger.received("StartTransaction", of_tag)
             ids = [c.answer["transactionId"] for c in starts if c.answer is not None]
             assert stop.payload["transactionId"] in ids
             assert stop.payload["reason"] == "PowerLoss"

@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from ocpp_station import timefmt
+from ocpp_station import profiles, timefmt
 from ocpp_station.clock import VirtualClock
 from ocpp_station.hardware.simulator import Simulator
 from ocpp_station.rpc.errors import ConnectionLost
-from ocpp_station.station.boot import BootInfo
-from ocpp_station.station.config import Configuration
-from ocpp_station.station.station import IMPLEMENTED_PROFILES, Station
+from ocpp_station.station.boot import BootInfo, BootService
+from ocpp_station.station.connector import Connector
+from ocpp_station.station.service import Service
+from ocpp_station.station.station import Station
 from ocpp_station.storage.store import StationStore
 
 Payload = dict[str, Any]
+S = TypeVar("S", bound=Service)
 Responder = Callable[[Payload], Payload | BaseException]
 
 
@@ -97,8 +99,7 @@ class Harness:
         self.hw = hardware or Simulator(
             self.clock, connectors, fixed_cable=fixed_cable, has_lock=not fixed_cable, seed=7
         )
-        self.config = Configuration(
-            profiles=IMPLEMENTED_PROFILES,
+        self.config = profiles.configuration(
             connectors=connectors,
             measurands=self.hw.measurands,
             store=self.store,
@@ -151,10 +152,29 @@ class Harness:
             await self.settle()
 
     # -- the CSMS side -----------------------------------------------------------------------
+    def service(self, kind: type[S]) -> S:
+        return self.station.service(kind)
+
+    def connector(self, connector_id: int) -> Connector:
+        return self.station.cp.connector(connector_id)
+
+    @property
+    def registration(self) -> str:
+        return self.station.service(BootService).registration
+
     async def request(self, action: str, payload: Payload) -> Payload:
-        """A CSMS request: handler, then its after-hook, as the RPC layer does."""
+        """A CSMS request through the inbound gate: the handler, then its after-hook, as the
+        RPC layer does; the gate's answer instead where it gives one."""
+        verdict = self.station.admit(action)
+        if verdict is False:
+            raise AssertionError(f"{action} would be ignored: the inbound gate is closed")
+        if verdict is not True:
+            await self.settle()
+            return verdict
         handler, after = self.station.handlers()[action]
         response = handler(payload)
+        if not isinstance(response, dict):
+            response = await response
         if after is not None:
             after(payload, response)
         await self.settle()
@@ -175,8 +195,8 @@ class Harness:
 
     def status(self, connector_id: int) -> str:
         if connector_id == 0:
-            return self.station.station_status
-        return self.station.connector(connector_id).status
+            return self.station.cp.status
+        return self.station.cp.connector(connector_id).status
 
     async def close(self) -> None:
         await self.station.close()

@@ -3,12 +3,12 @@ arguments (interface contract), never a traceback from inside the running statio
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from ocpp_station import app as app_module
 from ocpp_station.app import StartupError, StationApp
 from ocpp_station.cli import build_parser, main
 from ocpp_station.runtime import STATE_FILE
@@ -67,9 +67,9 @@ def test_an_unwritable_folder(
         asked.append(mode)
         return False
 
-    monkeypatch.setattr(app_module.os, "access", access)
+    monkeypatch.setattr(os, "access", access)
     assert exit_line(tmp_path, capsys).endswith(": not writable")
-    assert asked and asked[0] & app_module.os.W_OK
+    assert asked and asked[0] & os.W_OK
 
 
 def test_a_state_file_that_is_not_a_database(

@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import socket
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from ocpp_station.conformance import cli
-from ocpp_station.conformance.drivers import ControlApiDriver, OperatorDriver
+from ocpp_station.conformance.drivers import Console, ControlApiDriver, OperatorDriver
 from ocpp_station.conformance.run import ConfigKey
 from ocpp_station.conformance.target import ExternalStation, OwnStation, infer_cable
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[no-untyped-def]
+    def error(self, message: str) -> NoReturn:
         raise SystemExit(2)
 
 
@@ -27,7 +28,7 @@ def parse(*argv: str) -> argparse.Namespace:
 
 def test_defaults_run_our_own_station() -> None:
     args = parse()
-    target, listen = cli._target(args, cli.Console())
+    target, listen = cli._target(args, Console())
     assert isinstance(target, OwnStation)
     assert listen == ("127.0.0.1", 0) and target.identity == "CP-1"
     assert target.station_args == [] and not target.socket
@@ -35,7 +36,7 @@ def test_defaults_run_our_own_station() -> None:
 
 def test_own_station_arguments() -> None:
     args = parse("--station-args=--socket --connectors 3", "--id", "CP-9", "--listen", "[::1]:0")
-    target, listen = cli._target(args, cli.Console())
+    target, listen = cli._target(args, Console())
     assert isinstance(target, OwnStation)
     assert target.station_args == ["--socket", "--connectors", "3"] and target.socket
     assert target.identity == "CP-9" and listen == ("::1", 0)
@@ -52,11 +53,11 @@ def test_an_external_station_with_or_without_a_control_adapter() -> None:
         "--feature",
         "power_cycle",
     )
-    target, listen = cli._target(args, cli.Console())
+    target, listen = cli._target(args, Console())
     assert isinstance(target, ExternalStation) and isinstance(target.driver, ControlApiDriver)
     assert listen == ("127.0.0.1", 9000) and target.identity is None
     assert target.declared_features == frozenset({"socket", "power_cycle"})
-    target, _ = cli._target(parse("--station", "external", "--id", "CP-7"), cli.Console())
+    target, _ = cli._target(parse("--station", "external", "--id", "CP-7"), Console())
     assert isinstance(target, ExternalStation) and isinstance(target.driver, OperatorDriver)
     assert target.identity == "CP-7" and target.declared_features is None
 
@@ -139,7 +140,7 @@ def test_an_external_stations_hardware_is_inferred_unless_declared() -> None:
         "hardware features inferred from the configuration and the driver: fault_injection, "
         "lock_failure, socket (declare them with --feature when they differ)"
     ]
-    operator = ExternalStation(OperatorDriver(cli.Console(), 5))
+    operator = ExternalStation(OperatorDriver(Console(), 5))
     assert operator.features(fixed) == {"fixed_cable"}
-    declared = ExternalStation(OperatorDriver(cli.Console(), 5), features=frozenset({"socket"}))
+    declared = ExternalStation(OperatorDriver(Console(), 5), features=frozenset({"socket"}))
     assert declared.features(fixed) == {"socket"} and declared.notes == []

@@ -378,7 +378,7 @@ async def test_answer_overrides_the_central_system_for_the_case_only() -> None:
         answer = await station.send("Authorize", {"idTag": TAG})
         assert answer == {"idTagInfo": {"status": "Blocked"}}
         await run.power_cycle(graceful=True)
-        answer = await target.station.send("Authorize", {"idTag": TAG})  # type: ignore[union-attr]
+        answer = await target.station.send("Authorize", {"idTag": TAG})
         assert answer == {"idTagInfo": {"status": "Blocked"}}
 
     async def after(run: Run) -> None:

@@ -128,7 +128,7 @@ def test_ledger_rejects_a_bad_first_id() -> None:
 def answer(core: MinimalCentralSystem, frame: Any, identity: str = "CP-1") -> list[Any]:
     reply = core.handle(core.ledger.station(identity), orjson.dumps(frame))
     assert reply is not None
-    return orjson.loads(reply)  # type: ignore[no-any-return]
+    return orjson.loads(reply)
 
 
 def result(core: MinimalCentralSystem, action: str, payload: Any) -> Any:

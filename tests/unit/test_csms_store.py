@@ -378,7 +378,7 @@ async def test_the_central_system_stores_what_stations_send() -> None:
         assert [v.sampled_value for v in store.meter_values(transaction_id)] == [[{"value": "20"}]]
         await raw.close()
         async with asyncio.timeout(WAIT):
-            while store.station("CP-1").last_disconnected is None:  # type: ignore[union-attr]
+            while store.station("CP-1").last_disconnected is None:
                 await asyncio.sleep(0.01)
 
 

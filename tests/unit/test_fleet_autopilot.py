@@ -80,7 +80,7 @@ async def test_the_same_seed_gives_the_same_fleet() -> None:
     again, _, _ = await drive(Scenario(seed=5, sessions=QUICK), 400)
     other, _, _ = await drive(Scenario(seed=6, sessions=QUICK), 400)
 
-    def shape(h: Harness) -> list[tuple[str, Any]]:
+    def shape(h: Harness) -> list[tuple[Any, ...]]:
         return [
             (a, p.get("connectorId"), p.get("idTag"), p.get("timestamp")) for a, p in h.csms.sent
         ]

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from ocpp_station import profiles
 from ocpp_station.clock import VirtualClock
 from ocpp_station.hardware.simulator import Simulator
 from ocpp_station.rpc import Router, RpcEndpoint, encode_call
@@ -15,7 +16,8 @@ from ocpp_station.rpc.errors import OccurenceConstraintViolation
 from ocpp_station.station.boot import BootInfo
 from ocpp_station.station.config import Configuration
 from ocpp_station.station.config_keys import KEYS
-from ocpp_station.station.station import IMPLEMENTED_PROFILES, Station
+from ocpp_station.station.config_requests import ConfigRequests
+from ocpp_station.station.station import Station
 from ocpp_station.storage.store import StationStore
 from tests.unit.harness import Harness
 
@@ -79,7 +81,7 @@ async def test_the_limit_follows_the_configured_value() -> None:
         "GetConfigurationMaxKeys": replace(KEYS["GetConfigurationMaxKeys"], default="2"),
     }
     config = Configuration(
-        profiles=IMPLEMENTED_PROFILES,
+        profiles=profiles.names(),
         connectors=2,
         measurands=hardware.measurands,
         store=store,
@@ -93,7 +95,7 @@ async def test_the_limit_follows_the_configured_value() -> None:
         store=store,
         info=BootInfo("Vendor", "Model", "SN1", "1.0.0"),
     )
-    handler, _ = station.handlers()["GetConfiguration"]
+    handler = station.service(ConfigRequests).get_configuration
     assert len(handler({"key": READABLE[:2]})["configurationKey"]) == 2
     with pytest.raises(OccurenceConstraintViolation, match="GetConfigurationMaxKeys is 2"):
         handler({"key": READABLE[:3]})

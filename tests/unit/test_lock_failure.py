@@ -35,8 +35,8 @@ async def test_removing_the_cable_resolves_the_lock_failure() -> None:
     # I1: the fault is resolved and the usage it interrupted has ended (B1, plug removed).
     assert statuses(h)[-1] == ("Available", "NoError")
     assert h.status(1) == "Available"
-    assert h.station.connector(1).fault is None
-    assert h.station.illegal_transitions == []
+    assert h.connector(1).fault is None
+    assert h.station.status.illegal_transitions == []
     await h.close()
 
 
@@ -64,7 +64,7 @@ async def test_a_repaired_lock_works_on_the_next_session() -> None:
     assert [s for s, _ in statuses(h)] == ["Preparing", "Charging"]
     assert h.hw.connectors[0].is_locked()
     assert len(h.csms.of("StartTransaction")) == 1
-    assert h.station.illegal_transitions == []
+    assert h.station.status.illegal_transitions == []
     await h.close()
 
 
@@ -79,7 +79,7 @@ async def test_a_lock_still_jammed_faults_again_on_the_next_session() -> None:
     assert h.csms.of("StartTransaction") == []
     await h.unplug(1)
     assert h.status(1) == "Available"
-    assert h.station.illegal_transitions == []
+    assert h.station.status.illegal_transitions == []
     await h.close()
 
 
@@ -91,7 +91,7 @@ async def test_unavailable_meanwhile_returns_to_unavailable() -> None:
     assert h.status(1) == "Faulted"  # the fault hides the availability until resolved
     await h.unplug(1)
     assert statuses(h)[-1] == ("Unavailable", "NoError")  # I8
-    assert h.station.illegal_transitions == []
+    assert h.station.status.illegal_transitions == []
     await h.close()
 
 
@@ -103,11 +103,11 @@ async def test_a_hardware_fault_is_not_cleared_by_removing_the_cable() -> None:
     assert statuses(h)[-1] == ("Faulted", "GroundFailure")
     await h.unplug(1)
     assert h.status(1) == "Faulted"
-    assert h.station.connector(1).error_code == "GroundFailure"
+    assert h.connector(1).error_code == "GroundFailure"
     h.hw.clear_fault(1)
     await h.settle()
     assert statuses(h)[-1] == ("Available", "NoError")
-    assert h.station.illegal_transitions == []
+    assert h.station.status.illegal_transitions == []
     await h.close()
 
 
@@ -139,7 +139,7 @@ async def test_a_reboot_drives_the_lock_afresh() -> None:
     h = await booted(fixed_cable=False)
     await jammed_start(h)
     h.station.reboot()
-    c = h.station.connector(1)
+    c = h.connector(1)
     assert c.fault is None and not c.lock_failed
     assert h.status(1) == "Preparing"  # the cable is still in
     await h.close()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from ocpp_station.station.transactions import Sessions
 from tests.unit.harness import Harness
 from tests.unit.test_station_sessions import booted
 
@@ -104,7 +105,7 @@ async def test_a_card_waiting_for_the_plug_starts_nothing() -> None:
     stops, _ = await charging_then_power_down(h)
     await h.plug(2)
     assert len(starts(h)) == 1
-    assert h.station.connector(2).transaction is None
+    assert h.connector(2).transaction is None
     await stops.release()
     await h.close()
 
@@ -116,7 +117,7 @@ async def test_a_remote_start_without_connector_accepted_before_starts_nothing()
     stops, _ = await charging_then_power_down(h)
     await h.plug(2)
     assert len(starts(h)) == 1
-    assert h.station.connector(2).transaction is None
+    assert h.connector(2).transaction is None
     await stops.release()
     await h.close()
 
@@ -140,19 +141,19 @@ async def test_an_authorize_answered_after_the_shutdown_began_starts_nothing(
         await authorize.release()
     assert task.done()
     assert starts(h) == []
-    assert h.station.connector(2).transaction is None
+    assert h.connector(2).transaction is None
     assert expected in [r.getMessage() for r in caplog.records]
     await h.close()
 
 
 async def test_power_down_sets_the_refusal_before_stopping_the_sessions() -> None:
     h = await booted()
-    assert h.station.powering_down is False
+    assert h.service(Sessions).shutting_down is False
     assert (await h.request("RemoteStartTransaction", {"idTag": "R1", "connectorId": 1})) == {
         "status": "Accepted"
     }
     await h.station.power_down(GRACE)
-    assert h.station.powering_down is True
+    assert h.service(Sessions).shutting_down is True
     assert (await h.request("RemoteStartTransaction", {"idTag": "R1", "connectorId": 2})) == {
         "status": "Rejected"
     }

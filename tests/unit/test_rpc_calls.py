@@ -104,7 +104,7 @@ async def test_three_concurrent_calls_go_out_one_at_a_time_in_order(
         start(endpoint.call("StatusNotification", {**STATUS, "connectorId": n})) for n in (1, 2, 3)
     ]
     for n in (1, 2, 3):
-        await until(lambda n=n: len(wire.sent) == n)
+        await until(lambda n=n: len(wire.sent) == n)  # type: ignore[misc]
         # OCPP-J 1.6 §4.1.1: the next CALL only after the previous one was answered
         await asyncio.sleep(0)
         assert len(wire.sent) == n

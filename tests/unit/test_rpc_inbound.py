@@ -312,7 +312,7 @@ async def test_handler_raising_anything_else_is_internal_error(
     assert "relay stuck" in wire.frames[1][3]
     # logged with the traceback
     tracebacks = [r for r in caplog.records if r.exc_info]
-    assert [r.exc_info[0] for r in tracebacks] == [KeyError, RuntimeError]  # type: ignore[index]
+    assert [r.exc_info[0] for r in tracebacks] == [KeyError, RuntimeError]
 
 
 async def test_handler_returning_no_dict_is_internal_error(wire: Wire) -> None:
@@ -545,3 +545,58 @@ async def test_many_endpoints_share_one_compiled_validator(
         assert len(compiled) == 1
     finally:
         schemas.clear_cache()
+
+
+# ---------------------------------------------------------------------------- the inbound gate
+OPERATIVE = {"connectorId": 0, "type": "Operative"}
+
+
+async def test_a_closed_gate_answers_nothing_not_even_a_malformed_call(wire: Wire) -> None:
+    handled: list[dict[str, Any]] = []
+    router = Router(gate=lambda action: False)
+
+    def handle(payload: dict[str, Any]) -> dict[str, Any]:
+        handled.append(payload)
+        return {"status": "Accepted"}
+
+    router.route("ChangeAvailability", handle)
+    endpoint = RpcEndpoint(wire.send, router)
+    await endpoint.feed(
+        encode_call("1", "ChangeAvailability", {"connectorId": 0, "type": "Operative"})
+    )
+    await endpoint.feed('[2, "2", "ChangeAvailability", {"connectorId": "zero"}]')
+    await endpoint.feed('[2, "3", "ChangeAvailability"]')
+    await endpoint.feed(encode_call("4", "NoSuchAction", {}))
+    await asyncio.sleep(0)
+    assert wire.sent == [] and handled == []
+
+
+async def test_the_gate_answer_stands_for_the_handler_and_its_after_hook(wire: Wire) -> None:
+    calls: list[str] = []
+    seen: list[str | None] = []
+
+    def gate(action: str | None) -> bool | dict[str, Any]:
+        seen.append(action)
+        return {"status": "Rejected"} if action == "RemoteStartTransaction" else True
+
+    router = Router(gate=gate)
+
+    def handle(payload: dict[str, Any]) -> dict[str, Any]:
+        calls.append("handler")
+        return {"status": "Accepted"}
+
+    router.route("RemoteStartTransaction", handle, lambda req, resp: calls.append("after"))
+    router.route("ChangeAvailability", accept, lambda req, resp: calls.append("after"))
+    endpoint = RpcEndpoint(wire.send, router)
+    await endpoint.feed(encode_call("1", "RemoteStartTransaction", {"idTag": "T"}))
+    await endpoint.feed(encode_call("2", "RemoteStartTransaction", {"idTag": 5}))
+    await endpoint.feed(
+        encode_call("3", "ChangeAvailability", {"connectorId": 0, "type": "Operative"})
+    )
+    await until(lambda: len(wire.sent) == 3)
+    first, second, third = wire.frames
+    assert first == [3, "1", {"status": "Rejected"}]
+    assert second[0] == 4 and second[2] == "TypeConstraintViolation"  # still validated first
+    assert third == [3, "3", {"status": "Accepted"}]
+    assert calls == ["after"]  # the handler and its hook ran only where the gate let it through
+    assert seen == ["RemoteStartTransaction", "RemoteStartTransaction", "ChangeAvailability"]

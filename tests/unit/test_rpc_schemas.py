@@ -26,7 +26,7 @@ from ocpp_station.rpc import (
     validate_response,
 )
 
-PROFILE = {
+PROFILE: dict[str, Any] = {
     "chargingProfileId": 1,
     "stackLevel": 0,
     "chargingProfilePurpose": "TxDefaultProfile",
@@ -283,7 +283,7 @@ def test_validators_are_compiled_once_per_action(monkeypatch: pytest.MonkeyPatch
         compiled.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(schemas.fastjsonschema, "compile", counting)
+    monkeypatch.setattr(fastjsonschema, "compile", counting)
     schemas.clear_cache()
     try:
         for _ in range(3):

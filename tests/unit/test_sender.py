@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from ocpp_station.rpc.errors import CallErrorReceived, RpcTimeout
 from tests.unit.harness import Harness
 from tests.unit.test_station_sessions import booted
@@ -30,7 +33,7 @@ async def test_callerror_is_retried_with_growing_interval() -> None:
     h = await booted(
         config={"TransactionMessageAttempts": "3", "TransactionMessageRetryInterval": "10"}
     )
-    answers = iter(
+    answers: Iterator[dict[str, Any] | BaseException] = iter(
         [
             CallErrorReceived("StartTransaction", "InternalError", "", {}),
             RpcTimeout("StartTransaction", 30),
@@ -47,7 +50,7 @@ async def test_callerror_is_retried_with_growing_interval() -> None:
     assert h.csms.actions().count("StartTransaction") == 2
     await h.run_for(19)
     assert h.csms.actions().count("StartTransaction") == 3
-    assert h.station.connector(1).transaction.transaction_id == 9
+    assert h.connector(1).transaction.transaction_id == 9
     await h.close()
 
 

@@ -131,6 +131,7 @@ def test_whole_charge_energy_is_the_integral_of_power(clock: VirtualClock, sim: 
     assert mid.power_offered_w == 50_000.0
     assert mid.current_a == pytest.approx(mid.power_w / mid.voltage_v)
     assert mid.current_offered_a == pytest.approx(mid.power_offered_w / mid.voltage_v)
+    assert mid.soc_percent is not None
     assert mid.voltage_v == pytest.approx(350.0 + 50.0 * mid.soc_percent / 100, rel=1e-9)
     assert mid.temperature_c > 25.0
     taper = [r for r in readings if r.soc_percent and 91 < r.soc_percent < 99.9]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -40,7 +41,11 @@ def euler_time_to_full(ev: EvProfile, soc: float, limit_w: float, step: float = 
     ],
 )
 def test_profile_rejects_nonsense(kwargs: dict[str, float]) -> None:
-    base = {"capacity_kwh": 50.0, "initial_soc_percent": 20.0, "max_power_w": 100_000.0}
+    base: dict[str, Any] = {
+        "capacity_kwh": 50.0,
+        "initial_soc_percent": 20.0,
+        "max_power_w": 100_000.0,
+    }
     with pytest.raises(ValueError):
         EvProfile(**(base | kwargs))
 

@@ -16,7 +16,7 @@ async def test_boot_accepted_reports_every_connector_then_heartbeats() -> None:
     # [E] 3.22: connector 0 and every connector, right after Accepted.
     statuses = [(p["connectorId"], p["status"]) for p in h.csms.of("StatusNotification")]
     assert statuses == [(0, "Available"), (1, "Available"), (2, "Available")]
-    assert h.station.boot.registration == "Accepted"
+    assert h.registration == "Accepted"
     h.csms.clear()
     await h.run_for(61)
     assert h.csms.actions() == ["Heartbeat"] * 3
@@ -62,7 +62,7 @@ async def test_pending_sends_nothing_answers_config_and_reboots_after_interval()
         "interval": 30,
     }
     await h.boot()
-    assert h.station.boot.registration == "Pending"
+    assert h.registration == "Pending"
     # While Pending: configuration requests are answered, remote start/stop rejected.
     response = await h.request("GetConfiguration", {"key": ["MeterValueSampleInterval"]})
     assert response["configurationKey"][0]["value"] == "20"
@@ -78,7 +78,7 @@ async def test_pending_sends_nothing_answers_config_and_reboots_after_interval()
     assert h.csms.actions() == ["BootNotification"]
     await h.run_for(2)
     assert h.csms.actions()[:2] == ["BootNotification", "BootNotification"]
-    assert h.station.boot.registration == "Accepted"
+    assert h.registration == "Accepted"
     assert [p["status"] for p in h.csms.of("StatusNotification")] == [
         "Available",
         "Preparing",
@@ -96,11 +96,11 @@ async def test_rejected_waits_for_interval_before_the_next_boot() -> None:
         "interval": 100,
     }
     await h.boot()
-    assert h.station.boot.registration == "Rejected"
+    assert h.registration == "Rejected"
     await h.run_for(99)
     assert h.csms.actions() == ["BootNotification"]
     await h.run_for(2)
-    assert h.station.boot.registration == "Accepted"
+    assert h.registration == "Accepted"
     await h.close()
 
 
@@ -120,7 +120,7 @@ async def test_boot_without_answer_is_retried() -> None:
     await h.boot()
     await h.run_for(61)
     assert len(calls) == 3
-    assert h.station.boot.registration == "Accepted"
+    assert h.registration == "Accepted"
     await h.close()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ocpp_station.rpc.errors import PropertyConstraintViolation
+from ocpp_station.station.datatransfer import DataTransferService
 from ocpp_station.storage.store import StationStore
 from tests.unit.harness import Harness
 from tests.unit.test_station_sessions import booted, steps
@@ -242,7 +243,7 @@ async def test_data_transfer_vendor_registry_tc062() -> None:
     assert (await h.request("DataTransfer", {"vendorId": "TestVendorId"})) == {
         "status": "UnknownVendorId"
     }
-    h.station.data_transfer.register(
+    h.service(DataTransferService).register(
         "com.example",
         lambda mid, data: (
             ("Accepted", (data or "")[::-1]) if mid == "rev" else ("UnknownMessageId", None)
@@ -256,7 +257,7 @@ async def test_data_transfer_vendor_registry_tc062() -> None:
     assert (await h.request("DataTransfer", {"vendorId": "com.example", "messageId": "x"})) == {
         "status": "UnknownMessageId"
     }
-    answer = await h.station.send_data_transfer("com.example", "hello", "data")
+    answer = await h.service(DataTransferService).send("com.example", "hello", "data")
     assert answer == {"status": "UnknownVendorId"}
     await h.close()
 

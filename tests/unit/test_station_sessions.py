@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ocpp_station.station.authorization import AuthService
 from tests.unit.harness import Harness
 
 
@@ -31,7 +32,7 @@ async def test_tc003_plug_in_first() -> None:
     start = h.csms.of("StartTransaction")[0]
     assert start["idTag"] == "TAG1" and start["connectorId"] == 1
     assert isinstance(start["meterStart"], int)
-    assert h.station.illegal_transitions == []
+    assert h.station.status.illegal_transitions == []
     await h.close()
 
 
@@ -76,7 +77,7 @@ async def test_plug_without_card_times_out_to_finishing_b6() -> None:
     assert h.status(2) == "Preparing"
     await h.unplug(1)
     assert h.status(1) == "Available"
-    assert h.station.illegal_transitions == []
+    assert h.station.status.illegal_transitions == []
     await h.close()
 
 
@@ -164,7 +165,7 @@ async def test_tc005_3_ev_side_disconnect_kept_when_configured() -> None:
     h.csms.clear()
     await h.unplug(1)
     assert steps(h) == ["S1:SuspendedEV"]
-    tx_id = h.station.connector(1).transaction.transaction_id
+    tx_id = h.connector(1).transaction.transaction_id
     await h.request("RemoteStopTransaction", {"transactionId": tx_id})
     assert steps(h)[1:] == ["StopTransaction", "S1:Finishing", "S1:Available"]
     assert h.csms.of("StopTransaction")[0]["reason"] == "Remote"
@@ -262,9 +263,9 @@ async def test_cache_expiry_makes_the_entry_expired() -> None:
     }
     await h.card("TAG1")
     await h.card("TAG1")
-    assert h.station.auth.local_info("TAG1")["status"] == "Accepted"
+    assert h.service(AuthService).local_info("TAG1")["status"] == "Accepted"
     await h.run_for(31)
-    assert h.station.auth.local_info("TAG1")["status"] == "Expired"
+    assert h.service(AuthService).local_info("TAG1")["status"] == "Expired"
     await h.close()
 
 
@@ -293,7 +294,7 @@ async def test_cache_evicts_invalid_entries_first() -> None:
     old = authorization.CACHE_SIZE
     authorization.CACHE_SIZE = 3
     try:
-        auth = h.station.auth
+        auth = h.service(AuthService)
         auth.remember("A", {"status": "Accepted"})
         auth.remember("B", {"status": "Blocked"})
         auth.remember("C", {"status": "Accepted"})
@@ -315,5 +316,5 @@ async def test_new_card_on_a_finishing_connector_starts_a_new_session_f2() -> No
     await h.card("TAG2", 1)
     assert h.status(1) == "Charging"
     assert [p["idTag"] for p in h.csms.of("StartTransaction")] == ["TAG1", "TAG2"]
-    assert h.station.illegal_transitions == []
+    assert h.station.status.illegal_transitions == []
     await h.close()

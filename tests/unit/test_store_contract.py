@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ocpp_station.fleet.storage import FleetDatabase
+from ocpp_station.storage.fleet import FleetDatabase
 from ocpp_station.storage.journal import StoredTransaction
 from ocpp_station.storage.memory import MemoryStore
 from ocpp_station.storage.store import StationStore
@@ -30,7 +30,12 @@ def _readout(store: Any) -> dict[str, Any]:
         "pending": [(m.action, m.payload, m.local_id, m.attempts) for m in store.outbox_pending()],
         "given_up": [(m.action, m.payload, m.local_id) for m in store.outbox_given_up()],
         "kv": store.kv_get("simulator"),
+        "records": {kind: store.records(kind) for kind in KINDS},
+        "record": store.record_get("list", "tag1"),
     }
+
+
+KINDS = ("list", "reservations")
 
 
 def _operations(rng: random.Random) -> list[Callable[[Any, list[int]], Any]]:
@@ -89,8 +94,21 @@ def _operations(rng: random.Random) -> list[Callable[[Any, list[int]], Any]]:
     def kv(s: Any, seqs: list[int]) -> None:
         s.kv_put("simulator", f"state-{rng.randint(0, 9)}")
 
+    def record(s: Any, seqs: list[int]) -> None:
+        kind = rng.choice(KINDS)
+        key = rng.choice(["tag1", "Tag1", "tag2", "b", "a", "ü"])
+        roll = rng.random()
+        if roll < 0.6:
+            value = rng.choice([{"status": "Accepted", "n": rng.randint(0, 9)}, [1, "x"], 7, None])
+            with s.atomic():
+                s.record_put(kind, key, value)
+        elif roll < 0.9:
+            s.record_delete(kind, key)
+        else:
+            s.records_clear(kind)
+
     return [config, availability, cache, start, update, sample, deliver, attempt, give_up,
-            forget, kv]  # fmt: skip
+            forget, kv, record, record]  # fmt: skip
 
 
 def _memory(tmp_path: Path) -> Any:
@@ -103,6 +121,7 @@ def _fleet_share(tmp_path: Path) -> Any:
     other.save_config("A", "neighbour")
     other.cache_put("TAG1", "Blocked", None, None)
     other.outbox_add("StartTransaction", {"n": 0}, 1, "t0")
+    other.record_put("list", "tag1", {"status": "Blocked"})
     return database.station("CP-1")
 
 
@@ -145,3 +164,26 @@ def test_an_unknown_field_is_refused_as_by_the_file() -> None:
     for store in (StationStore(None), MemoryStore()):
         with pytest.raises(ValueError, match="not updatable"):
             store.tx_update(1, connector_id=2)
+
+
+@pytest.mark.parametrize("make", [_memory, _fleet_share], ids=["memory", "fleet-share"])
+def test_records_come_back_as_copies_in_key_order(make: Any, tmp_path: Path) -> None:
+    for store in (StationStore(None), make(tmp_path)):
+        value = {"entries": [1, 2]}
+        store.record_put("k", "b", value)
+        store.record_put("k", "a", "first")
+        value["entries"].append(3)
+        assert store.records("k") == {"a": "first", "b": {"entries": [1, 2]}}
+        assert list(store.records("k")) == ["a", "b"]
+        store.record_get("k", "b")["entries"].append(4)
+        assert store.record_get("k", "b") == {"entries": [1, 2]}
+        assert store.record_get("k", "missing") is None
+        assert store.records("other") == {}
+
+
+def test_records_survive_reopening_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "station.db"
+    with StationStore(path) as store:
+        store.record_put("reservations", "7", {"connectorId": 1, "idTag": "A"})
+    with StationStore(path) as store:
+        assert store.records("reservations") == {"7": {"connectorId": 1, "idTag": "A"}}

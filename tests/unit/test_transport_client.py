@@ -22,6 +22,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from ocpp_station.rpc.errors import ConnectionLost
 from ocpp_station.transport import (
@@ -544,8 +545,13 @@ async def test_wss_checks_the_server_certificate(certificate: tuple[Path, Path])
         await connection.wait_closed()
 
     async with serve(
-        hold, "127.0.0.1", 0, ssl=server_tls, subprotocols=["ocpp1.6"], process_request=record
-    ) as server:  # type: ignore[list-item]
+        hold,
+        "127.0.0.1",
+        0,
+        ssl=server_tls,
+        subprotocols=[Subprotocol("ocpp1.6")],
+        process_request=record,
+    ) as server:
         port = server.sockets[0].getsockname()[1]
         url = f"wss://127.0.0.1:{port}/ocpp/CP-1"
 

@@ -46,13 +46,13 @@ def _problems(entries: list[dict[str, Any]], declared: list[str]) -> list[str]:
             if why is not None:
                 problems.append(f"{key}: {why}")
     for entry in entries:
-        key, readonly = entry.get("key"), entry.get("readonly")
+        name, readonly = entry.get("key"), entry.get("readonly")
         if not isinstance(readonly, bool):
-            problems.append(f"{key}: readonly is not a boolean")
-        elif key in READ_ONLY and not readonly:
-            problems.append(f"{key} is read-only in the specification")
-        elif key in READ_WRITE and readonly:
-            problems.append(f"{key} is read-write in the specification")
+            problems.append(f"{name}: readonly is not a boolean")
+        elif name in READ_ONLY and not readonly:
+            problems.append(f"{name} is read-only in the specification")
+        elif name in READ_WRITE and readonly:
+            problems.append(f"{name} is read-write in the specification")
     return problems
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ocpp_station.conformance.case import case
 from ocpp_station.conformance.cases.flows import (
@@ -101,7 +102,7 @@ async def tc_036(run: Run) -> None:
     await run.come_online()
     reconnected = _now()
 
-    def taken_after_reconnecting(values: list[dict]) -> bool:
+    def taken_after_reconnecting(values: list[dict[str, Any]]) -> bool:
         when = timestamp_of(values[-1]) if values else None
         return when is not None and when > reconnected + CLOCK_SLACK
 

@@ -23,6 +23,7 @@ import orjson
 
 from ocpp_station import timefmt
 from ocpp_station.storage.journal import StoredMessage, StoredTransaction, updatable
+from ocpp_station.storage.records import encode
 from ocpp_station.storage.sqlite import Migration, open_database, transaction
 from ocpp_station.storage.store import COUNTER_BLOCK, cache_entry, normalize_id_tag
 
@@ -51,7 +52,16 @@ SCHEMA: tuple[str, ...] = (
     " created_at TEXT NOT NULL)",
     "CREATE INDEX outbox_station ON outbox (station, given_up, seq)",
 )
-MIGRATIONS: tuple[Migration, ...] = ((1, SCHEMA),)
+MIGRATIONS: tuple[Migration, ...] = (
+    (1, SCHEMA),
+    (
+        2,
+        (
+            "CREATE TABLE records (station TEXT, kind TEXT, key TEXT, value TEXT NOT NULL,"
+            " PRIMARY KEY (station, kind, key)) WITHOUT ROWID",
+        ),
+    ),
+)
 _TX_COLUMNS = (
     "local_id, connector_id, id_tag, parent_id_tag, meter_start, start_time, transaction_id,"
     " start_failed, reservation_id, energy_suspended, last_meter_wh, last_meter_time, ended"
@@ -299,6 +309,36 @@ class StationShare:
 
     def kv_put(self, name: str, value: Any) -> None:
         self._put("kv", "name", name, {"value": value})
+
+    # -- records ---------------------------------------------------------------------------------
+    def record_put(self, kind: str, key: str, value: Any) -> None:
+        self._db.execute(
+            "INSERT INTO records (station, kind, key, value) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (station, kind, key) DO UPDATE SET value = excluded.value",
+            (self._s, kind, key, encode(value)),
+        )
+
+    def record_get(self, kind: str, key: str) -> Any:
+        row = self._db.execute(
+            "SELECT value FROM records WHERE station = ? AND kind = ? AND key = ?",
+            (self._s, kind, key),
+        ).fetchone()
+        return None if row is None else orjson.loads(row[0])
+
+    def record_delete(self, kind: str, key: str) -> None:
+        self._db.execute(
+            "DELETE FROM records WHERE station = ? AND kind = ? AND key = ?", (self._s, kind, key)
+        )
+
+    def records(self, kind: str) -> dict[str, Any]:
+        rows = self._db.execute(
+            "SELECT key, value FROM records WHERE station = ? AND kind = ? ORDER BY key",
+            (self._s, kind),
+        ).fetchall()
+        return {key: orjson.loads(value) for key, value in rows}
+
+    def records_clear(self, kind: str) -> None:
+        self._db.execute("DELETE FROM records WHERE station = ? AND kind = ?", (self._s, kind))
 
     def close(self) -> None:
         """The connection is the fleet's: it closes with the FleetDatabase."""

@@ -1,0 +1,167 @@
+"""Files to and from URLs: the station's FileTransfer port (station.ports) over HTTP(S) and
+FTP(S), for UpdateFirmware, GetDiagnostics and GetLog.
+
+HTTP and HTTPS go through aiohttp; FTP and FTPS (explicit TLS, AUTH TLS, with a protected data
+channel) through the standard library's ftplib, in a worker thread so the event loop never
+blocks. A download lands in a temporary file next to its destination and is renamed into place
+only when complete, so a failed or cut transfer never leaves a partial file behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ftplib
+import os
+import ssl
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import aiohttp
+
+from ocpp_station.station.ports import TransferError
+
+# How long one transfer may take before it counts as failed.
+DEFAULT_TIMEOUT = 300.0
+_CHUNK = 64 * 1024
+_SCHEMES = {"http": "HTTP", "https": "HTTPS", "ftp": "FTP", "ftps": "FTPS"}
+
+
+class UrlFileTransfer:
+    """Downloads and uploads over HTTP, HTTPS, FTP and FTPS.
+
+    `tls` is the context HTTPS and FTPS verify servers with (None: the system's trust store).
+    An HTTP upload is a PUT of the file's bytes to the URL; an FTP upload stores the file at
+    the URL's path (the caller names the file).
+    """
+
+    protocols = frozenset(_SCHEMES.values())
+
+    def __init__(self, *, tls: ssl.SSLContext | None = None, timeout: float = DEFAULT_TIMEOUT):
+        if not timeout > 0:
+            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        self._tls = tls
+        self._timeout = timeout
+
+    async def download(self, url: str, destination: Path) -> None:
+        scheme = _scheme(url)
+        partial = destination.with_name(f".{destination.name}.part")
+        try:
+            async with asyncio.timeout(self._timeout):
+                if scheme in ("HTTP", "HTTPS"):
+                    await self._http_get(url, partial)
+                else:
+                    await asyncio.to_thread(self._ftp_get, url, partial)
+            os.replace(partial, destination)
+        except TimeoutError:
+            raise TransferError(f"{_shown(url)}: not complete in {self._timeout:g} s") from None
+        except OSError as exc:
+            raise TransferError(f"{_shown(url)}: {_reason(exc)}") from None
+        finally:
+            partial.unlink(missing_ok=True)
+
+    async def upload(self, source: Path, url: str) -> None:
+        scheme = _scheme(url)
+        try:
+            async with asyncio.timeout(self._timeout):
+                if scheme in ("HTTP", "HTTPS"):
+                    await self._http_put(source, url)
+                else:
+                    await asyncio.to_thread(self._ftp_put, source, url)
+        except TimeoutError:
+            raise TransferError(f"{_shown(url)}: not accepted in {self._timeout:g} s") from None
+        except OSError as exc:
+            raise TransferError(f"{_shown(url)}: {_reason(exc)}") from None
+
+    # -- HTTP(S) ----------------------------------------------------------------------------
+    def _session(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(ssl=self._tls if self._tls is not None else True)
+        return aiohttp.ClientSession(connector=connector)
+
+    async def _http_get(self, url: str, into: Path) -> None:
+        try:
+            async with self._session() as session, session.get(url) as response:
+                if response.status != 200:
+                    raise TransferError(f"{_shown(url)}: HTTP {response.status} {response.reason}")
+                with into.open("wb") as out:
+                    async for chunk in response.content.iter_chunked(_CHUNK):
+                        out.write(chunk)
+        except aiohttp.ClientError as exc:
+            raise TransferError(f"{_shown(url)}: {exc}") from None
+
+    async def _http_put(self, source: Path, url: str) -> None:
+        data = await asyncio.to_thread(source.read_bytes)
+        try:
+            async with self._session() as session, session.put(url, data=data) as response:
+                if response.status not in (200, 201, 204):
+                    raise TransferError(f"{_shown(url)}: HTTP {response.status} {response.reason}")
+        except aiohttp.ClientError as exc:
+            raise TransferError(f"{_shown(url)}: {exc}") from None
+
+    # -- FTP(S), in a worker thread ------------------------------------------------------------
+    def _ftp(self, url: str) -> tuple[ftplib.FTP, str]:
+        parts = urlsplit(url)
+        if not parts.hostname:
+            raise TransferError(f"{_shown(url)}: no host")
+        ftp: ftplib.FTP
+        if parts.scheme.lower() == "ftps":
+            context = self._tls if self._tls is not None else ssl.create_default_context()
+            ftp = ftplib.FTP_TLS(context=context, timeout=self._timeout)
+        else:
+            ftp = ftplib.FTP(timeout=self._timeout)
+        try:
+            ftp.connect(parts.hostname, parts.port or 21)
+            ftp.login(unquote(parts.username or "anonymous"), unquote(parts.password or ""))
+            if isinstance(ftp, ftplib.FTP_TLS):
+                ftp.prot_p()  # the file itself over TLS too, not only the commands
+        except ftplib.Error as exc:
+            ftp.close()
+            raise TransferError(f"{_shown(url)}: {exc}") from None
+        except BaseException:
+            ftp.close()
+            raise
+        path = unquote(parts.path) or "/"
+        return ftp, path
+
+    def _ftp_get(self, url: str, into: Path) -> None:
+        ftp, path = self._ftp(url)
+        try:
+            with into.open("wb") as out:
+                ftp.retrbinary(f"RETR {path}", out.write, blocksize=_CHUNK)
+            ftp.quit()
+        except ftplib.Error as exc:
+            raise TransferError(f"{_shown(url)}: {exc}") from None
+        finally:
+            ftp.close()
+
+    def _ftp_put(self, source: Path, url: str) -> None:
+        ftp, path = self._ftp(url)
+        try:
+            with source.open("rb") as data:
+                ftp.storbinary(f"STOR {path}", data, blocksize=_CHUNK)
+            ftp.quit()
+        except ftplib.Error as exc:
+            raise TransferError(f"{_shown(url)}: {exc}") from None
+        finally:
+            ftp.close()
+
+
+def _scheme(url: str) -> str:
+    """The protocol name of `url` (HTTP, HTTPS, FTP, FTPS); TransferError for anything else."""
+    scheme = urlsplit(url).scheme.lower()
+    name = _SCHEMES.get(scheme)
+    if name is None:
+        raise TransferError(f"{_shown(url)}: unsupported scheme {scheme or '(none)'!r}")
+    return name
+
+
+def _shown(url: str) -> str:
+    """The URL as a log line may show it: without the password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__

@@ -1,0 +1,41 @@
+"""The profiles a station is built with: the one list that decides what it implements.
+
+Each entry is a profile package (its services, keys, storage and conformance cases); the
+station routes, lists in SupportedFeatureProfiles and shows the keys of exactly these. Adding a
+profile is one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ocpp_station.station.config import Configuration
+from ocpp_station.station.core import PROFILE as CORE
+from ocpp_station.station.profile import Profile
+from ocpp_station.storage.interface import ConfigStore
+
+INSTALLED: tuple[Profile, ...] = (CORE,)
+
+
+def names(profiles: Sequence[Profile] = INSTALLED) -> tuple[str, ...]:
+    """The feature profile identifiers, for SupportedFeatureProfiles (§9.1.29)."""
+    return tuple(p.name for p in profiles)
+
+
+def configuration(
+    *,
+    connectors: int,
+    measurands: frozenset[str],
+    store: ConfigStore | None = None,
+    fixed_cable: bool = True,
+    profiles: Sequence[Profile] = INSTALLED,
+) -> Configuration:
+    """The configuration of a station built with `profiles`: their keys, nothing else."""
+    return Configuration(
+        profiles=names(profiles),
+        connectors=connectors,
+        measurands=measurands,
+        store=store,
+        fixed_cable=fixed_cable,
+        extra_keys=tuple(key for p in profiles for key in p.keys),
+    )

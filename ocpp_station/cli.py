@@ -1,5 +1,6 @@
-"""Command line: `ocpp-station run` (one station), `ocpp-station csms` (the central system) and
-`ocpp-station conformance` (the test tool)."""
+"""Command line: `ocpp-station run` (one station), `ocpp-station csms` (the central system),
+`csms-minimal` (the load-test central system), `fleet` (many stations) and `conformance` (the
+test tool)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -18,8 +19,9 @@ from ocpp_station import __version__
 from ocpp_station.argtypes import UsageError, host_port
 from ocpp_station.conformance import cli as conformance_cli
 from ocpp_station.csms import cli as csms_cli
+from ocpp_station.csms.minimal import cli as minimal_cli
 from ocpp_station.fleet import cli as fleet_cli
-from ocpp_station.transport.select import TRANSPORTS
+from ocpp_station.transport.select import TRANSPORTS, loop_factory
 
 
 class _Parser(argparse.ArgumentParser):
@@ -113,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     csms_cli.add_arguments(sub.add_parser("csms", help="run the central system alone"))
+    minimal_cli.add_arguments(
+        sub.add_parser(
+            "csms-minimal",
+            help="run the load-test central system (canned answers, a ledger, an HTTP API)",
+        )
+    )
     conformance_cli.add_arguments(
         sub.add_parser(
             "conformance", help="run the OCTT-style charge-point test cases and write a report"
@@ -138,12 +146,17 @@ def main(argv: list[str] | None = None) -> int:
         return conformance_cli.run(args)
     if args.command == "fleet":
         try:
-            fleet_cli.use_loop(args.loop)
-            return _run_until_signal(fleet_cli.main(args))
+            factory = loop_factory(args.loop)
+        except ValueError as exc:
+            parser.error(f"--loop: {exc}")
+        try:
+            return _run_until_signal(fleet_cli.main(args), factory)
         except UsageError as exc:
             parser.error(str(exc))
     if args.command == "csms":
         return _run_until_signal(csms_cli.main(args))
+    if args.command == "csms-minimal":
+        return minimal_cli.start(args)
     from ocpp_station.app import StartupError, StationApp
 
     if not args.id or len(args.id) > 48 or any(ch.isspace() for ch in args.id):
@@ -155,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     return _run_until_signal(app.run())
 
 
-def _run_until_signal(coro: Coroutine[Any, Any, Any]) -> int:
+def _run_until_signal(
+    coro: Coroutine[Any, Any, Any],
+    loop: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> int:
     async def runner() -> int:
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(coro)
@@ -179,7 +195,8 @@ def _run_until_signal(coro: Coroutine[Any, Any, Any]) -> int:
         return result if isinstance(result, int) else 0
 
     try:
-        return asyncio.run(runner())
+        with asyncio.Runner(loop_factory=loop) as run:
+            return run.run(runner())
     except KeyboardInterrupt:
         return 0
     except UsageError:

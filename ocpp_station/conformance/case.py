@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from ocpp_station.rpc.actions import PROFILES
 
 if TYPE_CHECKING:
-    from ocpp_station.conformance.run import Run
+    from ocpp_station.conformance.steps import Run
 
 Script = Callable[["Run"], Awaitable[None]]
 
@@ -204,9 +204,14 @@ case = LIBRARY.case
 
 
 def load_library() -> Library:
-    """Import every case module and return the library."""
+    """Import every case module, the library's own and each profile package's, and return
+    the library."""
     from ocpp_station.conformance import cases
+    from ocpp_station.profiles import INSTALLED
 
     for module in pkgutil.iter_modules(cases.__path__):
         importlib.import_module(f"{cases.__name__}.{module.name}")
+    for profile in INSTALLED:
+        if profile.cases is not None:
+            importlib.import_module(profile.cases)
     return LIBRARY

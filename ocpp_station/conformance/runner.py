@@ -20,8 +20,16 @@ from ocpp_station.conformance.report import (
     Results,
     StepResult,
 )
-from ocpp_station.conformance.run import RESPONSE, TRIGGERED, ConfigKey, Facts, Failure, Run, Timing
 from ocpp_station.conformance.settings import Settings
+from ocpp_station.conformance.steps import (
+    RESPONSE,
+    TRIGGERED,
+    ConfigKey,
+    Facts,
+    Failure,
+    Run,
+    Timing,
+)
 from ocpp_station.conformance.target import Target
 from ocpp_station.conformance.transcript import StationLink
 from ocpp_station.csms.server import CentralSystem

@@ -18,8 +18,8 @@ from ocpp_station.conformance.drivers import ControlApiDriver, Driver, ProcessPo
 from ocpp_station.csms.server import CentralSystem
 
 if TYPE_CHECKING:
-    from ocpp_station.conformance.run import ConfigKey, Run
     from ocpp_station.conformance.settings import Settings
+    from ocpp_station.conformance.steps import ConfigKey, Run
     from ocpp_station.conformance.transcript import StationLink
 
 START_TIMEOUT = 20.0

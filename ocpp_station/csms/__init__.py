@@ -2,7 +2,7 @@
 
 from ocpp_station.csms.answers import DefaultAnswers
 from ocpp_station.csms.records import StationRecord, Transaction
-from ocpp_station.csms.server import CentralSystem, identity_from_path
+from ocpp_station.csms.server import CentralSystem
 from ocpp_station.csms.session import (
     NO_ANSWER,
     ExpectationFailed,
@@ -18,6 +18,7 @@ from ocpp_station.csms.store import (
     StoredStatus,
 )
 from ocpp_station.csms.tags import TagInfo
+from ocpp_station.rpc.ocppj import identity_from_path
 
 __all__ = [
     "NO_ANSWER",

@@ -95,12 +95,9 @@ def add_addresses(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `ocpp-station csms`."""
-    add_addresses(parser)
-    parser.add_argument(
-        "--db", metavar="PATH", help="SQLite database file (default: kept in memory only)"
-    )
+def add_boot_answer(parser: argparse.ArgumentParser) -> None:
+    """--boot and --heartbeat-interval: what every central system of the project answers a
+    BootNotification with."""
     parser.add_argument(
         "--boot",
         choices=sorted(BOOT_POLICIES),
@@ -114,6 +111,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="seconds, sent in BootNotification.conf (default 20)",
     )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `ocpp-station csms`."""
+    add_addresses(parser)
+    parser.add_argument(
+        "--db", metavar="PATH", help="SQLite database file (default: kept in memory only)"
+    )
+    add_boot_answer(parser)
     parser.add_argument(
         "--tags",
         type=_tag_file,

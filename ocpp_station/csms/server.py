@@ -18,7 +18,6 @@ import sqlite3
 from collections.abc import Awaitable, Collection, Mapping
 from contextvars import ContextVar
 from typing import Any
-from urllib.parse import unquote
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -36,9 +35,7 @@ from ocpp_station.csms.tags import TagInfo
 from ocpp_station.rpc.actions import ALL_ACTIONS
 from ocpp_station.rpc.endpoint import Handler, Router
 from ocpp_station.rpc.errors import NotSupported
-
-OCPP16 = "ocpp1.6"
-MAX_FRAME_SIZE = 1 << 20
+from ocpp_station.rpc.ocppj import MAX_FRAME_SIZE, SUBPROTOCOL, identity_from_path
 
 _log = logging.getLogger("ocpp_station.csms")
 
@@ -46,21 +43,6 @@ _log = logging.getLogger("ocpp_station.csms")
 # handlers get only the payload; each connection's reader task sets this once, and the tasks the
 # RPC layer starts for awaitable handlers inherit it.
 _current: ContextVar[StationSession] = ContextVar("ocpp_station_csms_session")
-
-
-def identity_from_path(path: str) -> str:
-    """The charge point identity: the last path segment, percent-decoded ([J] 3.1.1)."""
-    path = path.split("?", 1)[0].split("#", 1)[0]
-    segment = path.rsplit("/", 1)[-1]
-    if not segment:
-        raise ValueError("no charge point identity at the end of the URL path")
-    try:
-        identity = unquote(segment, errors="strict")
-    except UnicodeDecodeError:
-        raise ValueError("the charge point identity is not valid percent-encoded UTF-8") from None
-    if not identity.isprintable():
-        raise ValueError("the charge point identity holds control characters")
-    return identity
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -307,7 +289,7 @@ class CentralSystem:
     def _select_subprotocol(connection: ServerConnection, offered: Any) -> Subprotocol | None:
         # [J] 3.2: not agreeing means completing the handshake without Sec-WebSocket-Protocol
         # and closing at once (in _serve), not an HTTP error.
-        return Subprotocol(OCPP16) if OCPP16 in offered else None
+        return Subprotocol(SUBPROTOCOL) if SUBPROTOCOL in offered else None
 
     # ------------------------------------------------------------------ connections
 
@@ -315,15 +297,15 @@ class CentralSystem:
         request = connection.request
         assert request is not None  # the handshake is complete
         identity = identity_from_path(request.path)
-        if connection.subprotocol != OCPP16:
+        if connection.subprotocol != SUBPROTOCOL:
             offered = request.headers.get("Sec-WebSocket-Protocol")
             self.log.warning(
                 "%s: closed: the %s subprotocol was not offered (offered: %s)",
                 identity,
-                OCPP16,
+                SUBPROTOCOL,
                 offered or "none",
             )
-            await connection.close(CloseCode.PROTOCOL_ERROR, f"{OCPP16} subprotocol required")
+            await connection.close(CloseCode.PROTOCOL_ERROR, f"{SUBPROTOCOL} subprotocol required")
             return
         session = StationSession(
             identity,

@@ -15,7 +15,7 @@ from ocpp_station.fleet.fleet import Fleet, FleetOptions
 from ocpp_station.fleet.scenario import Scenario, ScenarioError, load_scenario
 from ocpp_station.runtime import StationOptions
 from ocpp_station.storage.fleet import FleetDatabase, FleetStorageError
-from ocpp_station.transport.select import TRANSPORTS, resolve
+from ocpp_station.transport.select import LOOPS, TRANSPORTS, resolve
 
 MAX_STATIONS = 100_000
 # Per-station log lines (connected, online, ...) times ten thousand drown the summary line.
@@ -78,23 +78,9 @@ def add_arguments(
         "websockets",
     )  # fmt: skip
     parser.add_argument(
-        "--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+        "--loop", choices=LOOPS, default="auto",
         help="event loop: uvloop where installed (auto), or the standard one",
     )  # fmt: skip
-
-
-def use_loop(choice: str) -> str:
-    """Install the event loop policy `choice` asks for; returns the loop that will run."""
-    if choice == "asyncio":
-        return "asyncio"
-    try:
-        import uvloop
-    except ImportError:
-        if choice == "uvloop":
-            raise UsageError("--loop uvloop: uvloop is not installed") from None
-        return "asyncio"
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return "uvloop"
 
 
 def options_from(args: argparse.Namespace) -> FleetOptions:

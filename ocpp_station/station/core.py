@@ -38,5 +38,6 @@ def install(c: Composition) -> None:
     c.add(DataTransferService(ctx))
 
 
-# Core's keys are the base table of station.config_keys.
-PROFILE = Profile(name=CORE, install=install, cases="ocpp_station.conformance.cases")
+# Core's keys are the base table of station.config_keys, its conformance cases the library's
+# own (ocpp_station/conformance/cases).
+PROFILE = Profile(name=CORE, install=install)

@@ -1,8 +1,8 @@
 """The station's WebSocket client: connection URL, back-off, connect/read/reconnect loop."""
 
+from ocpp_station.rpc.ocppj import SUBPROTOCOL
 from ocpp_station.transport.backoff import Backoff
 from ocpp_station.transport.client import (
-    OCPP16,
     HandshakeRejected,
     PongTimeout,
     StationClient,
@@ -12,7 +12,7 @@ from ocpp_station.transport.client import (
 from ocpp_station.transport.url import build_url
 
 __all__ = [
-    "OCPP16",
+    "SUBPROTOCOL",
     "Backoff",
     "HandshakeRejected",
     "PongTimeout",

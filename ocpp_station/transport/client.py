@@ -24,14 +24,13 @@ from websockets.typing import Subprotocol
 
 from ocpp_station import __version__
 from ocpp_station.rpc.errors import ConnectionLost
+from ocpp_station.rpc.ocppj import MAX_FRAME_SIZE, SUBPROTOCOL
 from ocpp_station.transport.backoff import Backoff
 from ocpp_station.transport.connection import WebSocketConnection
 from ocpp_station.transport.url import build_url as build_url  # re-exported for callers
 from ocpp_station.transport.url import is_secure
 
-OCPP16 = "ocpp1.6"
-DEFAULT_MAX_SIZE = 1 << 20
-"""Largest frame accepted (1 MiB); a larger one closes the connection with 1009."""
+DEFAULT_MAX_SIZE = MAX_FRAME_SIZE
 
 _log = logging.getLogger("ocpp_station.transport")
 
@@ -355,7 +354,7 @@ class StationClient:
         try:
             ws = await connect(
                 self.url,
-                subprotocols=[Subprotocol(OCPP16)],
+                subprotocols=[Subprotocol(SUBPROTOCOL)],
                 additional_headers=headers,
                 # [J] 5.1: no compression beyond RFC 6455. permessage-deflate also keeps zlib
                 # state: about 40 KiB more per connection end, measured with websockets 17.
@@ -374,11 +373,11 @@ class StationClient:
             raise HandshakeRejected(response.status_code, response.reason_phrase) from exc
         except InvalidHandshake as exc:
             raise ConnectionError(f"invalid handshake: {exc}") from exc
-        if ws.subprotocol != OCPP16:
+        if ws.subprotocol != SUBPROTOCOL:
             # [J] 3.2: a 101 without Sec-WebSocket-Protocol means the server did not agree.
             await ws.close(CloseCode.PROTOCOL_ERROR, "ocpp1.6 subprotocol required")
             raise SubprotocolRefused(
-                f"the central system did not agree to the {OCPP16} subprotocol"
+                f"the central system did not agree to the {SUBPROTOCOL} subprotocol"
                 f" (answered {ws.subprotocol or 'none'})"
             )
         return ws

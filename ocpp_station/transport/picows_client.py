@@ -45,8 +45,8 @@ from websockets.frames import OK_CLOSE_CODES, Close, CloseCode
 from websockets.protocol import State
 
 from ocpp_station import __version__
+from ocpp_station.rpc.ocppj import SUBPROTOCOL
 from ocpp_station.transport.client import (
-    OCPP16,
     HandshakeRejected,
     StationClient,
     SubprotocolRefused,
@@ -521,18 +521,18 @@ class PicowsStationClient(StationClient):
                 open_timeout=self._open_timeout,
                 close_timeout=self._close_timeout,
                 max_size=self._max_size,
-                offered=(OCPP16,),
+                offered=(SUBPROTOCOL,),
             )
         except WSInvalidStatusError as exc:
             status = exc.response.status if exc.response is not None else HTTPStatus(500)
             raise HandshakeRejected(int(status), HTTPStatus(status).phrase) from exc
         except WSHandshakeError as exc:
             raise ConnectionError(f"invalid handshake: {exc}") from exc
-        if ws.subprotocol != OCPP16:
+        if ws.subprotocol != SUBPROTOCOL:
             # [J] 3.2: a 101 without Sec-WebSocket-Protocol means the server did not agree.
             await ws.close(CloseCode.PROTOCOL_ERROR, "ocpp1.6 subprotocol required")
             raise SubprotocolRefused(
-                f"the central system did not agree to the {OCPP16} subprotocol (answered none)"
+                f"the central system did not agree to the {SUBPROTOCOL} subprotocol (answered none)"
             )
         return ws
 

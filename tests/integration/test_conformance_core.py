@@ -15,9 +15,9 @@ import pytest
 from ocpp_station.conformance.case import Case, Library, Verdict, load_library
 from ocpp_station.conformance.drivers import ControlApiDriver
 from ocpp_station.conformance.report import CaseResult, Results
-from ocpp_station.conformance.run import Run
 from ocpp_station.conformance.runner import Runner
 from ocpp_station.conformance.settings import Settings
+from ocpp_station.conformance.steps import Run
 from ocpp_station.conformance.target import (
     ExternalStation,
     OwnStation,

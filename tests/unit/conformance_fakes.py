@@ -18,9 +18,9 @@ from ocpp_station import timefmt
 from ocpp_station.conformance.case import Case, Library, Verdict
 from ocpp_station.conformance.drivers import DriverError
 from ocpp_station.conformance.report import CaseResult, Results
-from ocpp_station.conformance.run import ConfigKey, Run
 from ocpp_station.conformance.runner import Runner
 from ocpp_station.conformance.settings import Settings
+from ocpp_station.conformance.steps import ConfigKey, Run
 from ocpp_station.conformance.transcript import StationLink
 from ocpp_station.csms.server import CentralSystem
 from ocpp_station.rpc.endpoint import Router, RpcEndpoint

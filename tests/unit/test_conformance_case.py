@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ocpp_station.conformance.case import Library, Requirement, load_library
-from ocpp_station.conformance.run import Run
+from ocpp_station.conformance.steps import Run
 
 
 async def nothing(run: Run) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from ocpp_station.conformance import cli
 from ocpp_station.conformance.drivers import Console, ControlApiDriver, OperatorDriver
-from ocpp_station.conformance.run import ConfigKey
+from ocpp_station.conformance.steps import ConfigKey
 from ocpp_station.conformance.target import ExternalStation, OwnStation, infer_cable
 
 

@@ -16,8 +16,8 @@ from ocpp_station.conformance.report import (
     render_html,
     render_markdown,
 )
-from ocpp_station.conformance.run import RESPONSE, TRIGGERED, Timing
 from ocpp_station.conformance.runner import measurements
+from ocpp_station.conformance.steps import RESPONSE, TRIGGERED, Timing
 
 
 def sample() -> Results:

@@ -9,7 +9,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from ocpp_station.conformance.case import NotApplicable, Verdict
-from ocpp_station.conformance.run import RESPONSE, TRIGGERED, Expected, Run, one_of
+from ocpp_station.conformance.steps import RESPONSE, TRIGGERED, Expected, Run, one_of
 from tests.unit.conformance_fakes import (
     FakeStation,
     FakeTarget,

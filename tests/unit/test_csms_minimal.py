@@ -16,14 +16,11 @@ import pytest
 from websockets.asyncio.client import connect
 
 from ocpp_station.csms.minimal import build_parser, main
-from ocpp_station.csms.minimal_api import MinimalApi, percentile
-from ocpp_station.csms.minimal_ledger import RECENT_STOPPED, Ledger
-from ocpp_station.csms.minimal_server import (
-    MinimalCentralSystem,
-    MinimalServer,
-    picows_available,
-)
+from ocpp_station.csms.minimal.api import MinimalApi, percentile
+from ocpp_station.csms.minimal.ledger import RECENT_STOPPED, Ledger
+from ocpp_station.csms.minimal.server import MinimalCentralSystem, MinimalServer
 from ocpp_station.rpc.schemas import validate_response
+from ocpp_station.transport.select import picows_available
 from tests.unit.test_csms_support import BOOT, WAIT, RawStation
 
 REPO = Path(__file__).resolve().parents[2]
@@ -447,9 +444,9 @@ def test_options() -> None:
         ("127.0.0.1", 0),
         30,
     )
-    assert (args.boot_status, args.transport, args.loop) == ("Accepted", "auto", "auto")
+    assert (args.boot, args.transport, args.loop) == ("accept", "auto", "auto")
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["--boot-status", "Maybe"])
+        build_parser().parse_args(["--boot", "maybe"])
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--heartbeat-interval", "-1"])
 
@@ -461,6 +458,16 @@ def test_main_refuses_a_transport_that_is_not_installed(capsys: pytest.CaptureFi
     assert "needs the picows package" in capsys.readouterr().err
 
 
+def test_the_flags_are_those_of_the_csms_command() -> None:
+    """`ocpp-station csms-minimal` takes `ocpp-station csms`'s flags for what both do."""
+    from ocpp_station.cli import build_parser as top
+
+    full = top().parse_args(["csms", "--boot", "pending", "--heartbeat-interval", "9"])
+    minimal = top().parse_args(["csms-minimal", "--boot", "pending", "--heartbeat-interval", "9"])
+    for name in ("listen", "api", "boot", "heartbeat_interval"):
+        assert getattr(full, name) == getattr(minimal, name), name
+
+
 async def test_the_command_prints_its_addresses_and_stops_on_sigterm() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -470,8 +477,8 @@ async def test_the_command_prints_its_addresses_and_stops_on_sigterm() -> None:
         "127.0.0.1:0",
         "--api",
         "127.0.0.1:0",
-        "--boot-status",
-        "Rejected",
+        "--boot",
+        "reject",
         "--heartbeat-interval",
         "7",
         cwd=REPO,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ocpp_station.conformance.case import case
 from ocpp_station.conformance.cases.flows import ensure_config
-from ocpp_station.conformance.run import Expected, Run
+from ocpp_station.conformance.steps import Expected, Run
 
 MODULE = "04 Cache"
 

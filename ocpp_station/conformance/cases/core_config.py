@@ -15,7 +15,7 @@ from ocpp_station.conformance.cases.spec_keys import (
     csl,
     type_problem,
 )
-from ocpp_station.conformance.run import Run
+from ocpp_station.conformance.steps import Run
 
 HAPPY = "08 Configuration (happy flow)"
 NON_HAPPY = "16 / 17 Configuration Keys and Fault (non-happy)"

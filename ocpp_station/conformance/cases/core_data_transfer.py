@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ocpp_station.conformance.case import case
-from ocpp_station.conformance.run import Run
+from ocpp_station.conformance.steps import Run
 
 MODULE = "24 Data Transfer"
 

@@ -10,7 +10,7 @@ from ocpp_station import timefmt
 from ocpp_station.conformance.case import case
 from ocpp_station.conformance.cases.flows import remote_start_plugged
 from ocpp_station.conformance.cases.spec_keys import ENERGY, csl
-from ocpp_station.conformance.run import Expected, Run
+from ocpp_station.conformance.steps import Expected, Run
 from ocpp_station.conformance.transcript import Message
 
 MODULE = "09 Meter Values"

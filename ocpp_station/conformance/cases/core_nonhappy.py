@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ocpp_station.conformance.case import case
 from ocpp_station.conformance.cases.flows import ensure_config
-from ocpp_station.conformance.run import Run, one_of
+from ocpp_station.conformance.steps import Run, one_of
 
 MODULE = "10 / 11 Basic Actions (non-happy)"
 

@@ -23,7 +23,7 @@ from ocpp_station.conformance.cases.flows import (
     timestamp_of,
     transaction_samples,
 )
-from ocpp_station.conformance.run import Expected, Run
+from ocpp_station.conformance.steps import Expected, Run
 from ocpp_station.conformance.transcript import Message
 
 MODULE = "15 Offline Behaviour"

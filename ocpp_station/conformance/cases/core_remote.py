@@ -10,7 +10,7 @@ from ocpp_station.conformance.cases.flows import (
     remote_start_plugged,
     status_time,
 )
-from ocpp_station.conformance.run import Expected, Run
+from ocpp_station.conformance.steps import Expected, Run
 
 HAPPY = "05 Remote Actions (happy flow)"
 NON_HAPPY = "12 Remote Actions (non-happy)"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ocpp_station.conformance.case import case
 from ocpp_station.conformance.cases.flows import remote_start_plugged
-from ocpp_station.conformance.run import Expected, Run, one_of
+from ocpp_station.conformance.steps import Expected, Run, one_of
 
 MODULE = "06 Resetting (happy flow)"
 

@@ -8,7 +8,7 @@ from typing import Any
 from ocpp_station import timefmt
 from ocpp_station.conformance.case import case
 from ocpp_station.conformance.cases.flows import local_start_plugged, remote_start_plugged
-from ocpp_station.conformance.run import Expected, Run, one_of
+from ocpp_station.conformance.steps import Expected, Run, one_of
 from ocpp_station.conformance.transcript import Message
 
 START = "02 Start Charging Session"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ocpp_station.conformance.case import case
 from ocpp_station.conformance.cases.flows import remote_start_plugged
-from ocpp_station.conformance.run import Expected, Run
+from ocpp_station.conformance.steps import Expected, Run
 
 HAPPY = "07 Unlocking (happy flow)"
 NON_HAPPY = "13 Unlocking (non-happy)"

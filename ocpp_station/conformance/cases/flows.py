@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ocpp_station import timefmt
-from ocpp_station.conformance.run import Run
+from ocpp_station.conformance.steps import Run
 from ocpp_station.conformance.transcript import Message
 
 

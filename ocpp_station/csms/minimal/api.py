@@ -36,7 +36,7 @@ import orjson
 from aiohttp import web
 from websockets.exceptions import ConnectionClosed
 
-from ocpp_station.csms.minimal_server import MinimalServer, StationGone
+from ocpp_station.csms.minimal.server import MinimalServer, StationGone
 from ocpp_station.httpserver import HttpServer
 
 DEFAULT_TIMEOUT = 30.0

@@ -1,6 +1,6 @@
 """The minimal central system on picows: one callback object per connection, no task.
 
-Imported only when picows is installed (minimal_server.py chooses the transport).
+Imported only when picows is installed (server.py chooses the transport).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from picows import (
     ws_create_server,
 )
 
-from ocpp_station.csms.minimal_ledger import StationLedger
-from ocpp_station.csms.minimal_server import OCPP16, MinimalCentralSystem
-from ocpp_station.csms.server import identity_from_path
+from ocpp_station.csms.minimal.ledger import StationLedger
+from ocpp_station.csms.minimal.server import MinimalCentralSystem
+from ocpp_station.rpc.ocppj import SUBPROTOCOL, identity_from_path
 
 # picows allocates this much per connection up front (16 KiB by default) and grows it for a
 # larger frame: OCPP frames are mostly well under 1 KiB, and 10,000 stations x 16 KiB is 160 MB.
@@ -67,8 +67,8 @@ async def create_server(
             response = WSUpgradeResponse.create_error_response(400, f"{exc}\n".encode())
             return WSUpgradeResponseWithListener(response, None)
         offered = request.headers.get("Sec-WebSocket-Protocol", "")
-        agreed = OCPP16 in (item.strip() for item in offered.split(","))
-        headers = {"Sec-WebSocket-Protocol": OCPP16} if agreed else None
+        agreed = SUBPROTOCOL in (item.strip() for item in offered.split(","))
+        headers = {"Sec-WebSocket-Protocol": SUBPROTOCOL} if agreed else None
         listener = _StationListener(core, identity, agreed, listeners)
         return WSUpgradeResponseWithListener(
             WSUpgradeResponse.create_101_response(headers), listener
@@ -107,7 +107,7 @@ class _StationListener(WSListener):
         self.transport = transport
         if not self.agreed:
             # [J] 3.2: without an agreed subprotocol the central system closes at once.
-            transport.send_close(WSCloseCode.PROTOCOL_ERROR, f"{OCPP16} subprotocol required")
+            transport.send_close(WSCloseCode.PROTOCOL_ERROR, f"{SUBPROTOCOL} subprotocol required")
             transport.disconnect()
             return
         self.listeners.add(self)

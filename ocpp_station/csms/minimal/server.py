@@ -23,36 +23,20 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from ocpp_station.csms.minimal_ledger import Ledger, StationLedger
-from ocpp_station.csms.server import identity_from_path
+from ocpp_station.csms.answers import BOOT_STATUSES
+from ocpp_station.csms.minimal.ledger import Ledger, StationLedger
+from ocpp_station.rpc.ocppj import MAX_FRAME_SIZE, SUBPROTOCOL, identity_from_path
 from ocpp_station.timefmt import iso
+from ocpp_station.transport.select import resolve
 
-OCPP16 = "ocpp1.6"
-MAX_FRAME_SIZE = 1 << 20
 BACKLOG = 4096  # a fleet ramping up connects hundreds per second
-BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
-TRANSPORTS = ("picows", "websockets")
 
 if TYPE_CHECKING:
-    from ocpp_station.csms.minimal_picows import PicowsServer
+    from ocpp_station.csms.minimal.picows import PicowsServer
 
 _CALL, _CALLRESULT, _CALLERROR = 2, 3, 4
 _EMPTY = b"{}"
 _ACCEPTED = b'{"idTagInfo":{"status":"Accepted"}}'
-
-
-def picows_available() -> bool:
-    try:
-        import picows  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def default_transport() -> str:
-    """picows where installed: about 4x less CPU per message than websockets (measured for the
-    fleet benchmark on loopback)."""
-    return "picows" if picows_available() else "websockets"
 
 
 class Link(Protocol):
@@ -85,7 +69,7 @@ class MinimalCentralSystem:
         ledger: Ledger | None = None,
     ) -> None:
         if boot_status not in BOOT_STATUSES:
-            raise ValueError(f"boot status must be one of {', '.join(BOOT_STATUSES)}")
+            raise ValueError(f"boot status must be one of {', '.join(sorted(BOOT_STATUSES))}")
         if heartbeat_interval < 0:
             raise ValueError(f"the heartbeat interval must not be negative: {heartbeat_interval}")
         self.boot_status = boot_status
@@ -288,12 +272,10 @@ def _fields(payload: Any) -> dict[str, Any]:
 class MinimalServer:
     """The core on a WebSocket server: ws://HOST:PORT/<identity>, subprotocol ocpp1.6."""
 
-    def __init__(self, core: MinimalCentralSystem, transport: str | None = None) -> None:
-        transport = transport or default_transport()
-        if transport not in TRANSPORTS:
-            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}")
-        if transport == "picows" and not picows_available():
-            raise ValueError("the picows transport needs the picows package")
+    def __init__(self, core: MinimalCentralSystem, transport: str = "auto") -> None:
+        """`transport`: the WebSocket library (transport.select; auto takes picows where
+        installed, about 4x less CPU per message than websockets on the fleet benchmark)."""
+        transport = resolve(transport)
         self.core = core
         self.transport = transport
         self.host = ""
@@ -309,7 +291,7 @@ class MinimalServer:
         if self._server is not None:
             raise RuntimeError("the server is already running")
         if self.transport == "picows":
-            from ocpp_station.csms.minimal_picows import create_server
+            from ocpp_station.csms.minimal.picows import create_server
 
             server: PicowsServer | Server = await create_server(
                 self.core, host, port, backlog=BACKLOG, max_frame_size=MAX_FRAME_SIZE
@@ -341,9 +323,9 @@ class MinimalServer:
     async def _serve_websockets(self, connection: ServerConnection) -> None:
         request = connection.request
         assert request is not None  # the handshake is complete
-        if connection.subprotocol != OCPP16:
+        if connection.subprotocol != SUBPROTOCOL:
             # [J] 3.2: without an agreed subprotocol the central system closes at once.
-            await connection.close(CloseCode.PROTOCOL_ERROR, f"{OCPP16} subprotocol required")
+            await connection.close(CloseCode.PROTOCOL_ERROR, f"{SUBPROTOCOL} subprotocol required")
             return
         link = _WebsocketsLink(connection)
         account = self.core.attach(identity_from_path(request.path), link)
@@ -370,7 +352,7 @@ class _WebsocketsLink:
 
 
 def _select_subprotocol(connection: ServerConnection, offered: Any) -> Subprotocol | None:
-    return Subprotocol(OCPP16) if OCPP16 in offered else None
+    return Subprotocol(SUBPROTOCOL) if SUBPROTOCOL in offered else None
 
 
 def _check_path(connection: ServerConnection, request: Request) -> Response | None:

@@ -38,6 +38,8 @@ LocalSource = Callable[[str], IdTagInfo | None]
 
 
 class AuthService(Service):
+    __slots__ = ("_sources", "cache", "ctx")
+
     def __init__(self, ctx: StationContext, cache: CacheStore) -> None:
         self.ctx = ctx
         self.cache = cache

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 
 class Availability(Service):
+    __slots__ = ("ctx", "store")
+
     def __init__(self, ctx: StationContext, store: AvailabilityStore) -> None:
         self.ctx = ctx
         self.store = store

@@ -33,6 +33,8 @@ _REJECTED: Payload = {"status": "Rejected"}
 
 
 class BootService(Service):
+    __slots__ = ("_heartbeat", "_not_before", "_task", "ctx", "info", "registration")
+
     def __init__(self, ctx: StationContext) -> None:
         self.ctx = ctx
         self.info = ctx.info

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 
 class ConfigRequests(Service):
+    __slots__ = ("config",)
+
     def __init__(self, ctx: StationContext) -> None:
         self.config = ctx.config
 

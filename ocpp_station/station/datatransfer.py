@@ -16,6 +16,8 @@ VendorHandler = Callable[[str | None, str | None], tuple[str, str | None]]
 
 
 class DataTransferService(Service):
+    __slots__ = ("_vendors", "ctx")
+
     def __init__(self, ctx: StationContext) -> None:
         self.ctx = ctx
         self._vendors: dict[str, VendorHandler] = {}

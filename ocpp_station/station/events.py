@@ -27,10 +27,11 @@ class Signal(Generic[P]):
     __slots__ = ("_listeners",)
 
     def __init__(self) -> None:
-        self._listeners: list[Callable[P, None]] = []
+        # A tuple: the empty one is shared, so a signal nobody listens to costs nothing more.
+        self._listeners: tuple[Callable[P, None], ...] = ()
 
     def connect(self, listener: Callable[P, None]) -> None:
-        self._listeners.append(listener)
+        self._listeners = (*self._listeners, listener)
 
     def emit(self, *args: P.args, **kwargs: P.kwargs) -> None:
         for listener in self._listeners:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 class HardwareEvents(Service):
     """The station's HardwareListener."""
 
+    __slots__ = ("ctx", "sessions")
+
     def __init__(self, ctx: StationContext, sessions: Sessions) -> None:
         self.ctx = ctx
         self.sessions = sessions

@@ -113,6 +113,15 @@ def transaction_data(tx: Transaction, config: Configuration) -> list[dict[str, A
 
 
 class Metering(Service):
+    __slots__ = (
+        "_aligned",
+        "_aligned_due",
+        "_last_aligned_wh",
+        "_last_periodic_wh",
+        "ctx",
+        "journal",
+    )
+
     def __init__(self, ctx: StationContext, journal: TransactionStore) -> None:
         self.ctx = ctx
         self.journal = journal

@@ -53,6 +53,8 @@ class Recovery(Service):
     """Runs at a cold start only: a reboot inside the process has nothing to recover (its
     transactions were stopped and its queue is still in memory)."""
 
+    __slots__ = ("ctx", "sessions", "store")
+
     def __init__(self, ctx: StationContext, sessions: Sessions, store: JournalReader) -> None:
         self.ctx = ctx
         self.sessions = sessions

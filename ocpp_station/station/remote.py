@@ -20,6 +20,8 @@ class RemoteControl(Service):
     """Before the central system accepted the station, the inbound gate (BootService.admit)
     answers RemoteStart and RemoteStop with Rejected (§4.2); the handlers see only the rest."""
 
+    __slots__ = ("auth", "ctx", "sessions")
+
     def __init__(self, ctx: StationContext, auth: AuthService, sessions: Sessions) -> None:
         self.ctx = ctx
         self.auth = auth

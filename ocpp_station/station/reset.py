@@ -19,6 +19,8 @@ DRAIN_SECONDS = 10.0
 
 
 class ResetService(Service):
+    __slots__ = ("ctx", "resetting", "sessions")
+
     def __init__(self, ctx: StationContext, sessions: Sessions) -> None:
         self.ctx = ctx
         self.sessions = sessions

@@ -16,7 +16,8 @@ its constructor, so the constructor tells its dependencies.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ocpp_station.station.connector import Authorization, Connector
@@ -64,7 +65,10 @@ def on_config(*keys: str) -> Callable[[F], F]:
 
 class Service:
     """Base of every service. Every hook is optional: the Station calls only those a service
-    overrides, so an idle hook costs nothing on a fleet of thousands."""
+    overrides, so an idle hook costs nothing on a fleet of thousands. Services declare
+    `__slots__`: a fleet holds a dozen per station."""
+
+    __slots__ = ()
 
     def on_power_up(self, cold: bool) -> None:
         """The station starts (`cold`: a new process, the store is all that is known) or
@@ -152,14 +156,49 @@ def _class_hooks(cls: type[Service]) -> frozenset[str]:
     return cached
 
 
-def declarations(service: Service) -> list[tuple[str, str, Callable[..., Any]]]:
-    """(kind, action or key, bound method) for every declaration of `service`."""
-    return [
-        (kind, name, getattr(service, attribute))
-        for kind, name, attribute in _class_declarations(type(service))
-    ]
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """Where the declarations and hooks of a composition live, by the position of the service
+    in it: built once per shape (the sequence of service classes) and shared by every station
+    of that shape, so a fleet pays for it once."""
+
+    handlers: dict[str, tuple[int, str]]  # action -> (service position, method name)
+    after: dict[str, tuple[int, str]]
+    reactions: dict[str, tuple[tuple[int, str], ...]]  # configuration key -> its reactions
+    hooks: dict[str, tuple[int, ...]]  # hook -> positions of the services implementing it
 
 
-def overridden_hooks(service: Service) -> frozenset[str]:
-    """The hooks of HOOKS that `service` implements."""
-    return _class_hooks(type(service))
+_WIRINGS: dict[tuple[type[Service], ...], Wiring] = {}
+
+
+def wiring(services: Sequence[Service]) -> Wiring:
+    """The Wiring of `services`; ValueError when two services claim one action."""
+    shape = tuple(type(s) for s in services)
+    found = _WIRINGS.get(shape)
+    if found is not None:
+        return found
+    handlers: dict[str, tuple[int, str]] = {}
+    after_hooks: dict[str, tuple[int, str]] = {}
+    reactions: dict[str, list[tuple[int, str]]] = {}
+    for index, cls in enumerate(shape):
+        for kind, name, attribute in _class_declarations(cls):
+            if kind == HANDLES:
+                if name in handlers:
+                    raise ValueError(f"{name} is handled twice")
+                handlers[name] = (index, attribute)
+            elif kind == AFTER:
+                if name in after_hooks:
+                    raise ValueError(f"{name} has two after hooks")
+                after_hooks[name] = (index, attribute)
+            elif kind == ON_CONFIG:
+                reactions.setdefault(name, []).append((index, attribute))
+    missing = sorted(set(after_hooks) - set(handlers))
+    if missing:
+        raise ValueError(f"after hooks without a handler: {', '.join(missing)}")
+    hooks = {
+        hook: tuple(i for i, cls in enumerate(shape) if hook in _class_hooks(cls)) for hook in HOOKS
+    }
+    built = _WIRINGS[shape] = Wiring(
+        handlers, after_hooks, {k: tuple(v) for k, v in reactions.items()}, hooks
+    )
+    return built

@@ -30,17 +30,13 @@ from ocpp_station.station.ports import Ports
 from ocpp_station.station.profile import Composition, Profile
 from ocpp_station.station.sender import Outbound, Sender
 from ocpp_station.station.service import (
-    AFTER,
-    HANDLES,
-    ON_CONFIG,
     Admission,
     AfterHook,
     ConfigReaction,
     Handler,
     Payload,
     Service,
-    declarations,
-    overridden_hooks,
+    wiring,
 )
 from ocpp_station.station.status_report import StatusReporter
 from ocpp_station.storage.interface import StateStore
@@ -94,72 +90,48 @@ class Station:
         for profile in INSTALLED if profiles is None else profiles:
             profile.install(composition)
         self.services: tuple[Service, ...] = tuple(composition.services)
-        self._by_kind: dict[type[Service], Service] = {}
+        # Where every declaration and hook lives: shared by the stations of a fleet.
+        self._wiring = wiring(self.services)
         self._wire()
         self._power_up(cold=True)
 
     # -- composition --------------------------------------------------------------------------
     def _wire(self) -> None:
         ctx = self.ctx
-        self._handlers: dict[str, Handler] = {}
-        self._after: dict[str, AfterHook] = {}
-        reactions: dict[str, list[ConfigReaction]] = {}
-        for service in self.services:
-            for kind, name, method in declarations(service):
-                if kind == HANDLES:
-                    if name in self._handlers:
-                        raise ValueError(f"{name} is handled twice")
-                    self._handlers[name] = method
-                elif kind == AFTER:
-                    if name in self._after:
-                        raise ValueError(f"{name} has two after hooks")
-                    self._after[name] = method
-                elif kind == ON_CONFIG:
-                    reactions.setdefault(name, []).append(method)
-        missing = sorted(set(self._after) - set(self._handlers))
-        if missing:
-            raise ValueError(f"after hooks without a handler: {', '.join(missing)}")
-        self._reactions = reactions
         ctx.config.subscribe(self._config_changed)
+        for service in self._implementing("on_accepted"):
+            ctx.events.accepted.connect(service.on_accepted)
+        for service in self._implementing("start_guard"):
+            ctx.guards.add(service.start_guard)
+        for service in self._implementing("refine_status"):
+            ctx.status.add_refiner(service.refine_status)
 
-        def implementing(hook: str) -> list[Any]:
-            return [getattr(s, hook) for s in self.services if hook in overridden_hooks(s)]
-
-        self._on_power_up = implementing("on_power_up")
-        self._on_connected = implementing("on_connected")
-        self._on_disconnected = implementing("on_disconnected")
-        self._on_reboot_hooks = implementing("on_reboot")
-        self._on_power_down = implementing("on_power_down")
-        self._admit = implementing("admit")
-        self._snapshot = implementing("snapshot")
-        self._snapshot_connector = implementing("snapshot_connector")
-        for hook in implementing("on_accepted"):
-            ctx.events.accepted.connect(hook)
-        for guard in implementing("start_guard"):
-            ctx.guards.add(guard)
-        for refiner in implementing("refine_status"):
-            ctx.status.add_refiner(refiner)
+    def _implementing(self, hook: str) -> list[Service]:
+        services = self.services
+        return [services[i] for i in self._wiring.hooks[hook]]
 
     def service(self, kind: type[S]) -> S:
         """The installed service of type `kind`."""
-        found = self._by_kind.get(kind)
-        if found is None:
-            for service in self.services:
-                if isinstance(service, kind):
-                    found = self._by_kind[kind] = service
-                    break
-            else:
-                raise LookupError(f"{kind.__name__} is not installed")
-        return found  # type: ignore[return-value]  # keyed by its own type
+        for service in self.services:
+            if isinstance(service, kind):
+                return service
+        raise LookupError(f"{kind.__name__} is not installed")
 
     def handlers(self) -> dict[str, tuple[Handler, AfterHook | None]]:
         """The CSMS requests this station answers, by action, with their after hooks."""
-        return {action: (h, self._after.get(action)) for action, h in self._handlers.items()}
+        services = self.services
+        routes: dict[str, tuple[Handler, AfterHook | None]] = {}
+        for action, (index, name) in self._wiring.handlers.items():
+            after = self._wiring.after.get(action)
+            hook = getattr(services[after[0]], after[1]) if after is not None else None
+            routes[action] = (getattr(services[index], name), hook)
+        return routes
 
     def admit(self, action: str | None) -> Admission:
         """The inbound gate (rpc.endpoint.Gate): the first service with a say decides."""
-        for admit in self._admit:
-            verdict: Admission | None = admit(action)
+        services = self.services
+        for i in self._wiring.hooks["admit"]:
+            verdict = services[i].admit(action)
             if verdict is not None:
                 return verdict
         return True
@@ -172,7 +144,9 @@ class Station:
         return router
 
     def _config_changed(self, key: str, value: str) -> None:
-        for reaction in self._reactions.get(key, ()):
+        services = self.services
+        for index, name in self._wiring.reactions.get(key, ()):
+            reaction: ConfigReaction = getattr(services[index], name)
             reaction(value)
 
     # -- shortcuts to the shared infrastructure -----------------------------------------------
@@ -228,28 +202,28 @@ class Station:
 
     # -- the station's moments ----------------------------------------------------------------
     def _power_up(self, cold: bool) -> None:
-        for hook in self._on_power_up:
-            hook(cold)
+        for service in self._implementing("on_power_up"):
+            service.on_power_up(cold)
         self.ctx.status.power_up()
 
     def connected(self, outbound: Outbound) -> None:
         sender = self.ctx.sender
         sender.start()
         sender.connected(outbound)
-        for hook in self._on_connected:
-            hook()
+        for service in self._implementing("on_connected"):
+            service.on_connected()
 
     def disconnected(self) -> None:
         self.ctx.sender.disconnected()
-        for hook in self._on_disconnected:
-            hook()
+        for service in self._implementing("on_disconnected"):
+            service.on_disconnected()
 
     async def power_down(self, grace: float, *, wait_offline: bool = False) -> None:
         """A controlled shutdown (a UPS holding up): the services stop what they run (the
         sessions end with reason PowerLoss), and what the central system answers within
         `grace` seconds is delivered; the rest stays queued."""
-        for hook in self._on_power_down:
-            hook()
+        for service in self._implementing("on_power_down"):
+            service.on_power_down()
         sender = self.ctx.sender
         # Offline, a charger's UPS does not wait for a central system that may be gone for
         # hours; a store that dies with the process (a memory-only fleet) asks to wait for the
@@ -265,8 +239,8 @@ class Station:
 
     def reboot(self) -> None:
         """Back to the power-up state: what is physical or persisted stays, the rest goes."""
-        for hook in self._on_reboot_hooks:
-            hook()
+        for service in self._implementing("on_reboot"):
+            service.on_reboot()
         self.ctx.status.reboot()
         self._power_up(cold=False)
 
@@ -274,6 +248,7 @@ class Station:
     def snapshot(self, connected: bool) -> Payload:
         cp = self.ctx.cp
         connectors: list[Payload] = [{"id": 0, "status": cp.status, "errorCode": cp.error[0]}]
+        contributors = self._implementing("snapshot_connector")
         for c in cp:
             entry: Payload = {
                 "id": c.connector_id,
@@ -281,12 +256,12 @@ class Station:
                 "errorCode": c.error_code,
                 "plugged": c.plugged,
             }
-            for contribute in self._snapshot_connector:
-                contribute(c, entry)
+            for service in contributors:
+                service.snapshot_connector(c, entry)
             connectors.append(entry)
         view: Payload = {"id": self.ctx.identity, "connected": connected}
-        for contribute in self._snapshot:
-            contribute(view)
+        for service in self._implementing("snapshot"):
+            service.snapshot(view)
         view["connectors"] = connectors
         view["queuedMessages"] = self.ctx.sender.queued
         return view

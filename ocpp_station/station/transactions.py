@@ -29,6 +29,8 @@ LOCK_FAILURE: tuple[str, str | None] = ("ConnectorLockFailure", "connector did n
 
 
 class Sessions(Service):
+    __slots__ = ("_unassigned_timer", "auth", "ctx", "journal", "shutting_down", "unassigned")
+
     def __init__(self, ctx: StationContext, auth: AuthService, journal: TransactionStore) -> None:
         self.ctx = ctx
         self.auth = auth

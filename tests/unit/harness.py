@@ -19,7 +19,8 @@ from ocpp_station.storage.store import StationStore
 
 Payload = dict[str, Any]
 S = TypeVar("S", bound=Service)
-Responder = Callable[[Payload], Payload | BaseException]
+# An answer, an exception to raise, or a future the test resolves later (a slow answer).
+Responder = Callable[[Payload], "Payload | BaseException | asyncio.Future[Payload]"]
 
 
 class FakeCsms:
@@ -35,9 +36,9 @@ class FakeCsms:
     async def call(self, action: str, payload: Payload) -> Payload:
         self.sent.append((action, _copy(payload)))
         responder = self.responders.get(action)
-        answer: Payload | BaseException = (
-            responder(payload) if responder is not None else self.default(action, payload)
-        )
+        answer = responder(payload) if responder is not None else self.default(action, payload)
+        if isinstance(answer, asyncio.Future):
+            answer = await answer  # a held answer: the test releases it
         if isinstance(answer, BaseException):
             raise answer
         return answer

@@ -9,6 +9,7 @@ import asyncio
 import importlib
 import itertools
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -49,6 +50,8 @@ MESSAGE_LOG_SIZE = 10_000
 SHUTDOWN_GRACE = 5.0
 # The station's SQLite file inside --state-dir.
 STATE_FILE = "station.db"
+# Tells this process's message ids from an earlier process's, where the counter starts afresh.
+PROCESS_PREFIX = secrets.token_hex(4)
 
 
 @dataclass(slots=True)
@@ -183,6 +186,13 @@ class StationRuntime:
             logs=StationLogs(process_log(), self.messages.frames),
         )
 
+    def _next_message_id(self) -> str:
+        """[JE] 3.1: a message id is unique per identity, across restarts too. A durable store
+        counts on from where the last run stopped; a store that dies with the process starts
+        at 1 again, so its ids carry this process's own prefix."""
+        number = self.store.next_counter("message_id")
+        return str(number) if self.store.durable else f"{PROCESS_PREFIX}-{number}"
+
     def _password(self) -> str | None:
         try:
             value = self.config.get("AuthorizationKey")
@@ -258,7 +268,8 @@ class StationRuntime:
             self.client.send,
             self.router,
             response_timeout=float(self._message_timeout()),
-            next_id=lambda: str(self.store.next_counter("message_id")),
+            next_id=self._next_message_id,
+            lenient_answers=True,
             on_frame=self.messages.add,
         )
         self.endpoint = endpoint

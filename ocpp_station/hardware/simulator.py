@@ -43,6 +43,9 @@ MEASURANDS: Final = frozenset(
     )
 )
 
+# The one ChargePointErrorCode that is a warning (§4.9): the EV stops drawing, nothing faults.
+EV_COMMUNICATION_ERROR: Final = "EVCommunicationError"
+
 _ERROR_CODES: Final = frozenset(
     c.value for c in ChargePointErrorCode if c is not ChargePointErrorCode.no_error
 )
@@ -136,7 +139,7 @@ class SimConnector:
         return self._plugged
 
     def ev_wants_power(self) -> bool:
-        return self._plugged and self._ev_state == READY
+        return self._plugged and self._ev_state == READY and not self._ev_link_lost()
 
     def set_energy_offered(self, on: bool) -> None:
         if on != self._offered:
@@ -232,10 +235,17 @@ class SimConnector:
             self._timer.cancel()
             self._timer = None
 
+    def _ev_link_lost(self) -> bool:
+        """An EVCommunicationError is active: the EV cannot be told it may draw, so it does
+        not, while the EVSE keeps offering (a warning, not a fault: §4.9, §7.6)."""
+        return self._fault is not None and self._fault[0] == EV_COMMUNICATION_ERROR
+
     def _plan(self) -> None:
         """Start a charge segment if the EV draws under the present conditions."""
         offered = self.power_offered_w()
         if self._ev is None or self._ev_state != READY or offered <= 0.0:
+            return
+        if self._ev_link_lost():
             return
         clock = self._sim.clock
         now = clock.monotonic()
@@ -476,9 +486,14 @@ class Simulator:
         code = _check_error_code(error_code)
         text = _check_info(info)
         if _is_station(connector_id):
+            if code == EV_COMMUNICATION_ERROR:
+                raise ValueError(f"{code} concerns an EV, never connector 0 (§4.9)")
             self._station_fault = (code, text)
         else:
-            self.connector(connector_id)._fault = (code, text)
+            c = self.connector(connector_id)
+            c._settle()
+            c._fault = (code, text)
+            c._plan()
         if self._listener is not None:
             self._listener.fault_raised(connector_id, code, text)
 
@@ -491,7 +506,9 @@ class Simulator:
             c = self.connector(connector_id)
             if c._fault is None:
                 raise InvalidAction(f"Connector {connector_id} has no active fault.")
+            c._settle()
             c._fault = None
+            c._plan()
         if self._listener is not None:
             self._listener.fault_cleared(connector_id)
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from ocpp_station.station.config import Configuration
 from ocpp_station.station.core import PROFILE as CORE
+from ocpp_station.station.metering import reportable
 from ocpp_station.station.profile import Profile
 from ocpp_station.storage.interface import ConfigStore
 
@@ -30,11 +31,12 @@ def configuration(
     fixed_cable: bool = True,
     profiles: Sequence[Profile] = INSTALLED,
 ) -> Configuration:
-    """The configuration of a station built with `profiles`: their keys, nothing else."""
+    """The configuration of a station built with `profiles`: their keys, nothing else, and
+    the measurands meters reporting `measurands` let the station report."""
     return Configuration(
         profiles=names(profiles),
         connectors=connectors,
-        measurands=measurands,
+        measurands=reportable(measurands),
         store=store,
         fixed_cable=fixed_cable,
         extra_keys=tuple(key for p in profiles for key in p.keys),

@@ -39,7 +39,7 @@ from ocpp_station.rpc.frames import (
     encode_error,
     error_frame,
 )
-from ocpp_station.rpc.schemas import validate_request, validate_response
+from ocpp_station.rpc.schemas import read_answer, validate_request, validate_response
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,7 @@ class RpcEndpoint:
         "_handlers",
         "_in_progress",
         "_lenient",
+        "_lenient_answers",
         "_lock",
         "_next_id",
         "_on_frame",
@@ -163,8 +164,12 @@ class RpcEndpoint:
         next_id: Callable[[], str] | None = None,
         validate_outbound: bool = False,
         lenient_timestamps: bool = True,
+        lenient_answers: bool = False,
         on_frame: FrameObserver | None = None,
     ) -> None:
+        """`lenient_answers`: read the answers to our CALLs as schemas.read_answer does
+        (unknown properties ignored, integral numbers as integers), as a charge point facing
+        central systems it did not write should; the CALLs it answers stay strict."""
         if not response_timeout > 0:
             raise ValueError(f"response_timeout must be positive, got {response_timeout!r}")
         self._send = send
@@ -176,6 +181,7 @@ class RpcEndpoint:
         self._next_id = next_id if next_id is not None else _uuid4_id
         self._validate_outbound = validate_outbound
         self._lenient = lenient_timestamps
+        self._lenient_answers = lenient_answers
         self._on_frame = on_frame
         # asyncio.Lock wakes its waiters in FIFO order: concurrent call()s go out in the order
         # they were made, one at a time (OCPP-J 1.6 §4.1.1).
@@ -350,7 +356,10 @@ class RpcEndpoint:
         action = outstanding.action
         if action in ALL_ACTIONS:
             try:
-                validate_response(action, payload, lenient_timestamps=self._lenient)
+                if self._lenient_answers:
+                    payload = read_answer(action, payload, lenient_timestamps=self._lenient)
+                else:
+                    validate_response(action, payload, lenient_timestamps=self._lenient)
             except OcppError as exc:
                 outstanding.future.set_exception(exc)
                 return

@@ -158,12 +158,60 @@ def validate_response(action: str, payload: Any, *, lenient_timestamps: bool = T
         raise schema_error(exc) from None
 
 
+# Relaxed validators of answers, by action: the schema without `additionalProperties`.
+_RELAXED: tuple[dict[str, Validator], dict[str, Validator]] = ({}, {})
+
+
+def _without_additional(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_additional(v) for k, v in node.items() if k != "additionalProperties"}
+    if isinstance(node, list):
+        return [_without_additional(v) for v in node]
+    return node
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral_floats_as_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(v) for v in value]
+    return value
+
+
+def read_answer(action: str, payload: Any, *, lenient_timestamps: bool = True) -> Any:
+    """The CALLRESULT answering our `action`, read as leniently as is safe: the payload to
+    use, or the OcppError the strict schema gives when even a lenient reading fails.
+
+    Strict on what we send, lenient on what we receive (design notes): a central system
+    that adds a property of its own or writes an integer as 5.0 is still understood. Unknown
+    properties are ignored and integral numbers read as integers; a missing field, a wrong
+    type or an unknown enum value is still an error, since the station would use the value.
+    """
+    try:
+        validate_response(action, payload, lenient_timestamps=lenient_timestamps)
+        return payload
+    except OcppError as strict:
+        cache = _RELAXED[lenient_timestamps]
+        relaxed = cache.get(action)
+        if relaxed is None:
+            schema = _without_additional(load_schema(action + _RESPONSE_SUFFIX))
+            relaxed = cache[action] = compile_schema(schema, lenient_timestamps=lenient_timestamps)
+        readable = _integral_floats_as_ints(payload)
+        try:
+            relaxed(readable)
+        except JsonSchemaValueException:
+            raise strict from None
+        return readable
+
+
 def compiled_count() -> int:
     """How many validators the process has compiled so far."""
-    return sum(len(cache) for cache in (*_REQUESTS, *_RESPONSES))
+    return sum(len(cache) for cache in (*_REQUESTS, *_RESPONSES, *_RELAXED))
 
 
 def clear_cache() -> None:
     """Forget every compiled validator (tests use this to count compilations)."""
-    for cache in (*_REQUESTS, *_RESPONSES):
+    for cache in (*_REQUESTS, *_RESPONSES, *_RELAXED):
         cache.clear()

@@ -135,7 +135,12 @@ class AuthService(Service):
                 return local  # §3.5.3: start on the local authorization, no Authorize.req
             try:
                 answer = await self.ctx.sender.request("Authorize", {"idTag": id_tag})
-            except (ConnectionLost, RpcTimeout, CallErrorReceived, OcppError) as exc:
+            except (CallErrorReceived, OcppError) as exc:
+                # The central system answered, with an error or with something unreadable: it
+                # is there and did not accept the card. The offline rules are for its absence.
+                log.info("Authorize for %s refused by the central system: %s", id_tag, exc)
+                return {"status": "Invalid"}
+            except (ConnectionLost, RpcTimeout) as exc:
                 log.info("Authorize for %s not answered (%s): offline rules", id_tag, exc)
             else:
                 info: IdTagInfo = answer["idTagInfo"]
@@ -144,12 +149,15 @@ class AuthService(Service):
         return self._offline(id_tag, local)
 
     def _offline(self, id_tag: str, local: IdTagInfo | None) -> IdTagInfo:
-        if local is not None:
-            if local["status"] == ACCEPTED and self.ctx.config.get_bool("LocalAuthorizeOffline"):
-                return local
-            if local["status"] != ACCEPTED:
-                return local  # known and not valid: refused even with unknown ids allowed
-        elif self.ctx.config.get_bool("AllowOfflineTxForUnknownId"):
+        """§3.5: offline, a locally known card is trusted only with LocalAuthorizeOffline;
+        otherwise it is as unknown as any other, and AllowOfflineTxForUnknownId decides. A
+        card known as not valid is refused either way."""
+        config = self.ctx.config
+        if local is not None and local["status"] != ACCEPTED:
+            return local
+        if local is not None and config.get_bool("LocalAuthorizeOffline"):
+            return local
+        if config.get_bool("AllowOfflineTxForUnknownId"):
             return {"status": ACCEPTED}
         log.info("offline: %s not authorized locally", id_tag)
         return {"status": "Invalid"}

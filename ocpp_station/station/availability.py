@@ -16,13 +16,15 @@ from ocpp_station.storage.interface import AvailabilityStore
 
 if TYPE_CHECKING:
     from ocpp_station.station.context import StationContext
+    from ocpp_station.station.transactions import Sessions
 
 
 class Availability(Service):
-    __slots__ = ("ctx", "store")
+    __slots__ = ("ctx", "sessions", "store")
 
-    def __init__(self, ctx: StationContext, store: AvailabilityStore) -> None:
+    def __init__(self, ctx: StationContext, sessions: Sessions, store: AvailabilityStore) -> None:
         self.ctx = ctx
+        self.sessions = sessions
         self.store = store
 
     def on_power_up(self, cold: bool) -> None:
@@ -46,19 +48,23 @@ class Availability(Service):
         operative = request["type"] == "Operative"
         if connector_id != 0 and not cp.has_connector(connector_id):
             return {"status": "Rejected"}
-        if connector_id == 0:
-            affected = list(cp)
-            was = cp.operative
-            cp.operative = operative
-            self.store.save_availability(0, operative)
-            changed_effect = was != operative
-        else:
-            c = cp.connector(connector_id)
-            affected = [c]
-            changed_effect = c.operative != operative
-            c.operative = operative
-            self.store.save_availability(connector_id, operative)
-        scheduled = changed_effect and any(c.transaction is not None for c in affected)
+        # §5.2: connectorId 0 applies to the charge point and all connectors.
+        affected = list(cp) if connector_id == 0 else [cp.connector(connector_id)]
+        # Scheduled only where a running transaction keeps a connector from becoming
+        # unavailable now (§5.2); it becomes so when the transaction ends.
+        scheduled = not operative and any(
+            c.transaction is not None and c.operative and cp.operative for c in affected
+        )
+        if not operative:
+            for c in affected:
+                self.sessions.end_waiting(c)
+        with self.store.atomic():
+            if connector_id == 0:
+                cp.operative = operative
+                self.store.save_availability(0, operative)
+            for c in affected:
+                c.operative = operative
+                self.store.save_availability(c.connector_id, operative)
         status = self.ctx.status
         status.update_station()
         for c in affected:

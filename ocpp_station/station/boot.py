@@ -122,8 +122,9 @@ class BootService(Service):
 
     def _on_accepted(self, interval: int) -> None:
         config = self.ctx.config
-        if interval > 0 and str(interval) != config.get("HeartbeatInterval"):
-            # §4.2: adjust the heartbeat interval to the one the central system gave.
+        if interval >= 0 and str(interval) != config.get("HeartbeatInterval"):
+            # §4.2: adjust the heartbeat interval to the one the central system gave; 0 too,
+            # which leaves the station without heartbeats of its own (§9.1.10).
             config.change("HeartbeatInterval", str(interval))
         self.ctx.sender.set_accepted(True)
         # [E] 3.22: after Accepted, a StatusNotification for connector 0 and every connector.

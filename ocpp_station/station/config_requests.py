@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ocpp_station.rpc.errors import OccurenceConstraintViolation
 from ocpp_station.station.service import Payload, Service, handles
 
 if TYPE_CHECKING:
@@ -20,20 +19,11 @@ class ConfigRequests(Service):
 
     @handles("GetConfiguration")
     def get_configuration(self, request: Payload) -> Payload:
+        # [S] 5.8 lets a station limit the keys of one request (9.1.9 GetConfigurationMaxKeys
+        # states the limit), but the .conf has no status to refuse with, 5.8 SHALL answer
+        # every requested key, and central systems' onboarding scripts ask for 25-40 at once:
+        # the limit is advertised, never enforced. A key asked twice is answered once.
         keys = request.get("key") or None
-        if keys is not None:
-            # [S] 5.8: the station MAY limit how many keys one GetConfiguration.req asks for,
-            # and 9.1.9 GetConfigurationMaxKeys says how many (no erratum changes either).
-            # GetConfiguration.conf has no status to refuse with, and truncating would leave
-            # requested keys neither in configurationKey nor in unknownKey, against 5.8's SHALL
-            # for both lists. So a request over the limit is refused whole with the CALLERROR
-            # for too many occurrences of a field ([J] 4.2.3, spelled as [JE] 5.1 keeps it).
-            # A request without keys (get all) is not limited: 5.8 SHALL return every key.
-            limit = self.config.get_int("GetConfigurationMaxKeys")
-            if len(keys) > limit:
-                raise OccurenceConstraintViolation(
-                    f"{len(keys)} keys requested; GetConfigurationMaxKeys is {limit}"
-                )
         known, unknown = self.config.get_configuration(keys)
         response: Payload = {"configurationKey": known}
         if unknown:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ocpp_station.clock import Timer
-from ocpp_station.station.status import AVAILABLE
+from ocpp_station.station.status import AVAILABLE, WARNINGS
 
 
 @dataclass(slots=True)
@@ -38,6 +38,8 @@ class Transaction:
     # meterValue elements collected for StopTransaction.transactionData.
     stop_data: list[dict[str, Any]] = field(default_factory=list)
     sample_timer: Timer | None = None
+    # Watches MaxEnergyOnInvalidId while the transaction runs on an invalidated idTag.
+    energy_timer: Timer | None = None
     ended: bool = False
 
     @property
@@ -53,6 +55,8 @@ class Connector:
     connector_id: int
     operative: bool = True
     fault: tuple[str, str | None] | None = None
+    # A condition that is reported but lets charging go on (§4.9: EVCommunicationError).
+    warning: tuple[str, str | None] | None = None
     # The lock did not engage at a session start (TC_024): a fault the station itself saw,
     # shown as `fault` until the cable is taken away (see Sessions.cable_unplugged).
     lock_failed: bool = False
@@ -66,6 +70,13 @@ class Connector:
     error_code: str = "NoError"
     info: str | None = None
     timeout_timer: Timer | None = None
+
+    def sense_fault(self, active: tuple[str, str | None] | None) -> None:
+        """What the hardware reports as active: a fault, or a warning (§4.9)."""
+        if active is not None and active[0] in WARNINGS:
+            self.fault, self.warning = None, active
+        else:
+            self.fault, self.warning = active, None
 
     def cancel_timeout(self) -> None:
         if self.timeout_timer is not None:

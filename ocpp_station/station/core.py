@@ -27,10 +27,10 @@ def install(c: Composition) -> None:
     store = ctx.store
     c.add(BootService(ctx))
     c.add(ConfigRequests(ctx))
-    c.add(Availability(ctx, store))
     auth = c.add(AuthService(ctx, store))
     c.add(Metering(ctx, store))
     sessions = c.add(Sessions(ctx, auth, store))
+    c.add(Availability(ctx, sessions, store))
     c.add(HardwareEvents(ctx, sessions))
     c.add(Recovery(ctx, sessions, store))
     c.add(RemoteControl(ctx, auth, sessions))

@@ -47,6 +47,7 @@ class Events:
         "clock_set",
         "meter_sampled",
         "physical_changed",
+        "status_changed",
         "transaction_ended",
         "transaction_ending",
         "transaction_started",
@@ -69,3 +70,5 @@ class Events:
         self.meter_sampled: Signal[[Connector, MeterReading]] = Signal()
         # The physical world changed (cable, EV, fault, meter): what keeps it on disk saves it.
         self.physical_changed: Signal[[]] = Signal()
+        # A connector's status changed (old is None at power-up, when it is first derived).
+        self.status_changed: Signal[[Connector, str | None, str]] = Signal()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ocpp_station.station.service import Service
+from ocpp_station.station.status import WARNINGS
 from ocpp_station.station.transactions import LOCK_FAILURE
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class HardwareEvents(Service):
             hw = ctx.hw(c.connector_id)
             c.plugged = hw.is_plugged()
             c.ev_drawing = c.plugged and hw.ev_wants_power()
-            c.fault = hw.active_fault()
+            c.sense_fault(hw.active_fault())
             c.lock_failed = False  # a restart drives the lock afresh at the next start
             if not c.plugged:
                 c.finishing = False
@@ -67,9 +68,17 @@ class HardwareEvents(Service):
             ctx.status.update_station()
             return
         c = ctx.cp.connector(connector_id)
+        hw = ctx.hw(connector_id)
+        if error_code in WARNINGS:
+            # A warning (§4.9): charging stays possible and energy stays offered; whether the
+            # EV still draws is the EV's business, read from the hardware.
+            c.warning = (error_code, info)
+            c.ev_drawing = c.plugged and hw.ev_wants_power()
+            ctx.status.update(c)
+            return
         c.fault = (error_code, info)
         # A fault prevents charging (§4.9 x9); the transaction itself is kept.
-        ctx.hw(connector_id).set_energy_offered(False)
+        hw.set_energy_offered(False)
         ctx.status.update(c)
 
     def fault_cleared(self, connector_id: int) -> None:
@@ -80,6 +89,12 @@ class HardwareEvents(Service):
             ctx.status.update_station()
             return
         c = ctx.cp.connector(connector_id)
+        if c.warning is not None and c.fault is None:
+            c.warning = None
+            c.ev_drawing = c.plugged and ctx.hw(connector_id).ev_wants_power()
+            ctx.status.update(c)
+            return
+        c.warning = None
         # A lock failure the station saw itself outlives a hardware fault that came after it.
         c.fault = LOCK_FAILURE if c.lock_failed else None
         tx = c.transaction

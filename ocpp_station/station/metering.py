@@ -96,6 +96,23 @@ def next_aligned(now: datetime, interval: int) -> datetime:
     return midnight + timedelta(seconds=slot)
 
 
+def previous_aligned(due: datetime, interval: int) -> datetime:
+    """The boundary before `due` (next_aligned's inverse): the start of the period `due` ends.
+    After midnight that is the last boundary of the day before."""
+    midnight = due.replace(hour=0, minute=0, second=0, microsecond=0)
+    if due == midnight:
+        return midnight - timedelta(days=1) + timedelta(seconds=(DAY - 1) // interval * interval)
+    return due - timedelta(seconds=interval)
+
+
+def reportable(measurands: frozenset[str]) -> frozenset[str]:
+    """What the station can report from meters that report `measurands`: those, and the
+    energy of each period, which the station reckons from the register itself."""
+    if "Energy.Active.Import.Register" in measurands:
+        return measurands | {"Energy.Active.Import.Interval"}
+    return measurands
+
+
 def thin(values: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     """Cap transactionData at limit entries, dropping intermediate ones, never the first or
     the last ([E] 3.91)."""
@@ -117,6 +134,7 @@ class Metering(Service):
         "_aligned",
         "_aligned_due",
         "_last_aligned_wh",
+        "_last_fired",
         "_last_periodic_wh",
         "ctx",
         "journal",
@@ -127,11 +145,17 @@ class Metering(Service):
         self.journal = journal
         self._aligned: Timer | None = None
         self._aligned_due: datetime | None = None
+        self._last_fired: datetime | None = None
         self._last_periodic_wh: dict[int, float] = {}
         self._last_aligned_wh: dict[int, float] = {}
         ctx.events.transaction_started.connect(self._transaction_started)
         ctx.events.transaction_ending.connect(self._transaction_ending)
-        ctx.events.clock_set.connect(self.arm_aligned)
+        ctx.events.clock_set.connect(self._clock_set)
+
+    def on_power_up(self, cold: bool) -> None:
+        # [E] 3.15, §3.7: readings go on while offline, even before the first BootNotification
+        # is accepted (a station that restarts during an outage).
+        self.arm_aligned()
 
     def on_accepted(self) -> None:
         self.arm_aligned()
@@ -150,18 +174,22 @@ class Metering(Service):
         values: list[dict[str, Any]],
         tx: Transaction | None,
         timestamp: str | None = None,
+        period_start: str | None = None,
     ) -> None:
         """A MeterValues.req: a transaction message when it belongs to a transaction (queued,
-        digest §3.1), else sent while online and dropped while offline."""
-        payload: dict[str, Any] = {
-            "connectorId": connector_id,
-            "meterValue": [
-                {
-                    "timestamp": timestamp or timefmt.iso(self.ctx.clock.now()),
-                    "sampledValue": values,
-                }
-            ],
-        }
+        digest §3.1), else sent while online and dropped while offline. With `period_start`,
+        the values of a period (the *.Interval measurands) go in a meterValue of their own
+        stamped with the period's start."""
+        stamp = timestamp or timefmt.iso(self.ctx.clock.now())
+        elements: list[dict[str, Any]] = []
+        if period_start is not None:
+            periodic = [v for v in values if v["measurand"].endswith(".Interval")]
+            if periodic:
+                elements.append({"timestamp": period_start, "sampledValue": periodic})
+                values = [v for v in values if not v["measurand"].endswith(".Interval")]
+        if values:
+            elements.append({"timestamp": stamp, "sampledValue": values})
+        payload: dict[str, Any] = {"connectorId": connector_id, "meterValue": elements}
         if tx is None:
             self.ctx.sender.notify("MeterValues", payload)
             return
@@ -257,18 +285,40 @@ class Metering(Service):
         self.arm_aligned()
 
     def arm_aligned(self) -> None:
-        if self._aligned is not None:
-            self._aligned.cancel()
-            self._aligned = None
+        """Arm the next boundary after now; never one already taken."""
+        self.stop_aligned()
         interval = self.ctx.config.get_int("ClockAlignedDataInterval")
         if interval <= 0:
             return
         now = self.ctx.clock.now()
         due = next_aligned(now, interval)
+        last = self._last_fired
+        if last is not None and due <= last:
+            due = next_aligned(last, interval)
+        self._arm_at(due, now)
+
+    def _arm_at(self, due: datetime, now: datetime) -> None:
         self._aligned_due = due
         self._aligned = self.ctx.clock.call_later(
-            (due - now).total_seconds(), lambda: self._aligned_tick(due)
+            max(0.0, (due - now).total_seconds()), lambda: self._aligned_tick(due)
         )
+
+    def _clock_set(self) -> None:
+        """The central system set the clock (BootNotification, Heartbeat). A correction within
+        an interval keeps the boundary armed, at its new distance, and takes it at once when
+        the correction stepped over it: no boundary is skipped or taken twice (§9.1.2). A jump
+        further than that starts again from the next boundary."""
+        due = self._aligned_due
+        interval = self.ctx.config.get_int("ClockAlignedDataInterval")
+        if self._aligned is None or due is None or interval <= 0:
+            self.arm_aligned()
+            return
+        now = self.ctx.clock.now()
+        if abs((due - now).total_seconds()) > interval:
+            self.arm_aligned()
+            return
+        self.stop_aligned()
+        self._arm_at(due, now)
 
     def stop_aligned(self) -> None:
         if self._aligned is not None:
@@ -277,6 +327,10 @@ class Metering(Service):
 
     def _aligned_tick(self, due: datetime) -> None:
         self._aligned = None
+        self._last_fired = due
+        interval = self.ctx.config.get_int("ClockAlignedDataInterval")
+        # Values of the period (Energy...Interval) are stamped with the period's start.
+        start = timefmt.iso(previous_aligned(due, interval).astimezone(UTC))
         stamp = timefmt.iso(due.astimezone(UTC))
         measurands = self.ctx.config.get_list("MeterValuesAlignedData")
         stop_measurands = self.ctx.config.get_list("StopTxnAlignedData")
@@ -290,14 +344,14 @@ class Metering(Service):
             values = sampled_values(reading, measurands, "Sample.Clock", reading.energy_wh - last)
             if tx is None:
                 if values:
-                    self.send_meter_values(connector.connector_id, values, None, stamp)
+                    self.send_meter_values(connector.connector_id, values, None, stamp, start)
                 continue
             journal = self.journal
             # A transaction's aligned value is a transaction message and a known meter value:
             # queued, kept for transactionData and recorded as the last value in one step.
             with journal.atomic():
                 if values:
-                    self.send_meter_values(connector.connector_id, values, tx, stamp)
+                    self.send_meter_values(connector.connector_id, values, tx, stamp, start)
                 stop_values = sampled_values(reading, stop_measurands, "Sample.Clock")
                 if stop_values:
                     self._keep(tx, {"timestamp": stamp, "sampledValue": stop_values})
@@ -313,9 +367,11 @@ class Metering(Service):
                 for v in sampled_values(total, measurands, "Sample.Clock", total.energy_wh - last)
                 if v["measurand"].startswith(("Energy", "Power.Active"))
             ]
+            for value in main:
+                value["location"] = "Inlet"  # the main meter: where the grid comes in (§7.29)
             if main:
                 # [E] 3.16: main-meter values on connector 0 carry no transactionId.
-                self.send_meter_values(0, main, None, stamp)
+                self.send_meter_values(0, main, None, stamp, start)
         self.arm_aligned()
 
 

@@ -66,8 +66,9 @@ class RemoteControl(Service):
         if info["status"] != ACCEPTED:
             log.info("remote start for %s refused: %s", id_tag, info["status"])
             return
-        if self.sessions.shutting_down:  # the shutdown began while the Authorize was out
-            log.info("remote start for %s dropped: the station is shutting down", id_tag)
+        closed = self.sessions.closed
+        if closed is not None:  # a shutdown or reset began while the Authorize was out
+            log.info("remote start for %s dropped: %s", id_tag, closed)
             return
         if connector_id is None:
             self.sessions.authorized_anywhere(id_tag, info)

@@ -38,15 +38,18 @@ class ResetService(Service):
             return
         self.resetting = True
         kind = request["type"]
+        reason = "SoftReset" if kind == "Soft" else "HardReset"
         # §5.14: both kinds stop transactions before resetting; OCTT TC_015 expects the Hard
-        # reset to do it gracefully too, with reason HardReset.
-        self.sessions.stop_all("SoftReset" if kind == "Soft" else "HardReset")
-        self.ctx.spawn(self._reboot(kind))
+        # reset to do it gracefully too, with reason HardReset. No new session starts meanwhile.
+        self.sessions.close("a reset is under way")
+        self.sessions.stop_all(reason)
+        self.ctx.spawn(self._reboot(kind, reason))
 
-    async def _reboot(self, kind: str) -> None:
+    async def _reboot(self, kind: str, reason: str) -> None:
         sender = self.ctx.sender
         if sender.open:
             await sender.drain(DRAIN_SECONDS)
         log.info("%s reset: rebooting", kind)
+        self.sessions.stop_all(reason)  # whatever still runs ends with the reset
         self.resetting = False
         await self.ctx.reboot(kind)

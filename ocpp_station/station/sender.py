@@ -36,6 +36,14 @@ class Outbound(Protocol):
     async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
+# Requests someone waits on (a driver at the charger): they go ahead of the transaction
+# messages an outage left queued (§3.7 lets a station do so "so that customers are not kept
+# waiting"); statuses and transaction messages keep their order.
+OVERTAKING = frozenset({"Authorize", "Heartbeat", "DataTransfer"})
+# The pause before a transaction message that got no answer is sent again.
+TIMEOUT_RESEND = 1.0
+
+
 class NotConnected(ConnectionLost):
     """The message cannot go now: no connection, or the station is not accepted yet."""
 
@@ -50,6 +58,7 @@ class _Direct:
     action: str
     payload: dict[str, Any]
     future: asyncio.Future[dict[str, Any]] | None
+    on_result: ResultHook | None = None
 
 
 @dataclass(slots=True)
@@ -81,6 +90,8 @@ class Sender:
         self._seq = itertools.count(1)
         self._direct: deque[_Direct] = deque()
         self._first = 0  # how many `first` items lead the direct deque
+        # Requests someone waits on at the charger: ahead of the transaction backlog (§3.7).
+        self._urgent: deque[_Direct] = deque()
         self.queue: deque[QueuedMessage] = deque()
         self._outbound: Outbound | None = None
         self._accepted = False
@@ -138,24 +149,34 @@ class Sender:
         if not self.open:
             raise NotConnected("offline" if self._outbound is None else "not accepted yet")
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._direct.append(_Direct(next(self._seq), action, payload, future))
+        item = _Direct(next(self._seq), action, payload, future)
+        (self._urgent if action in OVERTAKING else self._direct).append(item)
         self._kick()
         return await future
 
-    def notify(self, action: str, payload: dict[str, Any], *, first: bool = False) -> bool:
+    def notify(
+        self,
+        action: str,
+        payload: dict[str, Any],
+        *,
+        first: bool = False,
+        on_result: ResultHook | None = None,
+    ) -> bool:
         """Send without waiting for the answer; dropped (False) while offline.
 
         `first`: ahead of everything waiting, queued transaction messages included (the
         statuses owed right after a boot or a reconnect describe the present; the queue is
-        history).
+        history). `on_result` is called with the CALLRESULT, and only then: not when the
+        message is dropped, refused with a CALLERROR or left unanswered.
         """
         if not self.open:
             return False
         if first:
-            self._direct.insert(self._first, _Direct(-1, action, payload, None))
+            self._direct.insert(self._first, _Direct(-1, action, payload, None, on_result))
             self._first += 1
         else:
-            self._direct.append(_Direct(next(self._seq), action, payload, None))
+            item = _Direct(next(self._seq), action, payload, None, on_result)
+            (self._urgent if action in OVERTAKING else self._direct).append(item)
         self._kick()
         return True
 
@@ -234,14 +255,18 @@ class Sender:
 
     def _fail_direct(self) -> None:
         self._first = 0
-        while self._direct:
-            item = self._direct.popleft()
+        while self._urgent or self._direct:
+            item = self._urgent.popleft() if self._urgent else self._direct.popleft()
             if item.future is not None and not item.future.done():
                 item.future.set_exception(NotConnected("connection lost"))
 
     def _next(self) -> _Direct | QueuedMessage | None:
         if not self.open:
             return None
+        if self._first:
+            return self._direct[0]  # the statuses owed after a boot or reconnect lead
+        if self._urgent:
+            return self._urgent[0]
         direct = self._direct[0] if self._direct else None
         queued = self.queue[0] if self.queue else None
         if queued is not None and queued.not_before > self._clock.monotonic():
@@ -271,7 +296,10 @@ class Sender:
                 await self._send_queued(item)
 
     async def _send_direct(self, item: _Direct) -> None:
-        self._direct.popleft()
+        if self._urgent and self._urgent[0] is item:
+            self._urgent.popleft()
+        else:
+            self._direct.popleft()
         if item.seq < 0:
             self._first -= 1
         outbound = self._outbound
@@ -287,6 +315,11 @@ class Sender:
             return
         if item.future is not None and not item.future.done():
             item.future.set_result(result)
+        elif item.on_result is not None:
+            try:
+                item.on_result(result)
+            except Exception:
+                log.exception("handling the answer to %s failed", item.action)
 
     async def _send_queued(self, item: QueuedMessage) -> None:
         tx = item.transaction
@@ -309,7 +342,15 @@ class Sender:
             if self._outbound is outbound:
                 self._outbound = None
             return
-        except (CallErrorReceived, RpcTimeout, OcppError) as exc:
+        except RpcTimeout as exc:
+            # [JE] 3.3: a failure to process is a CALLERROR; silence is not one. The message
+            # may never have arrived (a half-open link): keep it at the head and send it again,
+            # after a reconnection if the link is gone. Not an attempt: with the reference
+            # TransactionMessageAttempts=1, one time-out would throw a StopTransaction away.
+            log.warning("%s not answered (%s); sending it again", item.action, _describe(exc))
+            item.not_before = self._clock.monotonic() + TIMEOUT_RESEND
+            return
+        except (CallErrorReceived, OcppError) as exc:
             item.attempts += 1
             limit = max(1, self._attempts())
             if self._journal is not None and item.stored is not None:

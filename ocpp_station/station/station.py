@@ -70,6 +70,7 @@ class Station:
             journal=store,
         )
         cp = ChargePoint([hw.connector_id for hw in hardware.connectors])
+        events = Events()
         self.ctx = ctx = StationContext(
             identity=identity,
             info=info,
@@ -79,8 +80,8 @@ class Station:
             ports=ports if ports is not None else Ports(),
             store=store,
             sender=sender,
-            status=StatusReporter(clock, config, sender, cp, store),
-            events=Events(),
+            status=StatusReporter(clock, config, sender, cp, store, events),
+            events=events,
             cp=cp,
             guards=StartGuards(),
             spawn=self.spawn,

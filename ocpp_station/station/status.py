@@ -64,6 +64,12 @@ _TABLE: dict[str, frozenset[int]] = {
 # Connector 0 (the charge point as a whole) only knows these (§4.9, below the table).
 STATION_STATUSES = frozenset({AVAILABLE, UNAVAILABLE, FAULTED})
 
+# §4.9: error codes that are warnings, never a reason to be Faulted, and the statuses they may
+# be reported with ("EVCommunicationError SHALL only be used with status Preparing,
+# SuspendedEV, SuspendedEVSE and Finishing and be treated as warning").
+WARNINGS = frozenset({"EVCommunicationError"})
+WARNING_STATUSES = frozenset({PREPARING, SUSPENDED_EV, SUSPENDED_EVSE, FINISHING})
+
 
 def transition_code(old: str, new: str) -> str | None:
     """The specification's code for a transition (e.g. 'B6'), or None if the table forbids it."""

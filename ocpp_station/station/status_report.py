@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from ocpp_station import timefmt
@@ -19,11 +20,13 @@ from ocpp_station.clock import Clock, Timer
 from ocpp_station.station.charge_point import ChargePoint
 from ocpp_station.station.config import Configuration
 from ocpp_station.station.connector import Connector
+from ocpp_station.station.events import Events
 from ocpp_station.station.sender import Sender
 from ocpp_station.station.status import (
     AVAILABLE,
     FAULTED,
     UNAVAILABLE,
+    WARNING_STATUSES,
     derive_status,
     transition_code,
 )
@@ -43,12 +46,14 @@ class StatusReporter:
         sender: Sender,
         cp: ChargePoint,
         store: KeyValueStore,
+        events: Events,
     ) -> None:
         self._clock = clock
         self._config = config
         self._sender = sender
         self._cp = cp
         self._store = store
+        self._events = events
         self._refiners: list[Refiner] = []
         self._reported: dict[int, tuple[str, str]] = {}
         self._timers: dict[int, Timer] = {}
@@ -71,12 +76,23 @@ class StatusReporter:
             return FAULTED
         return AVAILABLE if self._cp.operative else UNAVAILABLE
 
+    @staticmethod
+    def _error(c: Connector, status: str) -> tuple[str, str | None]:
+        """The (errorCode, info) c shows with `status`: its fault, else a warning where §4.9
+        allows one with that status, else none."""
+        if c.fault is not None:
+            return c.fault
+        if c.warning is not None and status in WARNING_STATUSES:
+            return c.warning
+        return "NoError", None
+
     def power_up(self) -> None:
         """Statuses as the state says after a start or a reboot; nothing is reported yet."""
         for c in self._cp:
             c.status = self.derive(c)
-            c.error_code = c.fault[0] if c.fault else "NoError"
+            c.error_code, c.info = self._error(c, c.status)
             self._save_finishing(c)
+            self._events.status_changed.emit(c, None, c.status)
         self._cp.status = self._derive_station()
 
     def reboot(self) -> None:
@@ -97,21 +113,27 @@ class StatusReporter:
         self._report(0, new, code, info)
 
     def update(self, c: Connector, info: str | None = None) -> None:
-        """Connector c after a change of its state: derived, checked, reported if changed."""
+        """Connector c after a change of its state: derived, checked, reported if changed.
+
+        `info` says why (§7.53, e.g. "EV side disconnected"): a new reason is reported even
+        when the status stays (§4.9: the EV-side disconnect of a SuspendedEV connector)."""
+        old = c.status
         new = self.derive(c)
-        code = c.fault[0] if c.fault else "NoError"
-        if new == c.status and code == c.error_code:
+        code, reason = self._error(c, new)
+        if reason is None:
+            reason = info
+        if new == old and code == c.error_code and (info is None or info == c.info):
             return
-        if new != c.status and transition_code(c.status, new) is None:
-            log.warning(
-                "connector %d: %s -> %s is not in the §4.9 table", c.connector_id, c.status, new
-            )
-            self.illegal_transitions.append((c.connector_id, c.status, new))
+        if new != old and transition_code(old, new) is None:
+            log.warning("connector %d: %s -> %s is not in the §4.9 table", c.connector_id, old, new)
+            self.illegal_transitions.append((c.connector_id, old, new))
         c.status = new
         c.error_code = code
-        c.info = c.fault[1] if c.fault else info
+        c.info = reason
         self._save_finishing(c)
-        self._report(c.connector_id, new, code, c.info)
+        self._report(c.connector_id, new, code, reason)
+        if new != old:
+            self._events.status_changed.emit(c, old, new)
 
     def _report(self, connector_id: int, status: str, error_code: str, info: str | None) -> None:
         delay = self._minimum_status_duration()
@@ -121,13 +143,15 @@ class StatusReporter:
         if delay <= 0:
             self._send(connector_id, status, error_code, info)
             return
+        began = self._clock.now()
 
         def stable() -> None:
-            # MinimumStatusDuration: only a status that lasted this long is reported (§9.1.22).
+            # MinimumStatusDuration: only a status that lasted this long is reported (§9.1.22),
+            # with the time it began (§6.47 timestamp: the time the status is reported for).
             self._timers.pop(connector_id, None)
             current = self._current(connector_id)
             if current == (status, error_code) and self._reported.get(connector_id) != current:
-                self._send(connector_id, status, error_code, info)
+                self._send(connector_id, status, error_code, info, at=began)
 
         self._timers[connector_id] = self._clock.call_later(delay, stable)
 
@@ -151,17 +175,23 @@ class StatusReporter:
         info: str | None,
         *,
         first: bool = False,
+        at: datetime | None = None,
     ) -> None:
         payload: dict[str, Any] = {
             "connectorId": connector_id,
             "errorCode": error_code,
             "status": status,
-            "timestamp": timefmt.iso(self._clock.now()),
+            "timestamp": timefmt.iso(at if at is not None else self._clock.now()),
         }
         if info:
             payload["info"] = info[:50]
-        if self._sender.notify("StatusNotification", payload, first=first):
+
+        def answered(_: dict[str, Any]) -> None:
+            # [E] 3.19, §4.9: reported means answered. A status lost to a dropped link, a
+            # time-out or a CALLERROR is still owed, and the next connection reports it.
             self._reported[connector_id] = (status, error_code)
+
+        self._sender.notify("StatusNotification", payload, first=first, on_result=answered)
 
     # -- whole reports ------------------------------------------------------------------------
     def report_all(self) -> None:

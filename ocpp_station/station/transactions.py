@@ -16,6 +16,7 @@ from ocpp_station.station.authorization import ACCEPTED, AuthService, IdTagInfo,
 from ocpp_station.station.connector import Authorization, Connector, Transaction
 from ocpp_station.station.metering import transaction_data
 from ocpp_station.station.service import Payload, Service
+from ocpp_station.station.status import PREPARING
 from ocpp_station.storage.interface import TransactionStore
 from ocpp_station.storage.journal import StoredTransaction
 
@@ -26,10 +27,12 @@ log = logging.getLogger("ocpp_station.station")
 
 # The fault a connector shows after its lock did not engage (§7.6 ChargePointErrorCode).
 LOCK_FAILURE: tuple[str, str | None] = ("ConnectorLockFailure", "connector did not lock")
+# How often the meter is read while a transaction may go on up to MaxEnergyOnInvalidId.
+ENERGY_WATCH = 1.0
 
 
 class Sessions(Service):
-    __slots__ = ("_unassigned_timer", "auth", "ctx", "journal", "shutting_down", "unassigned")
+    __slots__ = ("_unassigned_timer", "auth", "closed", "ctx", "journal", "unassigned")
 
     def __init__(self, ctx: StationContext, auth: AuthService, journal: TransactionStore) -> None:
         self.ctx = ctx
@@ -38,13 +41,15 @@ class Sessions(Service):
         # A RemoteStartTransaction without connectorId: the next connector plugged takes it.
         self.unassigned: Authorization | None = None
         self._unassigned_timer: Any = None
-        # A controlled shutdown has begun (power_down): no new session may start.
-        self.shutting_down = False
+        # Why no new session may start anywhere now (a shutdown, a reset under way), or None.
+        self.closed: str | None = None
         ctx.events.meter_sampled.connect(self.check_energy_limit)
+        ctx.events.status_changed.connect(self._status_changed)
 
     # -- the station's moments -----------------------------------------------------------------
     def on_reboot(self) -> None:
         self._drop_unassigned()
+        self.closed = None
         for c in self.ctx.cp:
             c.cancel_timeout()
             c.authorization = None
@@ -54,12 +59,16 @@ class Sessions(Service):
         cut off at once with another PowerLoss stop. A RemoteStartTransaction is Rejected, a
         card is refused with a log line, and an idTag accepted earlier (waiting for the plug,
         or for its Authorize) starts nothing."""
-        self.shutting_down = True
+        self.close("the station is shutting down")
         self.stop_all("PowerLoss")
 
+    def close(self, reason: str) -> None:
+        """No new session from now until the next reboot (a shutdown, a reset, §5.14)."""
+        self.closed = reason
+
     def start_guard(self, c: Connector, auth: Authorization | None) -> str | None:
-        if self.shutting_down:
-            return "the station is shutting down"
+        if self.closed is not None:
+            return self.closed
         if c.fault is not None:
             return f"connector {c.connector_id} is faulted ({c.fault[0]})"
         return None
@@ -115,8 +124,8 @@ class Sessions(Service):
         if sender.online and not sender.accepted:
             log.info("card %s ignored: station not accepted by the central system", id_tag)
             return
-        if self.shutting_down:
-            log.info("card %s refused: the station is shutting down", id_tag)
+        if self.closed is not None:
+            log.info("card %s refused: %s", id_tag, self.closed)
             return
         info = await self.auth.authorize(id_tag)
         parent = info.get("parentIdTag")
@@ -130,8 +139,8 @@ class Sessions(Service):
                 if tx is not None and same_tag(tx.parent_id_tag, parent):
                     self.stop(c, "Local", id_tag)
                     return
-        if self.shutting_down:  # the shutdown began while the Authorize was out
-            log.info("card %s refused: the station is shutting down", id_tag)
+        if self.closed is not None:  # a shutdown or reset began while the Authorize was out
+            log.info("card %s refused: %s", id_tag, self.closed)
             return
         target = self._pick_for_start(candidates)
         if target is None:
@@ -252,14 +261,34 @@ class Sessions(Service):
         start on the connector (TC_026), so the cable must go first.
         """
         c.lock_failed = False
-        c.fault = self.ctx.hw(c.connector_id).active_fault()  # a hardware fault stays
+        c.sense_fault(self.ctx.hw(c.connector_id).active_fault())  # a hardware fault stays
         log.info("connector %d: cable removed, lock failure cleared", c.connector_id)
 
     def ev_changed(self, c: Connector, drawing: bool) -> None:
         c.ev_drawing = drawing
         self.ctx.status.update(c)
 
+    def end_waiting(self, c: Connector) -> None:
+        """End a usage that has no transaction (the connector is made unavailable, §5.2).
+
+        §4.9 has no way from Preparing to Unavailable: a card waiting for the cable is
+        withdrawn (B1, Available, before the change shows), and a cable waiting for a card
+        is to be taken away (B6, Finishing, as after ConnectionTimeOut, [E] 3.20)."""
+        if c.transaction is not None or c.status != PREPARING:
+            return
+        c.cancel_timeout()
+        c.authorization = None
+        if c.plugged:
+            c.finishing = True
+        self.ctx.status.update(c)
+
     # -- ConnectionTimeOut (§9.1.7, [E] 3.77) -------------------------------------------------
+    def _status_changed(self, c: Connector, old: str | None, new: str) -> None:
+        # Every entry into Preparing starts the wait: by card, by cable, by a connector made
+        # operative with its cable in (H2), or at power-up with a cable still in.
+        if new == PREPARING and c.transaction is None and c.timeout_timer is None:
+            self._arm_timeout(c)
+
     def _arm_timeout(self, c: Connector) -> None:
         c.cancel_timeout()
         timeout = self.ctx.config.get_int("ConnectionTimeOut")
@@ -351,8 +380,17 @@ class Sessions(Service):
 
     def start_answered(self, tx: Transaction, answer: dict[str, Any]) -> None:
         tx.transaction_id = int(answer["transactionId"])
-        self.journal.tx_update(tx.local_id, transaction_id=tx.transaction_id)
         info: IdTagInfo = answer["idTagInfo"]
+        parent = info.get("parentIdTag")
+        if parent and not same_tag(parent, tx.parent_id_tag):
+            # §3.10: the group of the transaction is what the central system says, whatever
+            # path started it (a remote start without Authorize knows no parent).
+            tx.parent_id_tag = parent
+            self.journal.tx_update(
+                tx.local_id, transaction_id=tx.transaction_id, parent_id_tag=parent
+            )
+        else:
+            self.journal.tx_update(tx.local_id, transaction_id=tx.transaction_id)
         self.auth.remember(tx.id_tag, info)
         if info["status"] == ACCEPTED or tx.ended:
             return
@@ -365,8 +403,23 @@ class Sessions(Service):
         reading = self.ctx.read_meter(c.connector_id)
         if max_energy > 0:
             tx.invalid_at_wh = reading.energy_wh  # keep charging up to MaxEnergyOnInvalidId
+            self._watch_energy(c, tx)
             return
         self._suspend_energy(c, tx)
+
+    def _watch_energy(self, c: Connector, tx: Transaction) -> None:
+        """Read the meter every ENERGY_WATCH seconds until MaxEnergyOnInvalidId is reached:
+        the limit holds whatever MeterValueSampleInterval says (sampling may be off)."""
+
+        def check() -> None:
+            tx.energy_timer = None
+            if tx.ended or tx.energy_suspended:
+                return
+            self.check_energy_limit(c, self.ctx.read_meter(c.connector_id))
+            if not tx.energy_suspended:
+                tx.energy_timer = self.ctx.clock.call_later(ENERGY_WATCH, check)
+
+        tx.energy_timer = self.ctx.clock.call_later(ENERGY_WATCH, check)
 
     def _max_energy_on_invalid(self) -> int:
         try:
@@ -393,6 +446,9 @@ class Sessions(Service):
         tx = c.transaction
         if tx is None:
             return False
+        if tx.energy_timer is not None:
+            tx.energy_timer.cancel()
+            tx.energy_timer = None
         hw = self.ctx.hw(c.connector_id)
         hw.set_energy_offered(False)
         reading = hw.read_meter()

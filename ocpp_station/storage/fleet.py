@@ -111,6 +111,8 @@ class StationShare:
 
     __slots__ = ("_counters", "_db", "_s")
 
+    durable = True  # the fleet's file (synchronous=NORMAL: it survives the process)
+
     def __init__(self, database: FleetDatabase, identity: str) -> None:
         self._db = database.db
         self._s = identity

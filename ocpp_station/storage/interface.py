@@ -28,7 +28,7 @@ class ConfigStore(Protocol):
     def save_config(self, key: str, value: str) -> None: ...
 
 
-class AvailabilityStore(Protocol):
+class AvailabilityStore(Atomic, Protocol):
     def load_availability(self) -> dict[int, bool]:
         """Connector id (0 = the station) -> operative, for connectors ever changed."""
         ...
@@ -126,5 +126,10 @@ class StateStore(
     Protocol,
 ):
     """Everything a station keeps."""
+
+    @property
+    def durable(self) -> bool:
+        """What is written survives the process (a file), not only the station object."""
+        ...
 
     def close(self) -> None: ...

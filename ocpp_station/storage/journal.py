@@ -64,6 +64,7 @@ class StoredMessage:
 
 _TX_FIELDS = {
     "transaction_id",
+    "parent_id_tag",
     "start_failed",
     "energy_suspended",
     "last_meter_wh",

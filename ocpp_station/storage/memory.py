@@ -27,6 +27,7 @@ class MemoryStore:
     """Everything a StationStore holds, in dictionaries; same methods, same answers."""
 
     schema_version = 0
+    durable = False
 
     def __init__(self) -> None:
         self._config: dict[str, str] = {}

@@ -74,6 +74,7 @@ class StationStore(JournalTables, RecordTables):
             raise ValueError("counter_block must be at least 1")
         # WAL, synchronous=FULL, numbered migrations: the shared opening of storage.sqlite.
         self._db = open_database(path, migrations, error=StoreError, what="the state file")
+        self.durable = path is not None and str(path) != ":memory:"
         self._counter_block = counter_block
         self._counters: dict[str, list[int]] = {}  # name -> [next value, last reserved value]
 

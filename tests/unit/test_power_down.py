@@ -148,12 +148,12 @@ async def test_an_authorize_answered_after_the_shutdown_began_starts_nothing(
 
 async def test_power_down_sets_the_refusal_before_stopping_the_sessions() -> None:
     h = await booted()
-    assert h.service(Sessions).shutting_down is False
+    assert h.service(Sessions).closed is None
     assert (await h.request("RemoteStartTransaction", {"idTag": "R1", "connectorId": 1})) == {
         "status": "Accepted"
     }
     await h.station.power_down(GRACE)
-    assert h.service(Sessions).shutting_down is True
+    assert h.service(Sessions).closed == "the station is shutting down"
     assert (await h.request("RemoteStartTransaction", {"idTag": "R1", "connectorId": 2})) == {
         "status": "Rejected"
     }

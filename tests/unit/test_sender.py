@@ -36,7 +36,7 @@ async def test_callerror_is_retried_with_growing_interval() -> None:
     answers: Iterator[dict[str, Any] | BaseException] = iter(
         [
             CallErrorReceived("StartTransaction", "InternalError", "", {}),
-            RpcTimeout("StartTransaction", 30),
+            CallErrorReceived("StartTransaction", "InternalError", "", {}),
             {"transactionId": 9, "idTagInfo": {"status": "Accepted"}},
         ]
     )
@@ -46,11 +46,32 @@ async def test_callerror_is_retried_with_growing_interval() -> None:
     assert h.csms.actions().count("StartTransaction") == 1
     await h.run_for(9)
     assert h.csms.actions().count("StartTransaction") == 1
-    await h.run_for(2)
+    await h.run_for(2)  # 10 s after the first: RetryInterval x 1
     assert h.csms.actions().count("StartTransaction") == 2
-    await h.run_for(19)
+    await h.run_for(18)  # the next waits RetryInterval x 2 = 20 s, not less
+    assert h.csms.actions().count("StartTransaction") == 2
+    await h.run_for(2)
     assert h.csms.actions().count("StartTransaction") == 3
     assert h.connector(1).transaction.transaction_id == 9
+    await h.close()
+
+
+async def test_a_time_out_is_no_attempt_and_the_message_goes_again() -> None:
+    h = await booted(config={"TransactionMessageRetryInterval": "100"})  # one attempt only
+    answers: Iterator[dict[str, Any] | BaseException] = iter(
+        [
+            RpcTimeout("StopTransaction", 30),
+            RpcTimeout("StopTransaction", 30),
+            {"idTagInfo": {"status": "Accepted"}},
+        ]
+    )
+    await h.plug(1)
+    await h.card("TAG1")
+    h.csms.responders["StopTransaction"] = lambda p: next(answers)
+    await h.card("TAG1")
+    await h.run_for(3)
+    assert h.csms.actions().count("StopTransaction") == 3  # again after 1 s, not 100 s
+    assert h.station.sender.queued == 0 and h.station.sender.given_up == []
     await h.close()
 
 

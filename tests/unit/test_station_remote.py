@@ -111,7 +111,8 @@ async def test_change_availability_connector_and_station() -> None:
     assert h.csms.of("StartTransaction") == []  # unavailable connectors do not start
     h.csms.clear()
     await h.request("ChangeAvailability", {"connectorId": 0, "type": "Operative"})
-    assert steps(h) == ["S0:Available", "S2:Preparing"]  # H2; connector 1 stays Inoperative
+    # §5.2: connector 0 applies to every connector: 1 comes back too; 2 goes H2.
+    assert steps(h) == ["S0:Available", "S1:Available", "S2:Preparing"]
     await h.close()
 
 

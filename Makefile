@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench lint clean
+.PHONY: run test check bench soak lint fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -23,12 +23,28 @@ test: check
 check: lint
 	$(BIN)/mypy
 
+# Coverage-guided fuzzing of the frame parser and dispatcher (not part of `make test`, which
+# replays the corpus): FUZZ_SECONDS of atheris from the kept corpus; the inputs that reached
+# new code join tests/fuzz/corpus. An input that breaks a rule is written to .fuzz/crash-*.
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	$(BIN)/pip install --quiet 'atheris>=2.3'
+	rm -rf .fuzz && mkdir -p .fuzz/work && cp tests/fuzz/corpus/* .fuzz/work/
+	PYTHONPATH=. $(BIN)/python tests/fuzz/fuzz_frames.py .fuzz/work -dict=tests/fuzz/ocpp.dict \
+		-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=.fuzz/
+	cp -n .fuzz/work/* tests/fuzz/corpus/
+
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# An hour of one station and a 1,000-station fleet behind a fault-injecting network: memory,
+# open files and tasks must stay flat, and nothing may be lost (SOAK_SECONDS, SOAK_FLEET).
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check ocpp_station tests bench
 	$(BIN)/ruff format --check ocpp_station tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .fuzz

@@ -56,14 +56,19 @@ def proc_rss(pid: int) -> int:
         return int(f.read().split()[1]) * PAGE
 
 
-async def spawn(*args: str) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
+async def spawn(
+    *args: str, lines: int | None = None
+) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
+    """Start `python ARGS`; the `name: value` lines it prints first (`lines` of them: two for a
+    central system, csms and api, else one)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
     )
     assert proc.stdout is not None
     found: dict[str, str] = {}
+    wanted = lines if lines is not None else (2 if "minimal" in " ".join(args) else 1)
     async with asyncio.timeout(60):
-        while len(found) < (2 if "minimal" in args[1] else 1):
+        while len(found) < wanted:
             line = (await proc.stdout.readline()).decode().strip()
             if not line:
                 raise RuntimeError(f"{args[:3]} exited early")

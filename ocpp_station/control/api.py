@@ -11,6 +11,7 @@ from aiohttp import web
 from ocpp_station.control.page import PAGE
 from ocpp_station.hardware.simulator import InvalidAction, Simulator, UnknownConnector
 from ocpp_station.httpserver import HttpServer
+from ocpp_station.process_figures import process_figures
 from ocpp_station.rpc.errors import CallErrorReceived, OcppError, RpcTimeout
 from ocpp_station.runtime import StationRuntime
 from ocpp_station.station.datatransfer import DataTransferService
@@ -91,6 +92,8 @@ class ControlApi(HttpServer):
         r = self.app.router
         p = prefix
         r.add_get(f"{p}/status", self.status)
+        if runtime is not None:
+            r.add_get(f"{p}/health", self.health)
         r.add_get(f"{p}/config", self.config)
         r.add_get(f"{p}/messages", self.messages)
         r.add_post(f"{p}/rfid", self.rfid)
@@ -139,6 +142,10 @@ class ControlApi(HttpServer):
 
     async def status(self, request: web.Request) -> web.Response:
         return web.json_response(self._snapshot(self._resolve(request)))
+
+    async def health(self, request: web.Request) -> web.Response:
+        """The process: CPU seconds, resident memory, open files, asyncio tasks."""
+        return web.json_response(process_figures())
 
     async def config(self, request: web.Request) -> web.Response:
         entries = [

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from ocpp_station.clock import LoopClock
 from ocpp_station.fleet.autopilot import Autopilot, Counters, round_robin_counter
 from ocpp_station.fleet.scenario import Scenario
 from ocpp_station.hardware.simulator import Simulator
+from ocpp_station.process_figures import process_figures
 from ocpp_station.runtime import MessageLog, StationOptions, StationRuntime
 from ocpp_station.station.boot import BootService
 from ocpp_station.station.station import Station
@@ -361,14 +361,3 @@ class Fleet:
             },
             "process": process_figures(),
         }
-
-
-def process_figures() -> dict[str, Any]:
-    """CPU seconds, resident memory (Linux /proc; elsewhere 0) and event loop of this process."""
-    try:
-        with open("/proc/self/statm") as f:
-            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        rss = 0
-    loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
-    return {"cpuSeconds": round(time.process_time(), 2), "rssBytes": rss, "loop": loop}

@@ -123,6 +123,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long a step waits for the station's message (default %(default)g)",
     )
+    for option, name, what in (
+        ("--boot-timeout", "boot_timeout", "a reboot may take, power-on to the statuses after "
+         "the BootNotification"),
+        ("--call-timeout", "call_timeout", "the tool waits for the answer to its request"),
+        ("--connect-timeout", "connect_timeout", "external: the tool waits for the station to "
+         "connect"),
+        ("--settle-timeout", "settle_timeout", "the station may take to come back to idle "
+         "before and after a case"),
+        ("--status-settle", "status_settle", "after a connection, the tool waits for the "
+         "station's first statuses (once per connection)"),
+    ):  # fmt: skip
+        parser.add_argument(
+            option,
+            type=positive_number,
+            default=getattr(_DEFAULTS, name),
+            metavar="SECONDS",
+            help=f"how long {what} (default %(default)g)",
+        )
     parser.add_argument(
         "--operator-timeout",
         type=positive_number,
@@ -194,6 +212,11 @@ async def main(args: argparse.Namespace) -> int:
         settings = Settings(
             expect_timeout=args.timeout,
             operator_timeout=args.operator_timeout,
+            boot_timeout=args.boot_timeout,
+            call_timeout=args.call_timeout,
+            connect_timeout=args.connect_timeout,
+            settle_timeout=args.settle_timeout,
+            status_settle=args.status_settle,
             timings=dict(args.timing),
         )
         target, listen = _target(args, console)

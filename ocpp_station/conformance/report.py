@@ -56,6 +56,8 @@ class CaseResult:
     """Fail and Error: the frame lines around the failure."""
     steps: list[StepResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    transcript: list[str] = field(default_factory=list)
+    """Every frame line of the case, both ways, with times: what the verdict rests on."""
 
 
 @dataclass(slots=True)
@@ -190,6 +192,7 @@ def _case_from_json(data: dict[str, Any]) -> CaseResult:
         frames=list(data.get("frames", [])),
         steps=[StepResult(**s) for s in data.get("steps", [])],
         notes=list(data.get("notes", [])),
+        transcript=list(data.get("transcript", [])),
     )
 
 
@@ -318,6 +321,12 @@ def render_markdown(results: Results) -> str:
     if notes:
         lines += ["", "## Notes", ""]
         lines += [f"- {n}" for n in notes]
+    if any(c.transcript for c in results.cases):
+        lines += [
+            "",
+            "Every case's full transcript (each frame both ways, with its time) is in the JSON "
+            "and HTML reports.",
+        ]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -424,5 +433,12 @@ def render_html(results: Results) -> str:
         parts.append("<h2>Notes</h2><ul>")
         parts += [f"<li>{html.escape(n)}</li>" for n in notes]
         parts.append("</ul>")
+    transcribed = [c for c in results.cases if c.transcript]
+    if transcribed:
+        parts.append("<h2>Transcripts</h2>")
+        for c in transcribed:
+            summary = f"{c.id} {c.name}: {c.verdict.value}, {len(c.transcript)} frame lines"
+            parts.append(f"<details><summary>{html.escape(summary)}</summary>")
+            parts.append(f"<pre>{html.escape(chr(10).join(c.transcript))}</pre></details>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

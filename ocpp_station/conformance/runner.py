@@ -269,6 +269,7 @@ class Runner:
         try:
             await target.begin(run)
             await case.script(run)
+            await run.check_exact_counts()
         except NotApplicable as exc:
             verdict, message = Verdict.NA, str(exc)
         except AssertionError as exc:
@@ -298,6 +299,7 @@ class Runner:
             else []
         )
         run.finish()
+        transcript = run.transcript()
         try:
             await target.end(run)
         except (ToolError, AssertionError) as exc:
@@ -317,6 +319,7 @@ class Runner:
                 for s in run.steps
             ],
             notes=run.notes,
+            transcript=transcript,
         )
 
     def _progress(self, result: CaseResult) -> None:

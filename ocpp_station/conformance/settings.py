@@ -51,8 +51,9 @@ class TagSet:
 class Settings:
     expect_timeout: float = 10.0
     """How long expect() waits for the station's CALL unless the case says otherwise."""
-    boot_timeout: float = 30.0
-    """How long a (re)boot may take: from power-on to the BootNotification."""
+    boot_timeout: float = 90.0
+    """How long a (re)boot may take: from power-on (or Reset) to the BootNotification and the
+    statuses after it. A real charger takes 30-90 s to reboot."""
     call_timeout: float = 30.0
     """How long the tool waits for the answer to its CALL. Longer than the 10 s PICS limit so
     that a slow answer is measured (and fails the performance row) rather than lost."""
@@ -61,7 +62,12 @@ class Settings:
     connect_timeout: float = 300.0
     """How long the tool waits for an external station to connect."""
     settle_timeout: float = 30.0
-    """How long the station may take to come back to idle after a case (external stations)."""
+    """How long the station may take to come back to idle before and after a case (external
+    stations): a transaction stopped, a cable out, a fault cleared."""
+    status_settle: float = 5.0
+    """After a (re)connection, how long the tool waits for the station's first statuses
+    before a case begins; once per connection, so a station that never reports a connector
+    costs this once, not at every case."""
     failure_grace: float = 1.0
     """After a failure, how long the tool keeps listening so the report shows what came next."""
     heartbeat_interval: int = 20
@@ -81,6 +87,7 @@ class Settings:
             "operator_timeout",
             "connect_timeout",
             "settle_timeout",
+            "status_settle",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")

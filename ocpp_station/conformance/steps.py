@@ -19,7 +19,9 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mappi
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
+
+import orjson
 
 from ocpp_station import timefmt
 from ocpp_station.conformance.case import Case, CaseFailed, NotApplicable, ToolError
@@ -70,6 +72,13 @@ __all__ = [
     "one_of",
     "render",
 ]
+
+# Transaction-shaping CALLs: a case passes only when it expected each one it got.
+COUNTED = frozenset({"StartTransaction", "StopTransaction"})
+# CALLs that carry the moment they report: the same one twice is a retransmission the central
+# system counts twice. Others (a BootNotification after Pending, an Authorize of a card shown
+# again, an empty Heartbeat) may come twice alike by design.
+STAMPED = frozenset({"StartTransaction", "StopTransaction", "MeterValues", "StatusNotification"})
 
 RESPONSE = "response"
 """Timing kind: the station's answer to a CALL of the tool."""
@@ -180,6 +189,8 @@ class Run:
         self._handlers: dict[str, SessionHandler] = {}
         self._handled_sessions: list[StationSession] = []
         self._triggers: list[_Trigger] = []
+        # CALLs the script took (expect, or account for): what exact counts are judged by.
+        self._accounted: set[int] = set()
         self.plugged: set[int] = set()
         self.faulted: set[int] = set()
         self.jammed: set[int] = set()
@@ -275,6 +286,44 @@ class Run:
                 )
             await asyncio.sleep(0.02)
 
+    def account(self, *messages: Message) -> None:
+        """The script has judged these CALLs itself (read with messages()): exact counts take
+        them as expected."""
+        self._accounted.update(m.seq for m in messages)
+
+    def transcript(self) -> list[str]:
+        """Every frame line of the case, both ways, with its time: what a Pass rests on."""
+        self.link.sync()
+        return [line.render() for line in self.link.frames[self._frames_begin :]]
+
+    async def check_exact_counts(self) -> None:
+        """After a script that passed: no stamped CALL came twice (a retransmission the central
+        system would count twice), and every StartTransaction and StopTransaction of the case is one
+        the script expected, none more."""
+        what = "check: no stamped CALL repeated, no Start/StopTransaction unexpected"
+        async with self.step(what):
+            seen: dict[tuple[str, bytes], int] = {}
+            for m in self.messages():
+                if m.action not in STAMPED or not ("timestamp" in m or "meterValue" in m):
+                    continue
+                key = (m.action, orjson.dumps(dict(m), option=orjson.OPT_SORT_KEYS))
+                if key in seen:
+                    raise CaseFailed(
+                        f"#{m.seq} {m.action} repeats #{seen[key]} exactly",
+                        expected="each CALL once",
+                        got=f"#{seen[key]} and #{m.seq}",
+                    )
+                seen[key] = m.seq
+            extra = [
+                m for m in self.messages() if m.action in COUNTED and m.seq not in self._accounted
+            ]
+            if extra:
+                raise CaseFailed(
+                    f"{summary(extra)}: not expected by the case (a duplicate?)",
+                    expected="no more than the case expected",
+                    got=summary(extra),
+                )
+
     # ------------------------------------------------------------------ steps
 
     @asynccontextmanager
@@ -310,7 +359,7 @@ class Run:
                     got=render(got),
                 )
 
-    def not_applicable(self, reason: str) -> None:
+    def not_applicable(self, reason: str) -> NoReturn:
         """End the case as N/A (the station turned out not to offer what it needs)."""
         raise NotApplicable(reason)
 
@@ -478,6 +527,7 @@ class Run:
                             taken.add(hit.seq)
                 if all(m is not None for m in found):
                     result = [m for m in found if m is not None]
+                    self._accounted.update(m.seq for m in result)
                     self._cursor = max(self._cursor, *(m.seq for m in result))
                     self._settle_triggers()
                     return result
@@ -727,6 +777,24 @@ class Run:
                 self._restore_config[key] = self._config[key]
             self._config[key] = value
 
+    async def try_configure(self, key: str, value: str) -> bool:
+        """ChangeConfiguration for a precondition the case can do without: True when Accepted
+        (restored after the case), False when the station lacks the key or refuses the value;
+        never a failure of the case."""
+        async with self.step(f"try to configure {key} = {value}"):
+            try:
+                answer = await self._call("ChangeConfiguration", {"key": key, "value": value})
+            except CaseFailed as exc:
+                self.notes.append(f"could not configure {key} = {value}: {exc}")
+                return False
+            if answer.get("status") != "Accepted":
+                self.notes.append(f"{key} = {value} answered {answer.get('status')}")
+                return False
+            if key not in self._restore_config and key in self._config:
+                self._restore_config[key] = self._config[key]
+            self._config[key] = value
+            return True
+
     async def boot_answer(self, status: str, interval: int | None = None) -> None:
         """How the tool's central system answers BootNotification from now on ([S] 4.2: with
         Pending or Rejected the interval is the wait before the next attempt, with Accepted the
@@ -887,6 +955,36 @@ class Run:
                 await self._restore_step(
                     f"configure {key} = {value}",
                     self._call("ChangeConfiguration", {"key": key, "value": value}),
+                )
+        await self._settle()
+
+    async def recover_idle(self, busy: Mapping[int, str]) -> None:
+        """Bring the connectors `busy` (id -> last status) back to Available, as far as the
+        tool can: stop their transactions, clear faults, make them Operative, take the cables
+        out; then wait up to settle_timeout. What could not be done is noted."""
+        record = self.csms.record(self.identity)
+        for transaction_id, transaction in sorted(record.open_transactions.items()):
+            if transaction.connector_id in busy:
+                await self._restore_step(
+                    f"stop transaction {transaction_id}",
+                    self._call("RemoteStopTransaction", {"transactionId": transaction_id}),
+                )
+        for connector_id, status in sorted(busy.items()):
+            if status == "Faulted":
+                await self._restore_step(
+                    f"clear the fault of connector {connector_id}",
+                    self.driver.clear_fault(connector_id),
+                )
+            elif status == "Unavailable":
+                await self._restore_step(
+                    f"make connector {connector_id} Operative",
+                    self._call(
+                        "ChangeAvailability", {"connectorId": connector_id, "type": "Operative"}
+                    ),
+                )
+            if status != "Unavailable":
+                await self._restore_step(
+                    f"unplug connector {connector_id}", self.driver.unplug(connector_id)
                 )
         await self._settle()
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ocpp_station.conformance.settings import Settings
     from ocpp_station.conformance.steps import ConfigKey, Run
     from ocpp_station.conformance.transcript import StationLink
+    from ocpp_station.csms.records import StationRecord
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 15.0
@@ -89,10 +90,6 @@ def loopback_url(csms: CentralSystem) -> str:
         host = "::1"
     shown = f"[{host}]" if ":" in host else host
     return f"ws://{shown}:{csms.port}"
-
-
-STATUS_SETTLE = 5.0
-"""How long a case waits for the connector statuses of a station that has just connected."""
 
 
 # ---------------------------------------------------------------------------- our own station
@@ -340,6 +337,11 @@ class OwnStation:
 # ---------------------------------------------------------------------------- external station
 
 
+def _busy(run: Run, record: StationRecord) -> dict[int, str]:
+    """The connectors whose last reported status is not Available (never reported: idle)."""
+    return {c: s for c in run.connector_ids if (s := record.status(c)) not in (None, "Available")}
+
+
 def infer_cable(configuration: Mapping[str, ConfigKey]) -> str | None:
     """The cable kind a station's configuration suggests: UnlockConnectorOnEVSideDisconnect
     read-only false for fixed cables, writable for sockets ([E] 3.85); None when unknown.
@@ -374,6 +376,7 @@ class ExternalStation:
         self._say = say
         self._link: StationLink | None = None
         self._settings: Settings | None = None
+        self._settled_connection = 0  # the connection whose first statuses were waited for
         self.notes: list[str] = []
 
     @property
@@ -434,21 +437,27 @@ class ExternalStation:
                 await link.wait_change(link.generation, deadline - loop.time())
             # Just after its boot a station is still reporting its connectors ([E] 3.22): a
             # case must not begin while those statuses are on their way, or its checks catch
-            # them late. A station that reports nothing on a mere reconnect is not waited for
-            # longer than STATUS_SETTLE: unknown counts as idle, as before.
-            settle = min(deadline, loop.time() + STATUS_SETTLE)
-            while loop.time() < settle and any(
-                record.status(c) is None for c in range(len(run.connector_ids) + 1)
-            ):
-                await link.wait_change(link.generation, settle - loop.time())
-            busy = {
-                c: s
-                for c in run.connector_ids
-                if (s := record.status(c)) not in (None, "Available")
-            }
-            if busy:
-                shown = ", ".join(f"connector {c} is {s}" for c, s in busy.items())
-                raise ToolError(f"the station is not idle: {shown}")
+            # them late. Waited for once per connection: a station that never reports a
+            # connector (or reports nothing on a mere reconnect) costs it once, and a status
+            # never reported counts as idle. Not during the discovery: the number of
+            # connectors is what it finds out.
+            if run.connector_ids and self._settled_connection != link.connections:
+                self._settled_connection = link.connections
+                settle = min(deadline, loop.time() + settings.status_settle)
+                while loop.time() < settle and any(
+                    record.status(c) is None for c in range(len(run.connector_ids) + 1)
+                ):
+                    await link.wait_change(link.generation, settle - loop.time())
+        busy = _busy(run, record)
+        if busy:
+            # What an earlier case (or a driver) left behind is this case's precondition to
+            # undo, not a reason to give up every case that follows.
+            async with run.step("precondition: bring every connector back to idle"):
+                await run.recover_idle(busy)
+                busy = _busy(run, record)
+                if busy:
+                    shown = ", ".join(f"connector {c} is {s}" for c, s in busy.items())
+                    raise ToolError(f"the station is not idle: {shown}")
 
     async def power_on(self, run: Run) -> None:
         if self.declared_features is not None and "power_cycle" in self.declared_features:

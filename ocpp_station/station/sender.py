@@ -218,9 +218,6 @@ class Sender:
     def queued(self) -> int:
         return len(self.queue)
 
-    def pending_for(self, transaction: Transaction) -> bool:
-        return any(m.transaction is transaction for m in self.queue)
-
     async def drain(self, seconds: float) -> bool:
         """Wait until the transaction queue is empty, at most `seconds` of station time."""
         if not self.queue:

@@ -63,6 +63,8 @@ class Station:
     ) -> None:
         self._on_reboot = on_reboot
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Tasks that ended with an exception (each logged): a bug, which tests look for.
+        self.task_failures = 0
         sender = Sender(
             clock,
             attempts=lambda: config.get_int("TransactionMessageAttempts"),
@@ -193,6 +195,7 @@ class Station:
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
+            self.task_failures += 1
             log.error("station task failed", exc_info=task.exception())
 
     async def close(self) -> None:

@@ -180,10 +180,17 @@ async def test_bad_arguments_exit_2_with_one_line(args: list[str], tmp_path: Pat
 
 
 async def test_sigterm_exits_0(csms: CentralSystem, make_station) -> None:
-    """`ocpp-station run` ends with exit code 0 on SIGTERM."""
+    """`ocpp-station run` ends with exit code 0 on SIGTERM, after stopping its session
+    (PowerLoss) and delivering the StopTransaction."""
     station = await make_station()
-    await boot(csms, station)
+    session = await boot(csms, station)
+    await station.plug(1)
+    await station.rfid("SIGTERM-TAG", 1)
+    await session.expect("StartTransaction", {"connectorId": 1})
     assert await station.stop() == 0
+    stop = await session.expect("StopTransaction", {"reason": "PowerLoss"}, timeout=1)
+    assert stop.payload["idTag"] == "SIGTERM-TAG"
+    assert "shutting down" in station.log_text()
 
 
 async def test_csms_command_prints_its_address(tmp_path: Path) -> None:

@@ -200,7 +200,12 @@ class Harness:
         return self.station.cp.connector(connector_id).status
 
     async def close(self) -> None:
+        """Stop the station; a background task that failed or a transition §4.9 forbids
+        fails the test that caused it, whatever that test asserted itself."""
         await self.station.close()
+        assert self.station.task_failures == 0, "a station task failed (see the log)"
+        illegal = self.station.status.illegal_transitions
+        assert illegal == [], f"transitions §4.9 forbids: {illegal}"
 
 
 def offline_error() -> ConnectionLost:

@@ -68,6 +68,7 @@ async def test_a_passing_case_records_each_step() -> None:
         "expect StartTransaction {connectorId: 1}",
         "expect StatusNotification {connectorId: 1, status: Charging or X}",
         "check: statuses of connector 1 = [Available, Preparing, Charging]",
+        "check: no stamped CALL repeated, no Start/StopTransaction unexpected",
     ]
     assert all(s.outcome == "ok" for s in result.steps)
     assert target.driver.done == [("plug", 1), ("present_card", TAG, None)]
@@ -290,6 +291,7 @@ async def test_a_station_that_outlives_the_case_is_restored() -> None:
         station = target.station
         assert station is not None
         await station.start_transaction(1, TAG)
+        await run.expect("StartTransaction", connectorId=1)  # taken, so not an unexpected one
 
     target = FakeTarget(outlives_cases=True)
     results = await run_cases(target, [library_with(script)])
@@ -449,6 +451,61 @@ async def test_go_offline_refuses_the_station_until_come_online() -> None:
         "central system: accept connections again, wait for the station",
         "central system: drop the connection and refuse reconnections",
         "central system: accept connections again, wait for the station",
+        "check: no stamped CALL repeated, no Start/StopTransaction unexpected",
     ]
     # A closing handshake, then a connection that just ended (no close frame: 1006).
     assert codes == [1000, 1006]
+
+
+async def test_a_start_transaction_sent_twice_fails_the_case() -> None:
+    """A retransmitted StartTransaction the script did not expect: the central system would
+    open two transactions, so the case fails even though every expectation was met."""
+
+    async def script(run: Run) -> None:
+        station = target.station
+        assert station is not None
+        await station.start_transaction(1, TAG)
+        await station.start_transaction(1, TAG)  # the same CALL again
+        await run.expect("StartTransaction", connectorId=1)
+
+    target = FakeTarget()
+    result = await run_one(target, library_with(script))
+    assert result.verdict is Verdict.FAIL
+    assert "repeats" in result.reason, result
+
+
+async def test_a_start_transaction_the_script_did_not_take_fails_the_case() -> None:
+    async def script(run: Run) -> None:
+        station = target.station
+        assert station is not None
+        await station.start_transaction(1, TAG)
+        await station.send(
+            "StartTransaction",
+            {"connectorId": 2, "idTag": TAG, "meterStart": 0, "timestamp": "2026-01-01T12:00:01Z"},
+        )
+        await run.expect("StartTransaction", connectorId=1)
+
+    target = FakeTarget()
+    result = await run_one(target, library_with(script))
+    assert result.verdict is Verdict.FAIL
+    assert "not expected by the case" in result.reason, result
+
+
+async def test_stamped_status_twice_fails_but_an_unstamped_repeat_does_not() -> None:
+    stamped = {"connectorId": 1, "errorCode": "NoError", "status": "Preparing"}
+
+    async def twice(run: Run, payload: dict[str, object]) -> None:
+        station = target.station
+        assert station is not None
+        for _ in range(2):
+            await station.send("StatusNotification", payload)
+            await run.expect("StatusNotification", connectorId=1, status="Preparing")
+
+    target = FakeTarget()
+    plain = await run_one(target, library_with(lambda run: twice(run, stamped)))
+    assert plain.verdict is Verdict.PASS, plain  # no timestamp: a repeat is not a retransmission
+    target = FakeTarget()
+    with_time = dict(stamped, timestamp="2026-01-01T12:00:00Z")
+    repeated = await run_one(target, library_with(lambda run: twice(run, with_time)))
+    assert repeated.verdict is Verdict.FAIL
+    assert "repeats" in repeated.reason, repeated

@@ -417,14 +417,21 @@ def test_cards_go_to_the_listener(sim: Simulator, rec: Recorder) -> None:
 
 def test_actions_work_without_a_listener(clock: VirtualClock) -> None:
     sim = Simulator(clock, ev=EvProfile(1.0, 90.0, 50_000.0))
+    start = sim.connectors[0].read_meter().energy_wh
     sim.plug(1)
+    assert sim.connectors[0].is_plugged()
     sim.connectors[0].set_energy_offered(True)
     sim.raise_fault(0, "OtherError", None)
+    assert sim.station_fault() == ("OtherError", None)
     sim.clear_fault(0)
+    assert sim.station_fault() is None
     sim.present_card("T", None)
     clock.advance(3600.0)
+    # The 1 kWh battery at 90 % charged to full, nobody listening.
+    assert sim.connectors[0].read_meter().energy_wh == pytest.approx(start + 100.0, abs=1.0)
     assert not sim.connectors[0].ev_wants_power()
     sim.unplug(1)
+    assert not sim.connectors[0].is_plugged()
 
 
 def test_listener_may_act_on_the_hardware_from_a_callback(clock: VirtualClock) -> None:

@@ -335,6 +335,7 @@ async def tc_039(run: Run) -> None:
         actions,
     )
     start = delivered[0]
+    run.account(start)
     await run.check_equal(
         "the StartTransaction connector and idTag",
         (start.get("connectorId"), start.get("idTag")),

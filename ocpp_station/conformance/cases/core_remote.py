@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from ocpp_station.conformance.case import case
 from ocpp_station.conformance.cases.flows import (
+    authorized_if_asked,
     ensure_config,
     is_timestamp,
+    not_started_before_the_plug,
     remote_start_plugged,
     status_time,
 )
@@ -73,15 +75,20 @@ async def tc_010(run: Run) -> None:
     profile="Core",
 )
 async def tc_011_1(run: Run) -> None:
-    """AuthorizeRemoteTxRequests true: RemoteStartTransaction Accepted -> Authorize -> Preparing
-    -> plug in -> StartTransaction with the remote idTag -> Charging. Nothing shrunk."""
+    """AuthorizeRemoteTxRequests true: RemoteStartTransaction Accepted -> (Authorize) ->
+    Preparing -> no StartTransaction while the cable is out -> plug in -> StartTransaction with
+    the remote idTag -> Charging. Authorize may be skipped for a card the station knows
+    ([S] 5.11, 3.5.3). Shrunk: the cable-out watch is 2 s."""
     tag = run.tags.valid
     await ensure_config(run, "AuthorizeRemoteTxRequests", "true")
+    mark = run.mark()
     await run.call("RemoteStartTransaction", {"connectorId": 1, "idTag": tag}, status="Accepted")
-    await run.expect("Authorize", idTag=tag)
     preparing = await run.expect("StatusNotification", connectorId=1, status="Preparing")
+    await not_started_before_the_plug(run, mark, run.timing("cable_out_watch", 2))
+    await authorized_if_asked(run, tag, mark)
+    plugged = run.mark()
     await run.plug(1)
-    start = await run.expect("StartTransaction", connectorId=1, idTag=tag)
+    start = await run.expect("StartTransaction", connectorId=1, idTag=tag, after=plugged)
     await run.expect("StatusNotification", connectorId=1, status="Charging")
     await run.check_equal(
         "the statuses of connector 1 since Preparing",
@@ -93,17 +100,18 @@ async def tc_011_1(run: Run) -> None:
 
 @case("TC_011_2_CS", "Remote Start Charging Session - Time Out", module=HAPPY, profile="Core")
 async def tc_011_2(run: Run) -> None:
-    """AuthorizeRemoteTxRequests true: RemoteStartTransaction Accepted -> Authorize ->
+    """AuthorizeRemoteTxRequests true: RemoteStartTransaction Accepted -> (Authorize) ->
     Preparing; no cable -> Available after ConnectionTimeOut (tolerance -1/+10 s, counted from
-    Preparing) and no transaction. Shrunk: ConnectionTimeOut 3 s (OCTT: 45 s)."""
+    Preparing) and no transaction. Authorize may be skipped for a card the station knows
+    ([S] 5.11, 3.5.3). Shrunk: ConnectionTimeOut 3 s (OCTT: 45 s)."""
     timeout = int(run.timing("connection_timeout", 3))
     tag = run.tags.valid
     await ensure_config(run, "AuthorizeRemoteTxRequests", "true")
     await run.configure("ConnectionTimeOut", str(timeout))
     mark = run.mark()
     await run.call("RemoteStartTransaction", {"connectorId": 1, "idTag": tag}, status="Accepted")
-    await run.expect("Authorize", idTag=tag)
     preparing = await run.expect("StatusNotification", connectorId=1, status="Preparing")
+    await authorized_if_asked(run, tag, mark)
     available = await run.expect(
         "StatusNotification", connectorId=1, status="Available", timeout=timeout + 10
     )

@@ -7,7 +7,11 @@ from typing import Any
 
 from ocpp_station import timefmt
 from ocpp_station.conformance.case import case
-from ocpp_station.conformance.cases.flows import local_start_plugged, remote_start_plugged
+from ocpp_station.conformance.cases.flows import (
+    local_start_plugged,
+    not_started_before_the_plug,
+    remote_start_plugged,
+)
 from ocpp_station.conformance.steps import Expected, Run, one_of
 from ocpp_station.conformance.transcript import Message
 
@@ -78,9 +82,10 @@ async def tc_003(run: Run) -> None:
     "TC_004_1_CS", "Regular Charging Session - Identification First", module=START, profile="Core"
 )
 async def tc_004_1(run: Run) -> None:
-    """Card -> Authorize -> Preparing -> plug in -> StartTransaction -> Charging. Nothing
-    shrunk."""
+    """Card -> Authorize -> Preparing -> no StartTransaction while the cable is out -> plug in
+    -> StartTransaction -> Charging. Shrunk: the cable-out watch is 2 s."""
     tag = run.tags.valid
+    mark = run.mark()
     await run.present_card(tag)
     await run.expect("Authorize", idTag=tag)
     preparing = await run.expect("StatusNotification", status="Preparing")
@@ -91,8 +96,10 @@ async def tc_004_1(run: Run) -> None:
         connector_id,
     )
     assert isinstance(connector_id, int)
+    await not_started_before_the_plug(run, mark, run.timing("cable_out_watch", 2))
+    plugged = run.mark()
     await run.plug(connector_id)
-    start = await run.expect("StartTransaction", connectorId=connector_id, idTag=tag)
+    start = await run.expect("StartTransaction", connectorId=connector_id, idTag=tag, after=plugged)
     await run.expect("StatusNotification", connectorId=connector_id, status="Charging")
     await run.check_equal(
         f"the statuses of connector {connector_id} since Preparing",
@@ -156,6 +163,20 @@ async def _unplug_and_stop(run: Run, id_tag: str, transaction_id: int) -> None:
     )
 
 
+async def _stop_on_ev_side_disconnect(run: Run) -> None:
+    """StopTransactionOnEVSideDisconnect true where the station has the key: [E] 3.80 made it
+    optional (R or RW), and a station without it stops on an EV-side disconnect anyway."""
+    key = run.facts.configuration.get("StopTransactionOnEVSideDisconnect")
+    if key is None:
+        run.notes.append("no StopTransactionOnEVSideDisconnect ([E] 3.80): run as if true")
+        return
+    if (key.value or "").lower() == "true":
+        return
+    if key.readonly:
+        run.not_applicable(f"StopTransactionOnEVSideDisconnect is read-only {key.value}")
+    await run.configure("StopTransactionOnEVSideDisconnect", "true")
+
+
 @case(
     "TC_005_1_CS",
     "EV Side Disconnected - StopTransactionOnEVSideDisconnect=true, "
@@ -169,7 +190,7 @@ async def tc_005_1(run: Run) -> None:
     the start idTag) -> Finishing -> Available. Needs a socket: a fixed cable cannot be
     unlocked. Nothing shrunk."""
     tag = run.tags.valid
-    await run.configure("StopTransactionOnEVSideDisconnect", "true")
+    await _stop_on_ev_side_disconnect(run)
     await run.configure("UnlockConnectorOnEVSideDisconnect", "true")
     start = await remote_start_plugged(run, tag)
     await _unplug_and_stop(run, tag, await run.transaction_id(start))
@@ -189,21 +210,18 @@ async def tc_005_2(run: Run) -> None:
     NotSupported with a socket. Nothing shrunk."""
     tag = run.tags.valid
     fixed = "fixed_cable" in run.facts.features
-    keys = await run.get_configuration(
-        ["StopTransactionOnEVSideDisconnect", "UnlockConnectorOnEVSideDisconnect"]
-    )
+    keys = await run.get_configuration(["UnlockConnectorOnEVSideDisconnect"])
     await run.check(
-        "GetConfiguration lists both EVSideDisconnect keys", len(keys) == 2, sorted(keys)
+        "GetConfiguration lists UnlockConnectorOnEVSideDisconnect",
+        "UnlockConnectorOnEVSideDisconnect" in keys,
+        sorted(keys),
     )
-    for key, value in (
-        ("StopTransactionOnEVSideDisconnect", "true"),
-        ("UnlockConnectorOnEVSideDisconnect", "false"),
-    ):
-        entry = keys[key]
-        if (entry.value or "").lower() != value:
-            if entry.readonly:
-                run.not_applicable(f"{key} is read-only {entry.value}")
-            await run.configure(key, value)
+    await _stop_on_ev_side_disconnect(run)
+    entry = keys["UnlockConnectorOnEVSideDisconnect"]
+    if (entry.value or "").lower() != "false":
+        if entry.readonly:
+            run.not_applicable(f"UnlockConnectorOnEVSideDisconnect is read-only {entry.value}")
+        await run.configure("UnlockConnectorOnEVSideDisconnect", "false")
     if fixed:
         unlock = keys["UnlockConnectorOnEVSideDisconnect"]
         await run.check(
@@ -231,7 +249,10 @@ async def tc_005_3(run: Run) -> None:
     transaction goes on ([S] 4.10) -> RemoteStopTransaction -> StopTransaction(Remote, the start
     idTag) -> Finishing -> Available. Shrunk: no StopTransaction is watched for 2 s."""
     key = run.facts.configuration.get("StopTransactionOnEVSideDisconnect")
-    if key is not None and key.readonly and (key.value or "").lower() != "false":
+    if key is None:
+        # [E] 3.80: optional; a station without it (Eichrecht forbids it) always stops.
+        run.not_applicable("the station has no StopTransactionOnEVSideDisconnect ([E] 3.80)")
+    if key.readonly and (key.value or "").lower() != "false":
         run.not_applicable(f"StopTransactionOnEVSideDisconnect is read-only {key.value}")
     tag = run.tags.valid
     await run.configure("StopTransactionOnEVSideDisconnect", "false")

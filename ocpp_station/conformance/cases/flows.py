@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ocpp_station import timefmt
+from ocpp_station.conformance.cases.spec_keys import REQUIRED
 from ocpp_station.conformance.steps import Run
 from ocpp_station.conformance.transcript import Message
 
@@ -25,30 +26,59 @@ async def local_start_plugged(run: Run, id_tag: str, connector_id: int = 1) -> M
 
 
 async def remote_start_plugged(run: Run, id_tag: str, connector_id: int = 1) -> Message:
-    """TC_010's flow: plug in -> Preparing -> RemoteStartTransaction Accepted -> Authorize
-    (when AuthorizeRemoteTxRequests is true, [S] 5.11) -> StartTransaction -> Charging.
-    Returns the StartTransaction."""
+    """TC_010's flow: plug in -> Preparing -> RemoteStartTransaction Accepted -> (Authorize)
+    -> StartTransaction -> Charging. Returns the StartTransaction.
+
+    With AuthorizeRemoteTxRequests true the idTag is authorized "as if presented locally"
+    ([S] 5.11): by Authorize.req, or by the cache or local list where the station has the card
+    (§3.5.3); either path passes, but an Authorize must name the remote idTag."""
     await run.plug(connector_id)
     await run.expect("StatusNotification", connectorId=connector_id, status="Preparing")
+    mark = run.mark()
     await run.call(
         "RemoteStartTransaction",
         {"connectorId": connector_id, "idTag": id_tag},
         status="Accepted",
     )
-    if (run.known_config("AuthorizeRemoteTxRequests") or "").lower() == "true":
-        await run.expect("Authorize", idTag=id_tag)
     start = await run.expect("StartTransaction", connectorId=connector_id, idTag=id_tag)
+    await authorized_if_asked(run, id_tag, mark, until=start.seq)
     await run.expect("StatusNotification", connectorId=connector_id, status="Charging")
     return start
 
 
+async def authorized_if_asked(
+    run: Run, id_tag: str, mark: int, *, until: int | None = None
+) -> None:
+    """The Authorize.req the station sent after `mark` (and before seq `until`), if any: at
+    most one, for `id_tag` ([S] 5.11 lets a station authorize from its cache or list)."""
+    asked = [m.get("idTag") for m in run.messages("Authorize", after=mark, until=until)]
+    await run.check(
+        f"at most one Authorize since the request, for {id_tag}",
+        len(asked) <= 1 and all(tag == id_tag for tag in asked),
+        asked,
+    )
+
+
+async def not_started_before_the_plug(run: Run, mark: int, within: float) -> None:
+    """No StartTransaction since `mark` while the cable is still out ([S] 4.8, 3.6: the
+    transaction starts when the EV is connected and the idTag authorized); watched `within`
+    seconds, so that a station that starts at once is caught, not raced."""
+    await run.expect_none("StartTransaction", within=within, after=mark)
+
+
 async def ensure_config(run: Run, key: str, value: str) -> None:
     """A precondition: set `key` to `value` (restored after the case). N/A when the station
-    lacks the key, or holds it read-only at another value."""
+    lacks an optional key, or holds the key read-only at another value.
+
+    A key the specification requires is another matter: its absence is a Fail of the
+    configuration cases (TC_019), and this case still runs, without it, so that its own
+    subject is judged rather than hidden behind an N/A."""
     entry = run.facts.configuration.get(key)
     if entry is None:
+        if any(key in keys for keys in REQUIRED.values()):
+            run.notes.append(f"the station lacks the required key {key}: run without it")
+            return
         run.not_applicable(f"the station has no configuration key {key}")
-        return
     if entry.readonly:
         if (entry.value or "").lower() != value.lower():
             run.not_applicable(f"{key} is read-only {entry.value}, the case needs {value}")

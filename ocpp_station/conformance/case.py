@@ -73,15 +73,27 @@ class Requirement:
     kind: Literal["profile", "hardware"]
     name: str
 
-    def unmet(self, profiles: Collection[str], features: Collection[str]) -> str | None:
-        """Why a station with these declared profiles and hardware features lacks this, or None."""
+    def unmet(
+        self,
+        profiles: Collection[str],
+        features: Collection[str],
+        undetermined: Collection[str] = (),
+    ) -> str | None:
+        """Why a station with these declared profiles and hardware features lacks this, or None.
+        `undetermined`: features the tool could not tell the station has or lacks."""
         if self.kind == "profile":
             if self.name in profiles:
                 return None
             return f"profile {self.name} is not declared in SupportedFeatureProfiles"
         if self.name in features:
             return None
-        return f"needs hardware the station lacks: {self.name} ({HARDWARE_FEATURES[self.name]})"
+        what = HARDWARE_FEATURES[self.name]
+        if self.name in undetermined:
+            return (
+                f"needs {self.name} ({what}), which the tool cannot tell the station has: "
+                f"declare --feature {self.name} when it does"
+            )
+        return f"needs hardware the station lacks: {self.name} ({what})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +121,17 @@ class Case:
             *(Requirement("hardware", need) for need in sorted(self.needs)),
         )
 
-    def not_applicable(self, profiles: Collection[str], features: Collection[str]) -> str | None:
+    def not_applicable(
+        self,
+        profiles: Collection[str],
+        features: Collection[str],
+        undetermined: Collection[str] = (),
+    ) -> str | None:
         """The reason this case is N/A for a station, or None when it applies."""
         reasons = [
             reason
             for requirement in self.requirements
-            if (reason := requirement.unmet(profiles, features)) is not None
+            if (reason := requirement.unmet(profiles, features, undetermined)) is not None
         ]
         return "; ".join(reasons) if reasons else None
 

@@ -105,7 +105,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         choices=sorted(HARDWARE_FEATURES),
         metavar="NAME",
-        help="external: a hardware feature the station has (repeatable; default: inferred); "
+        help="external: a hardware feature the station has, added to those inferred from its "
+        "configuration and the driver (repeatable; a declared cable kind wins); "
         + ", ".join(f"{k}: {v}" for k, v in HARDWARE_FEATURES.items()),
     )
     parser.add_argument(
@@ -127,12 +128,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("--boot-timeout", "boot_timeout", "a reboot may take, power-on to the statuses after "
          "the BootNotification"),
         ("--call-timeout", "call_timeout", "the tool waits for the answer to its request"),
-        ("--connect-timeout", "connect_timeout", "external: the tool waits for the station to "
+        ("--connect-timeout", "connect_timeout", "the tool waits for an external station to "
          "connect"),
         ("--settle-timeout", "settle_timeout", "the station may take to come back to idle "
          "before and after a case"),
-        ("--status-settle", "status_settle", "after a connection, the tool waits for the "
-         "station's first statuses (once per connection)"),
+        ("--status-settle", "status_settle", "the tool waits, once per connection, for the "
+         "station's first statuses"),
     ):  # fmt: skip
         parser.add_argument(
             option,
@@ -188,6 +189,11 @@ def _target(args: argparse.Namespace, console: Console) -> tuple[Target, tuple[s
         raise UsageError("--station-args and --workdir are for our own station (--station own)")
     driver: Driver
     if args.control:
+        if args.feature and "power_cycle" in args.feature:
+            raise UsageError(
+                "--feature power_cycle: the control API cannot cut the station's power; "
+                "leave out --control to have an operator do the physical steps"
+            )
         try:
             driver = ControlApiDriver(args.control)
         except ValueError as exc:

@@ -5,7 +5,9 @@ its verdict and timings, and at the end the performance maxima. Returns a report
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -59,6 +61,64 @@ DISCOVERY = Case(
 )
 
 
+# Vendor-specific configuration keys that name what a BootNotification carries (no 1.6 key does),
+# by their name with case and punctuation dropped.
+_BOOT_KEYS = {
+    "chargePointVendor": ("chargepointvendor", "vendor", "vendorname"),
+    "chargePointModel": ("chargepointmodel", "model", "modelname"),
+    "chargePointSerialNumber": ("chargepointserialnumber", "serialnumber"),
+    "firmwareVersion": ("firmwareversion", "firmware", "softwareversion"),
+}
+
+
+async def _triggered_boot(
+    run: Run, configuration: dict[str, ConfigKey], notes: list[str]
+) -> list[Any]:
+    """A station that connected without booting (it was up before the tool) tells its vendor,
+    model and firmware again when asked: TriggerMessage BootNotification ([S] 5.17), if it
+    declares Remote Trigger. [] when it does not, or does not answer with one."""
+    profiles = (configuration.get("SupportedFeatureProfiles") or ConfigKey(None, True)).value
+    if "RemoteTrigger" not in (profiles or ""):
+        return []
+    mark = run.mark()
+    try:
+        answer = await run.call("TriggerMessage", {"requestedMessage": "BootNotification"})
+        if answer.get("status") != "Accepted":
+            notes.append(f"TriggerMessage BootNotification: {answer.get('status')}")
+            return []
+        boot = await run.expect("BootNotification", after=mark, timeout=run.settings.boot_timeout)
+    except AssertionError as exc:
+        notes.append(f"TriggerMessage BootNotification gave no BootNotification: {exc}")
+        return []
+    notes.append("vendor, model and firmware from a BootNotification the tool triggered")
+    return [boot]
+
+
+def _boot_from_keys(configuration: dict[str, ConfigKey], notes: list[str]) -> dict[str, Any] | None:
+    """Vendor, model, serial number and firmware from vendor-specific configuration keys, for
+    a station that sent no BootNotification; None (shown as unknown) when it has none."""
+    by_name = {re.sub(r"[^a-z]", "", key.lower()): key for key in configuration}
+    found: dict[str, Any] = {}
+    sources = []
+    for field, names in _BOOT_KEYS.items():
+        key = next((by_name[n] for n in names if n in by_name), None)
+        value = configuration[key].value if key is not None else None
+        if key is not None and value:
+            found[field] = value
+            sources.append(key)
+    if not found:
+        notes.append(
+            "the station sent no BootNotification and no configuration key names its vendor, "
+            "model or firmware: they are unknown"
+        )
+        return None
+    notes.append(
+        "the station sent no BootNotification: vendor, model and firmware from the "
+        f"configuration keys {', '.join(sources)}"
+    )
+    return found
+
+
 def measurements(timings: Iterable[Timing]) -> list[Measurement]:
     """The performance table: the maximum of each measurement, and where it was taken."""
     collected = list(timings)
@@ -84,6 +144,7 @@ def facts_from(
     configuration: dict[str, ConfigKey],
     statuses: Iterable[int],
     features: frozenset[str],
+    undetermined: frozenset[str] = frozenset(),
 ) -> Facts:
     """What the cases may rely on, from the boot and GetConfiguration ([S] 9.1)."""
     profiles_text = (configuration.get("SupportedFeatureProfiles") or ConfigKey("", True)).value
@@ -93,7 +154,9 @@ def facts_from(
         connectors = int(number or "")
     except ValueError:
         connectors = max((c for c in statuses if c > 0), default=1)
-    return Facts(identity, boot, max(1, connectors), profiles, configuration, features)
+    return Facts(
+        identity, boot, max(1, connectors), profiles, configuration, features, undetermined
+    )
 
 
 class Runner:
@@ -198,15 +261,12 @@ class Runner:
             await target.begin(run)
             boots = [m for m in link.messages if m.action == "BootNotification"]
             if not boots:
-                try:
+                with contextlib.suppress(AssertionError):
                     boots = [await run.expect("BootNotification", after=0)]
-                except AssertionError:
-                    results.notes.append(
-                        "the station sent no BootNotification after connecting: its vendor, "
-                        "model and firmware are unknown"
-                    )
-            boot = dict(boots[-1]) if boots else None
             configuration = await run.get_configuration()
+            if not boots:
+                boots = await _triggered_boot(run, configuration, results.notes)
+            boot = dict(boots[-1]) if boots else _boot_from_keys(configuration, results.notes)
             if boots and not target.outlives_cases:
                 # The tool stops this station next: let it finish booting first (a status for
                 # each connector, [E] 3.22), so that it is not cut off in mid-conversation.
@@ -231,6 +291,7 @@ class Runner:
             configuration,
             statuses,
             target.features(configuration),
+            target.undetermined,
         )
         results.identity = facts.identity
         results.boot = boot
@@ -249,7 +310,7 @@ class Runner:
     async def _run_case(
         self, case: Case, csms: CentralSystem, link: StationLink, facts: Facts
     ) -> CaseResult:
-        reason = case.not_applicable(facts.profiles, facts.features)
+        reason = case.not_applicable(facts.profiles, facts.features, facts.undetermined)
         if reason is not None:
             return _result(case, Verdict.NA, reason=reason)
         target = self.target

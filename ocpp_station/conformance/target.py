@@ -62,6 +62,10 @@ class Target(Protocol):
         """The hardware features the cases may rely on (case.HARDWARE_FEATURES)."""
         ...
 
+    undetermined: frozenset[str]
+    """After features(): those the tool could not tell the station has or lacks (a case that
+    needs one is N/A with a reason that says to declare it)."""
+
     async def begin(self, run: Run) -> None:
         """Bring the station to the case's starting state (Booted, or off)."""
         ...
@@ -254,6 +258,8 @@ class OwnStation:
             self._workdir = Path(tempfile.mkdtemp(prefix="ocpp-conformance-"))
         self._workdir.mkdir(parents=True, exist_ok=True)
 
+    undetermined: frozenset[str] = frozenset()  # the tool built it: it knows
+
     def features(self, configuration: Mapping[str, ConfigKey]) -> frozenset[str]:
         # The simulator behind the control API does every physical step; the socket variant
         # has locks (which can be jammed), the reference charger fixed cables.
@@ -342,6 +348,9 @@ def _busy(run: Run, record: StationRecord) -> dict[int, str]:
     return {c: s for c in run.connector_ids if (s := record.status(c)) not in (None, "Available")}
 
 
+CABLES = frozenset({"socket", "fixed_cable"})
+
+
 def infer_cable(configuration: Mapping[str, ConfigKey]) -> str | None:
     """The cable kind a station's configuration suggests: UnlockConnectorOnEVSideDisconnect
     read-only false for fixed cables, writable for sockets ([E] 3.85); None when unknown.
@@ -377,6 +386,7 @@ class ExternalStation:
         self._link: StationLink | None = None
         self._settings: Settings | None = None
         self._settled_connection = 0  # the connection whose first statuses were waited for
+        self.undetermined: frozenset[str] = frozenset()
         self.notes: list[str] = []
 
     @property
@@ -400,22 +410,38 @@ class ExternalStation:
         self._say(f"{session.identity} connected")
 
     def features(self, configuration: Mapping[str, ConfigKey]) -> frozenset[str]:
-        if self.declared_features is not None:
-            return self.declared_features
-        found: set[str] = set()
+        """What is inferred from the configuration and the driver, plus what was declared
+        (--feature). A declared cable kind overrides the inferred one."""
+        declared = self.declared_features or frozenset()
         cable = infer_cable(configuration)
+        if declared & CABLES:
+            cable = next(iter(sorted(declared & CABLES)))
+        inferred: set[str] = set()
+        unknown: set[str] = set()
         if cable is not None:
-            found.add(cable)
+            inferred.add(cable)
+        else:
+            unknown |= CABLES
         if isinstance(self.driver, ControlApiDriver):
             # The control API raises faults and jams locks; a power switch it does not have.
-            found.add("fault_injection")
+            inferred.add("fault_injection")
             if cable == "socket":
-                found.add("lock_failure")
-        self.notes.append(
-            "hardware features inferred from the configuration and the driver: "
-            + (", ".join(sorted(found)) or "none")
-            + " (declare them with --feature when they differ)"
-        )
+                inferred.add("lock_failure")
+            elif cable is None:
+                unknown.add("lock_failure")
+        else:
+            # A person at the station may be able to do any of these: only they can say.
+            unknown |= {"power_cycle", "fault_injection", "lock_failure"}
+        found = inferred | declared
+        self.undetermined = frozenset(unknown - found)
+        parts = ["hardware features inferred from the configuration and the driver: "]
+        parts.append(", ".join(sorted(inferred - declared)) or "none")
+        if declared:
+            parts.append(f"; declared: {', '.join(sorted(declared))}")
+        if self.undetermined:
+            parts.append(f"; not known: {', '.join(sorted(self.undetermined))}")
+        parts.append(" (declare them with --feature when they differ)")
+        self.notes.append("".join(parts))
         return frozenset(found)
 
     async def begin(self, run: Run) -> None:

@@ -22,6 +22,10 @@ every frame crosses the proxy, where, with the rate of each kind (a probability 
 
 What was injected is counted (`FaultProxy.counts`, and on the console every minute). Faults
 must leave a correct station whole: nothing lost, everything delivered in the end.
+
+A `Tamper` given to the proxy sees every message first and may rewrite, drop, answer or add
+messages: a station (or central system) with a defect made to order, for testing what judges
+them.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
@@ -98,7 +102,21 @@ class FaultRates:
         return rates
 
 
-class _Link:
+class Tamper(Protocol):
+    """Rewrites the conversation on purpose. Each hook gets a parsed message (a list, as
+    OCPP-J frames are) and returns what the relay passes on: the message, a rewritten one, or
+    None for nothing (the hook may have answered it itself through the relay)."""
+
+    async def upward(self, relay: Relay, message: list[Any]) -> list[Any] | None:
+        """A message of the station on its way to the central system."""
+        ...
+
+    async def downward(self, relay: Relay, message: list[Any]) -> list[Any] | None:
+        """A message of the central system on its way to the station."""
+        ...
+
+
+class Relay:
     """One station's connection and its relay to the central system."""
 
     def __init__(self, proxy: FaultProxy, station: ServerConnection, csms: ClientConnection):
@@ -106,6 +124,28 @@ class _Link:
         self.station = station
         self.csms = csms
         self.outstanding: set[str] = set()  # ids of the central system's CALLs in flight
+
+    async def send_station(self, message: list[Any]) -> None:
+        """A message to the station, as if the central system had sent it."""
+        await self.station.send(orjson.dumps(message).decode())
+
+    async def send_csms(self, message: list[Any]) -> None:
+        """A message to the central system, as if the station had sent it."""
+        await self.csms.send(orjson.dumps(message).decode())
+
+    async def _tampered(self, frame: str, upward: bool) -> str | None:
+        tamper = self.proxy.tamper
+        if tamper is None:
+            return frame
+        try:
+            parsed = orjson.loads(frame)
+        except orjson.JSONDecodeError:
+            return frame
+        if not isinstance(parsed, list):
+            return frame
+        hook = tamper.upward if upward else tamper.downward
+        result = await hook(self, parsed)
+        return None if result is None else orjson.dumps(result).decode()
 
     def _cut(self) -> None:
         for side in (self.station, self.csms):
@@ -115,6 +155,10 @@ class _Link:
 
     async def to_station(self, frame: str) -> None:
         p = self.proxy
+        tampered = await self._tampered(frame, upward=False)
+        if tampered is None:
+            return
+        frame = tampered
         if p.happens("delay"):
             await asyncio.sleep(p.rng.uniform(0, p.rates.max_delay))
         if p.happens("drop"):
@@ -141,6 +185,10 @@ class _Link:
 
     async def to_csms(self, frame: str) -> None:
         p = self.proxy
+        tampered = await self._tampered(frame, upward=True)
+        if tampered is None:
+            return
+        frame = tampered
         if p.happens("stall") or p.happens("delay"):
             await asyncio.sleep(p.rng.uniform(0, p.rates.max_delay))
         try:
@@ -186,9 +234,17 @@ class _Link:
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, rates: FaultRates, *, seed: int = 0) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        rates: FaultRates,
+        *,
+        seed: int = 0,
+        tamper: Tamper | None = None,
+    ) -> None:
         self.upstream = upstream.rstrip("/")
         self.rates = rates
+        self.tamper = tamper
         self.rng = random.Random(seed)
         self.counts: Counter[str] = Counter()
         self.refused: Counter[bytes] = Counter()
@@ -266,7 +322,7 @@ class FaultProxy:
             await station.close(1011, "upstream unreachable")
             return
         self.counts["connections"] += 1
-        await _Link(self, station, csms).run()
+        await Relay(self, station, csms).run()
 
 
 def build_parser() -> argparse.ArgumentParser:

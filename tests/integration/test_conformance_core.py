@@ -13,19 +13,12 @@ from pathlib import Path
 import pytest
 
 from ocpp_station.conformance.case import Case, Library, Verdict, load_library
-from ocpp_station.conformance.drivers import ControlApiDriver
 from ocpp_station.conformance.report import CaseResult, Results
 from ocpp_station.conformance.runner import Runner
 from ocpp_station.conformance.settings import Settings
 from ocpp_station.conformance.steps import Run
-from ocpp_station.conformance.target import (
-    ExternalStation,
-    OwnStation,
-    StationProcess,
-    loopback_url,
-)
-from ocpp_station.conformance.transcript import StationLink
-from ocpp_station.csms.server import CentralSystem
+from ocpp_station.conformance.target import OwnStation
+from tests.integration.external import SpawnedElsewhere
 
 CORE = load_library().select(profiles=["Core"])
 VARIANTS: tuple[tuple[str, ...], ...] = ((), ("--socket",))
@@ -83,30 +76,6 @@ BOTH_VARIANTS = [c for c in CORE if c.id == "TC_031_CS"]
 async def test_core_case_passes_on_the_socket_variant_too(case: Case, tmp_path: Path) -> None:
     [result] = (await run_own([case], ("--socket",), tmp_path)).cases
     assert result.verdict is Verdict.PASS, explain(result, tmp_path)
-
-
-class SpawnedElsewhere(ExternalStation):
-    """An external station as a person would run it: `ocpp-station run` pointed at the tool's
-    address, with its control API given to the tool. The tool only waits for it to connect."""
-
-    def __init__(self, folder: Path) -> None:
-        super().__init__(ControlApiDriver("http://127.0.0.1:1"), say=lambda line: None)
-        self.folder = folder
-        self.process: StationProcess | None = None
-
-    async def open(self, csms: CentralSystem, link: StationLink, settings: Settings) -> None:
-        self.process = StationProcess(
-            loopback_url(csms), "EXT-7", self.folder / "state", self.folder / "station.log", []
-        )
-        control = await self.process.start()
-        assert isinstance(self.driver, ControlApiDriver)
-        self.driver.base_url = control
-        await super().open(csms, link, settings)
-
-    async def close(self) -> None:
-        await super().close()
-        if self.process is not None:
-            await self.process.terminate()
 
 
 async def test_a_station_the_tool_did_not_start_gets_the_same_verdicts(tmp_path: Path) -> None:

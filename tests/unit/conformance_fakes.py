@@ -242,6 +242,7 @@ class FakeTarget:
 
     kind = "fake"
     description = "fake station"
+    undetermined: frozenset[str] = frozenset()
     power_on_description = "power on"
 
     def __init__(

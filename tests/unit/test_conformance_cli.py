@@ -10,6 +10,7 @@ from typing import NoReturn
 import pytest
 
 from ocpp_station.conformance import cli
+from ocpp_station.conformance.case import load_library
 from ocpp_station.conformance.drivers import Console, ControlApiDriver, OperatorDriver
 from ocpp_station.conformance.steps import ConfigKey
 from ocpp_station.conformance.target import ExternalStation, OwnStation, infer_cable
@@ -51,12 +52,12 @@ def test_an_external_station_with_or_without_a_control_adapter() -> None:
         "--feature",
         "socket",
         "--feature",
-        "power_cycle",
+        "lock_failure",
     )
     target, listen = cli._target(args, Console())
     assert isinstance(target, ExternalStation) and isinstance(target.driver, ControlApiDriver)
     assert listen == ("127.0.0.1", 9000) and target.identity is None
-    assert target.declared_features == frozenset({"socket", "power_cycle"})
+    assert target.declared_features == frozenset({"socket", "lock_failure"})
     target, _ = cli._target(parse("--station", "external", "--id", "CP-7"), Console())
     assert isinstance(target, ExternalStation) and isinstance(target.driver, OperatorDriver)
     assert target.identity == "CP-7" and target.declared_features is None
@@ -88,6 +89,10 @@ def test_malformed_arguments_exit_2(argv: list[str]) -> None:
         (["--feature", "socket"], "--feature is for an external station"),
         (["--station", "external", "--station-args=--socket"], "are for our own station"),
         (["--station", "external", "--control", "ws://x"], "--control: the control API URL"),
+        (
+            ["--station", "external", "--control", "http://x:1", "--feature", "power_cycle"],
+            "--feature power_cycle: the control API cannot cut the station's power",
+        ),
         (["--station-args=--csms ws://elsewhere"], "the tool sets --csms itself"),
         (["--station-args=--socket 'open"], "--station-args: No closing quotation"),
         (["--id", "has space"], "--id must be 1 to 48 characters"),
@@ -140,7 +145,36 @@ def test_an_external_stations_hardware_is_inferred_unless_declared() -> None:
         "hardware features inferred from the configuration and the driver: fault_injection, "
         "lock_failure, socket (declare them with --feature when they differ)"
     ]
+    assert api.undetermined == frozenset()
     operator = ExternalStation(OperatorDriver(Console(), 5))
     assert operator.features(fixed) == {"fixed_cable"}
-    declared = ExternalStation(OperatorDriver(Console(), 5), features=frozenset({"socket"}))
-    assert declared.features(fixed) == {"socket"} and declared.notes == []
+    # What only the person at the station can tell is undetermined, not absent.
+    assert operator.undetermined == {"power_cycle", "fault_injection", "lock_failure"}
+    # A declared feature adds to the inferred ones; a declared cable kind replaces the guess.
+    declared = ExternalStation(
+        OperatorDriver(Console(), 5), features=frozenset({"socket", "power_cycle"})
+    )
+    assert declared.features(fixed) == {"socket", "power_cycle"}
+    assert declared.undetermined == {"fault_injection", "lock_failure"}
+    assert declared.notes == [
+        "hardware features inferred from the configuration and the driver: none; declared: "
+        "power_cycle, socket; not known: fault_injection, lock_failure (declare them with "
+        "--feature when they differ)"
+    ]
+    added = ExternalStation(ControlApiDriver("http://127.0.0.1:1"), features=frozenset({"socket"}))
+    assert added.features({}) == {"socket", "lock_failure", "fault_injection"}
+    unknown = ExternalStation(ControlApiDriver("http://127.0.0.1:1"))
+    assert unknown.features({}) == {"fault_injection"}
+    assert unknown.undetermined == {"socket", "fixed_cable", "lock_failure"}
+
+
+def test_a_case_needing_an_undetermined_feature_says_to_declare_it() -> None:
+    library = load_library()
+    unlock = library["TC_005_1_CS"]  # needs a socket
+    reason = unlock.not_applicable({"Core"}, {"fault_injection"}, {"socket", "fixed_cable"})
+    assert reason is not None and "cannot tell" in reason and "--feature socket" in reason
+    absent = unlock.not_applicable({"Core"}, {"fixed_cable"}, set())
+    assert absent == (
+        "needs hardware the station lacks: socket (socket outlets with a lock that "
+        "UnlockConnector can release)"
+    )

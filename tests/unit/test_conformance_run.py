@@ -509,3 +509,37 @@ async def test_stamped_status_twice_fails_but_an_unstamped_repeat_does_not() -> 
     repeated = await run_one(target, library_with(lambda run: twice(run, with_time)))
     assert repeated.verdict is Verdict.FAIL
     assert "repeats" in repeated.reason, repeated
+
+
+async def test_a_stop_sent_again_on_a_new_connection_is_not_a_duplicate() -> None:
+    """The answer to the first copy may have been lost with the connection: sending it again
+    after reconnecting is what [S] 4.7 asks for, not a defect."""
+    stop = {"transactionId": 1, "meterStop": 10, "timestamp": "2026-01-01T12:00:05Z"}
+
+    async def script(run: Run) -> None:
+        station = target.station
+        assert station is not None
+        await station.send("StopTransaction", stop)
+        await run.expect("StopTransaction", transactionId=1)
+        await run.go_offline(abrupt=True)
+        retrying = asyncio.create_task(reconnect())
+        await run.come_online()
+        await retrying
+        assert target.station is not None and target.station is not station
+        await target.station.send("StopTransaction", stop)
+
+    async def reconnect() -> None:
+        async with asyncio.timeout(5):
+            while True:
+                station = FakeStation(target.base_url, target.identity)
+                try:
+                    await station.connect()
+                except InvalidStatus:
+                    await asyncio.sleep(0.05)
+                    continue
+                target.station = station
+                return
+
+    target = FakeTarget()
+    result = await run_one(target, library_with(script))
+    assert result.verdict is Verdict.PASS, result

@@ -42,6 +42,24 @@ def value_problems(values: list[dict[str, Any]], context: str, measurands: list[
     return problems
 
 
+def energy_registers(values: list[dict[str, Any]]) -> list[float]:
+    """The Energy.Active.Import.Register readings of one meterValue in Wh (kWh converted;
+    [S] 7.45 UnitOfMeasure, Wh when absent); readings of one phase or of the inlet are left out,
+    as is a value that is not a number (value_problems reports it)."""
+    readings = []
+    for value in values:
+        if value.get("measurand", ENERGY) != ENERGY or "phase" in value:
+            continue
+        if value.get("location", "Outlet") not in ("Outlet", "EV"):
+            continue
+        try:
+            number = float(value["value"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        readings.append(number * 1000 if value.get("unit") == "kWh" else number)
+    return readings
+
+
 def seconds_since_midnight(moment: datetime) -> float:
     midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     return (moment - midnight).total_seconds()
@@ -81,6 +99,7 @@ async def tc_070(run: Run) -> None:
     mark = run.mark()
     stamps: list[datetime] = []
     problems: list[str] = []
+    registers: list[float] = []
     for _ in range(3):
         message = await run.expect(
             "MeterValues",
@@ -95,7 +114,16 @@ async def tc_070(run: Run) -> None:
                 for p in value_problems(values, "Sample.Periodic", measurands)
             ]
             stamps.append(stamp)
+            registers += energy_registers(values)
     await run.check("each sampled value is as configured", not problems, problems)
+    # An energy register counts up ([S] 7.31 Energy.Active.Import.Register): from meterStart,
+    # no reading during the transaction is lower than the one before.
+    readings = [float(start["meterStart"]), *registers]
+    await run.check(
+        "the energy register never goes down (meterStart, then each sample, in Wh)",
+        readings == sorted(readings),
+        readings,
+    )
     previous = timefmt.parse(str(start["timestamp"]))
     gaps = []
     for stamp in stamps[:3]:

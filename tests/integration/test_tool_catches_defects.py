@@ -1,0 +1,56 @@
+"""Mutation testing of the conformance tool: our station, run as an external station behind a
+proxy that gives it one defect at a time (tests/integration/tool_defects.py), must fail the
+cases that cover the defect. Without a defect, through the same proxy, those cases pass.
+
+The score is the share of defects caught: every defect here must be caught.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ocpp_station.conformance.case import Verdict, load_library
+from ocpp_station.conformance.report import CaseResult
+from ocpp_station.conformance.runner import Runner
+from ocpp_station.conformance.settings import Settings
+from tests.integration.external import SpawnedElsewhere
+from tests.integration.tool_defects import DEFECTS, Defect
+
+LIBRARY = load_library()
+
+
+def explain(result: CaseResult) -> str:
+    return f"{result.id}: {result.verdict.value} {result.failed_step}: {result.reason}"
+
+
+async def run_with(defect: Defect, case_ids: list[str], folder: Path) -> dict[str, CaseResult]:
+    target = SpawnedElsewhere(folder, tamper=defect)
+    cases = [LIBRARY[case_id] for case_id in case_ids]
+    results = await Runner(target, Settings(), say=lambda line: None).run(cases)
+    return {c.id: c for c in results.cases}
+
+
+@pytest.mark.parametrize("defect_type", DEFECTS, ids=[d.name for d in DEFECTS])
+async def test_the_tool_fails_a_station_with_the_defect(
+    defect_type: type[Defect], tmp_path: Path
+) -> None:
+    defect = defect_type()
+    results = await run_with(defect, [*defect.cases, *defect.unaffected], tmp_path)
+    assert defect.injected > 0, f"{defect.name}: never applied"
+    verdicts = {case_id: r.verdict for case_id, r in results.items()}
+    wanted = dict.fromkeys(defect.cases, Verdict.FAIL) | dict.fromkeys(
+        defect.unaffected, Verdict.PASS
+    )
+    assert verdicts == wanted, [explain(r) for r in results.values()]
+
+
+async def test_without_a_defect_the_same_cases_pass_through_the_proxy(tmp_path: Path) -> None:
+    covered = sorted(
+        {case_id for d in DEFECTS for case_id in d.cases}, key=lambda i: LIBRARY[i].sort_key()
+    )
+    results = await run_with(Defect(), covered, tmp_path)
+    assert {i: r.verdict for i, r in results.items()} == dict.fromkeys(covered, Verdict.PASS), [
+        explain(r) for r in results.values() if r.verdict is not Verdict.PASS
+    ]

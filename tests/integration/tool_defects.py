@@ -1,0 +1,278 @@
+"""Defects made to order: each a Tamper for the fault proxy that turns our (correct) station
+into one with a known deviation, and names the cases of the conformance tool that must fail it.
+
+The tool is judged the way mutation testing judges tests: a defect the tool passes is a hole in
+the tool. Every profile adds the defects of its own cases here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from ocpp_station import timefmt
+from ocpp_station.csms.faults import Relay
+
+CALL, RESULT = 2, 3
+ENERGY = "Energy.Active.Import.Register"
+
+
+@dataclass
+class Defect:
+    """Passes everything on unchanged; subclasses rewrite. Keeps which CALL each answer is for,
+    both ways, so that a rewrite can pick answers by the request's action."""
+
+    name: ClassVar[str] = "none"
+    cases: ClassVar[tuple[str, ...]] = ()
+    """The cases that must Fail a station with this defect."""
+    unaffected: ClassVar[tuple[str, ...]] = ()
+    """Cases the defect must not spoil: they still Pass (not N/A, not Fail)."""
+    injected: int = 0
+    """How many times the defect was applied (a defect never applied proves nothing)."""
+    station_calls: dict[str, list[Any]] = field(default_factory=dict)
+    csms_calls: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Where a subclass sets up its own state (the dataclass __init__ calls it)."""
+
+    async def upward(self, relay: Relay, message: list[Any]) -> list[Any] | None:
+        if message[0] == CALL and len(message) == 4:
+            self.station_calls[message[1]] = message
+            return await self.station_call(relay, message[2], message)
+        if message[0] == RESULT and message[1] in self.csms_calls:
+            request = self.csms_calls.pop(message[1])
+            return await self.station_answer(relay, request, message)
+        return message
+
+    async def downward(self, relay: Relay, message: list[Any]) -> list[Any] | None:
+        if message[0] == CALL and len(message) == 4:
+            self.csms_calls[message[1]] = message
+            return message
+        if message[0] == RESULT and message[1] in self.station_calls:
+            request = self.station_calls.pop(message[1])
+            return await self.csms_answer(relay, request, message)
+        return message
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        return message
+
+    async def station_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        return answer
+
+    async def csms_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        return answer
+
+
+class NoConnectorZeroStatus(Defect):
+    """The station never reports connector 0 (the whole station) after booting ([E] 3.22
+    requires a status for every connector, 0 included)."""
+
+    name = "no connector-0 status"
+    cases = ("TC_001_CS", "TC_013_CS")
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action == "StatusNotification" and message[3].get("connectorId") == 0:
+            self.injected += 1
+            await relay.send_station([RESULT, message[1], {}])  # so it does not retry
+            return None
+        return message
+
+
+class DuplicateStop(Defect):
+    """Every StopTransaction reaches the central system twice (a second message id)."""
+
+    name = "StopTransaction twice"
+    cases = ("TC_012_CS", "TC_068_CS")
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action == "StopTransaction":
+            self.injected += 1
+            copy = [CALL, f"{message[1]}-again", action, message[3]]
+            self.station_calls[copy[1]] = copy
+            await relay.send_csms(message)
+            await relay.send_csms(copy)
+            return None
+        return message
+
+    async def csms_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        return None if str(request[1]).endswith("-again") else answer
+
+
+class AcceptsRemoteStartWhenBusy(Defect):
+    """A RemoteStartTransaction the station rejects (its connector is busy) is answered
+    Accepted ([S] 5.11: it must be Rejected)."""
+
+    name = "RemoteStart Accepted on a busy connector"
+    cases = ("TC_026_CS",)
+
+    async def station_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        if request[2] == "RemoteStartTransaction" and answer[2].get("status") == "Rejected":
+            self.injected += 1
+            return [RESULT, answer[1], {"status": "Accepted"}]
+        return answer
+
+
+class StartsBeforeThePlug(Defect):
+    """The station sends StartTransaction as soon as it is authorized (a remote start it
+    accepted, or a card the central system accepted), before any cable is plugged; its own
+    StartTransaction later is answered by the proxy with what the central system gave the
+    early one ([S] 3.6: the transaction starts when the EV is connected and authorized)."""
+
+    name = "StartTransaction before the plug"
+    cases = ("TC_004_1_CS", "TC_011_1_CS")
+    _ids: ClassVar[itertools.count[int]] = itertools.count(1)
+
+    def __post_init__(self) -> None:
+        self.statuses: dict[int, str] = {}
+        self.early: dict[int, dict[str, Any] | None] = {}  # connector -> the CSMS's answer
+
+    def _idle(self, connector_id: int) -> bool:
+        return self.statuses.get(connector_id, "Available") == "Available"
+
+    async def _start_early(self, relay: Relay, connector_id: int, id_tag: str) -> None:
+        if connector_id in self.early or not self._idle(connector_id):
+            return
+        self.injected += 1
+        self.early[connector_id] = None
+        payload = {
+            "connectorId": connector_id,
+            "idTag": id_tag,
+            "meterStart": 0,
+            "timestamp": timefmt.iso(datetime.now(UTC)),
+        }
+        message = [CALL, f"early-{next(self._ids)}", "StartTransaction", payload]
+        self.station_calls[message[1]] = message
+        await relay.send_csms(message)
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        payload = message[3]
+        if action == "StatusNotification":
+            self.statuses[payload.get("connectorId", 0)] = payload.get("status", "")
+        if action == "StartTransaction":
+            answer = self.early.pop(payload.get("connectorId"), None)
+            if answer is not None:
+                self.station_calls.pop(message[1], None)
+                await relay.send_station([RESULT, message[1], answer])
+                return None
+        return message
+
+    async def station_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        if request[2] == "RemoteStartTransaction" and answer[2].get("status") == "Accepted":
+            await self._start_early(relay, request[3].get("connectorId", 1), request[3]["idTag"])
+        return answer
+
+    async def csms_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        if str(request[1]).startswith("early-"):
+            self.early[request[3]["connectorId"]] = answer[2]
+            return None
+        accepted = answer[2].get("idTagInfo", {}).get("status") == "Accepted"
+        if request[2] == "Authorize" and accepted and self._idle(1):
+            await self._start_early(relay, 1, request[3]["idTag"])
+        return answer
+
+
+class MissingRequiredKey(Defect):
+    """GetConfiguration never reports ConnectionTimeOut, a required Core key ([S] 9.1.6)."""
+
+    name = "a required key missing from GetConfiguration"
+    cases = ("TC_019_CS",)
+    # A case that sets the key still runs and passes: the missing key is reported once, by the
+    # configuration case, instead of turning the cases that use it N/A.
+    unaffected = ("TC_004_2_CS",)
+    key = "ConnectionTimeOut"
+
+    async def station_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        if request[2] != "GetConfiguration":
+            return answer
+        keys = answer[2].get("configurationKey", [])
+        kept = [k for k in keys if k.get("key") != self.key]
+        if len(kept) == len(keys):
+            return answer
+        self.injected += 1
+        payload = dict(answer[2], configurationKey=kept)
+        if self.key in request[3].get("key", []):
+            payload["unknownKey"] = [*payload.get("unknownKey", []), self.key]
+        return [RESULT, answer[1], payload]
+
+
+class LowerMeterValue(Defect):
+    """The second sampled MeterValues of each transaction reports an energy register 1 kWh
+    lower than the first: a register that runs backwards."""
+
+    name = "a meter value lower than the one before"
+    cases = ("TC_070_CS",)
+
+    def __post_init__(self) -> None:
+        self.seen: dict[int, int] = {}
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        payload = message[3]
+        if action != "MeterValues" or "transactionId" not in payload:
+            return message
+        count = self.seen[payload["transactionId"]] = self.seen.get(payload["transactionId"], 0) + 1
+        if count != 2:
+            return message
+        for meter_value in payload["meterValue"]:
+            for value in meter_value["sampledValue"]:
+                if value.get("measurand", ENERGY) == ENERGY:
+                    value["value"] = str(round(float(value["value"])) - 1000)
+                    self.injected += 1
+        return message
+
+
+class ReorderedQueue(Defect):
+    """Transaction-bound MeterValues are held back and delivered after the StopTransaction
+    ([S] 4.7: queued transaction messages go out in the order they were generated)."""
+
+    name = "queued transaction messages reordered"
+    cases = ("TC_039_CS",)
+
+    def __post_init__(self) -> None:
+        self.held: list[list[Any]] = []
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action == "MeterValues" and "transactionId" in message[3]:
+            self.held.append(message)
+            await relay.send_station([RESULT, message[1], {}])
+            return None
+        if action == "StopTransaction" and self.held:
+            self.injected += 1
+            await relay.send_csms(message)
+            for held in self.held:
+                await relay.send_csms(held)
+            self.held.clear()
+            return None
+        return message
+
+    async def csms_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        # The station already had its answers to the held MeterValues.
+        return None if request[2] == "MeterValues" else answer
+
+
+DEFECTS: tuple[type[Defect], ...] = (
+    NoConnectorZeroStatus,
+    DuplicateStop,
+    AcceptsRemoteStartWhenBusy,
+    StartsBeforeThePlug,
+    MissingRequiredKey,
+    LowerMeterValue,
+    ReorderedQueue,
+)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench soak lint fuzz clean
+.PHONY: run test check bench soak lint fuzz mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -34,6 +34,15 @@ fuzz: $(STAMP)
 		-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=.fuzz/
 	cp -n .fuzz/work/* tests/fuzz/corpus/
 
+# Mutation testing of the behaviour core against the fast unit tests (not part of `make test`):
+# the score per module and the mutants that lived. Results stay in mutants/ and only what
+# changed is tested again. MUTATE=--changed: the modules changed since main; MUTATE='NAME*':
+# those mutants (`$(BIN)/mutmut show NAME` shows one).
+MUTATE ?=
+mutate: $(STAMP)
+	$(BIN)/pip install --quiet 'mutmut>=3.8'
+	$(BIN)/python -m tests.mutation.mutate $(MUTATE)
+
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
@@ -47,4 +56,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check ocpp_station tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .fuzz
+	rm -rf $(VENV) .pytest_cache .fuzz mutants

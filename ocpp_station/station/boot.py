@@ -33,7 +33,7 @@ _REJECTED: Payload = {"status": "Rejected"}
 
 
 class BootService(Service):
-    __slots__ = ("_heartbeat", "_not_before", "_task", "ctx", "info", "registration")
+    __slots__ = ("_heartbeat", "_not_before", "_task", "_waiting", "ctx", "info", "registration")
 
     def __init__(self, ctx: StationContext) -> None:
         self.ctx = ctx
@@ -42,6 +42,7 @@ class BootService(Service):
         self._task: asyncio.Task[None] | None = None
         self._heartbeat: Timer | None = None
         self._not_before = 0.0  # monotonic time before which no BootNotification may go
+        self._waiting = False  # the boot loop waits for _not_before (no request in flight)
 
     @property
     def accepted(self) -> bool:
@@ -98,7 +99,11 @@ class BootService(Service):
             # A reconnect does not shorten the wait a Pending/Rejected answer asked for (§4.2).
             wait = self._not_before - clock.monotonic()
             if wait > 0:
-                await sleep(clock, wait)
+                self._waiting = True
+                try:
+                    await sleep(clock, wait)
+                finally:
+                    self._waiting = False
             try:
                 answer = await self.ctx.sender.call_now("BootNotification", self.info.payload())
             except ConnectionLost:
@@ -119,6 +124,28 @@ class BootService(Service):
                 return
             # Pending or Rejected: the interval is the minimum wait before the next boot (§4.2).
             self._not_before = clock.monotonic() + (interval if interval > 0 else DEFAULT_RETRY)
+
+    # -- asked for by the central system (TriggerMessage, §5.17) ------------------------------
+    def trigger_boot(self) -> bool:
+        """A BootNotification now, if the station is not accepted yet: a Pending station's wait
+        is cut short (a request already in flight counts as the one asked for, §5.17). Once
+        accepted: False, the trigger is refused until the next reboot ([E] 3.35 recommends
+        it; a second boot would leave transactions and registration in doubt)."""
+        if self.accepted:
+            return False
+        self._not_before = 0.0
+        if self._task is None or self._task.done() or self._waiting:
+            self._start()
+        return True
+
+    def trigger_heartbeat(self) -> None:
+        """A Heartbeat now; its answer sets the clock as any other. The periodic timer keeps
+        its own rhythm (digest §2.2)."""
+
+        def answered(answer: Payload) -> None:
+            self._set_time(answer.get("currentTime"))
+
+        self.ctx.sender.notify("Heartbeat", {}, on_result=answered, triggered=True)
 
     def _on_accepted(self, interval: int) -> None:
         config = self.ctx.config

@@ -196,6 +196,28 @@ class Metering(Service):
         payload["transactionId"] = tx.wire_id if tx.wire_id is not None else -1
         self.ctx.sender.enqueue("MeterValues", payload, tx)
 
+    def send_triggered(self, connector_id: int) -> None:
+        """TriggerMessage MeterValues (§5.17, [E] 3.46): the present reading of every
+        MeterValuesSampledData measurand, context Trigger, even with sampling off. It carries
+        the transactionId of a transaction running there (once known) but is not queued: a
+        reading of the present is not history to deliver after an outage."""
+        reading = self.ctx.read_meter(connector_id)
+        since = reading.energy_wh - self._last_periodic_wh.get(connector_id, reading.energy_wh)
+        measurands = self.ctx.config.get_list("MeterValuesSampledData")
+        values = sampled_values(reading, measurands, "Trigger", since)
+        if not values:  # none of the configured measurands can be read now (SoC, no EV)
+            values = sampled_values(reading, ["Energy.Active.Import.Register"], "Trigger")
+        payload: dict[str, Any] = {
+            "connectorId": connector_id,
+            "meterValue": [
+                {"timestamp": timefmt.iso(self.ctx.clock.now()), "sampledValue": values}
+            ],
+        }
+        tx = self.ctx.cp.connector(connector_id).transaction
+        if tx is not None and tx.wire_id is not None:
+            payload["transactionId"] = tx.wire_id
+        self.ctx.sender.notify("MeterValues", payload, triggered=True)
+
     # -- sampled, per transaction -----------------------------------------------------------
     def _transaction_started(self, tx: Transaction, reading: MeterReading) -> None:
         self._last_periodic_wh[tx.connector_id] = reading.energy_wh

@@ -92,6 +92,9 @@ class Sender:
         self._first = 0  # how many `first` items lead the direct deque
         # Requests someone waits on at the charger: ahead of the transaction backlog (§3.7).
         self._urgent: deque[_Direct] = deque()
+        # Messages the central system asked for while it has not accepted us (TriggerMessage
+        # during Pending, §4.2): the one exception to the registration gate.
+        self._triggered: deque[_Direct] = deque()
         self.queue: deque[QueuedMessage] = deque()
         self._outbound: Outbound | None = None
         self._accepted = False
@@ -161,14 +164,21 @@ class Sender:
         *,
         first: bool = False,
         on_result: ResultHook | None = None,
+        triggered: bool = False,
     ) -> bool:
         """Send without waiting for the answer; dropped (False) while offline.
 
         `first`: ahead of everything waiting, queued transaction messages included (the
         statuses owed right after a boot or a reconnect describe the present; the queue is
         history). `on_result` is called with the CALLRESULT, and only then: not when the
-        message is dropped, refused with a CALLERROR or left unanswered.
+        message is dropped, refused with a CALLERROR or left unanswered. `triggered`: the
+        central system asked for it (TriggerMessage): before the station is accepted it goes
+        all the same, past the registration gate (§4.2); once accepted, in its usual lane.
         """
+        if triggered and self.online and not self._accepted:
+            self._triggered.append(_Direct(next(self._seq), action, payload, None, on_result))
+            self._kick()
+            return True
         if not self.open:
             return False
         if first:
@@ -252,12 +262,15 @@ class Sender:
 
     def _fail_direct(self) -> None:
         self._first = 0
+        self._triggered.clear()  # nobody waits on these: notifications, not requests
         while self._urgent or self._direct:
             item = self._urgent.popleft() if self._urgent else self._direct.popleft()
             if item.future is not None and not item.future.done():
                 item.future.set_exception(NotConnected("connection lost"))
 
     def _next(self) -> _Direct | QueuedMessage | None:
+        if self._triggered and self._outbound is not None:
+            return self._triggered[0]
         if not self.open:
             return None
         if self._first:
@@ -293,7 +306,9 @@ class Sender:
                 await self._send_queued(item)
 
     async def _send_direct(self, item: _Direct) -> None:
-        if self._urgent and self._urgent[0] is item:
+        if self._triggered and self._triggered[0] is item:
+            self._triggered.popleft()
+        elif self._urgent and self._urgent[0] is item:
             self._urgent.popleft()
         else:
             self._direct.popleft()

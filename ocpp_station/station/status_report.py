@@ -176,6 +176,7 @@ class StatusReporter:
         *,
         first: bool = False,
         at: datetime | None = None,
+        triggered: bool = False,
     ) -> None:
         payload: dict[str, Any] = {
             "connectorId": connector_id,
@@ -191,7 +192,9 @@ class StatusReporter:
             # time-out or a CALLERROR is still owed, and the next connection reports it.
             self._reported[connector_id] = (status, error_code)
 
-        self._sender.notify("StatusNotification", payload, first=first, on_result=answered)
+        self._sender.notify(
+            "StatusNotification", payload, first=first, on_result=answered, triggered=triggered
+        )
 
     # -- whole reports ------------------------------------------------------------------------
     def report_all(self) -> None:
@@ -208,19 +211,21 @@ class StatusReporter:
             if self._reported.get(c.connector_id) != (c.status, c.error_code):
                 self._send(c.connector_id, c.status, c.error_code, c.info, first=True)
 
-    def report_now(self, connector_id: int | None = None) -> None:
+    def report_now(self, connector_id: int | None = None, *, triggered: bool = False) -> None:
         """The present status of one connector (0: the station), or of connector 0 and every
-        connector when None, sent at once: MinimumStatusDuration does not delay it."""
+        connector when None, sent at once: MinimumStatusDuration does not delay it.
+        `triggered`: the central system asked (TriggerMessage), which lets it go even before
+        the station is accepted (§4.2)."""
         ids = [0, *(c.connector_id for c in self._cp)] if connector_id is None else [connector_id]
         for cid in ids:
             old = self._timers.pop(cid, None)
             if old is not None:
                 old.cancel()
             if cid == 0:
-                self._send(0, self._cp.status, *self._cp.error)
+                self._send(0, self._cp.status, *self._cp.error, triggered=triggered)
             else:
                 c = self._cp.connector(cid)
-                self._send(cid, c.status, c.error_code, c.info)
+                self._send(cid, c.status, c.error_code, c.info, triggered=triggered)
 
     # -- Finishing survives a restart: the user still has to take the cable ------------------
     def stored_finishing(self, connector_id: int) -> bool:

@@ -267,6 +267,65 @@ class ReorderedQueue(Defect):
         return None if request[2] == "MeterValues" else answer
 
 
+class TriggerAnsweredLate(Defect):
+    """The triggered message goes before the answer to TriggerMessage ([S] 5.17: the answer
+    SHALL go first): the answer is held until the station's next CALL has gone."""
+
+    name = "triggered message before the TriggerMessage answer"
+    cases = ("TC_054_CS",)
+
+    def __post_init__(self) -> None:
+        self.held: list[Any] | None = None
+
+    async def station_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        if request[2] == "TriggerMessage" and answer[2].get("status") == "Accepted":
+            self.held = answer
+            return None
+        return answer
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if self.held is not None:
+            held, self.held = self.held, None
+            self.injected += 1
+            await relay.send_csms(message)
+            await relay.send_csms(held)
+            return None
+        return message
+
+
+class TriggerContextWrong(Defect):
+    """Triggered meter values say Sample.Periodic ([E] 3.46, [S] 7.31: context Trigger)."""
+
+    name = "triggered meter values without context Trigger"
+    cases = ("TC_054_CS",)
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action == "MeterValues":
+            for meter_value in message[3]["meterValue"]:
+                for value in meter_value["sampledValue"]:
+                    if value.get("context") == "Trigger":
+                        value["context"] = "Sample.Periodic"
+                        self.injected += 1
+        return message
+
+
+class TriggerAcceptsAbsentConnector(Defect):
+    """TriggerMessage for a connector the station lacks is Accepted (TC_055: Rejected)."""
+
+    name = "TriggerMessage Accepted for an absent connector"
+    cases = ("TC_055_CS",)
+
+    async def station_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        if request[2] == "TriggerMessage" and answer[2].get("status") == "Rejected":
+            self.injected += 1
+            return [RESULT, answer[1], {"status": "Accepted"}]
+        return answer
+
+
 DEFECTS: tuple[type[Defect], ...] = (
     NoConnectorZeroStatus,
     DuplicateStop,
@@ -275,4 +334,7 @@ DEFECTS: tuple[type[Defect], ...] = (
     MissingRequiredKey,
     LowerMeterValue,
     ReorderedQueue,
+    TriggerAnsweredLate,
+    TriggerContextWrong,
+    TriggerAcceptsAbsentConnector,
 )

@@ -1,6 +1,6 @@
 """The mutation score per module, from the results `mutmut run` left in mutants/ (`make mutate`).
 
-    python tests/mutation/report.py [--survivors] [--min 90] [MODULE ...]
+    python -m tests.mutation.report [--survivors] [--min 90] [MODULE ...]
 
 A mutant is one small change to a function (a condition inverted, a number moved by one, a
 call's argument dropped); the unit tests kill it when one of them fails. The score of a module
@@ -12,6 +12,7 @@ what lived (`mutmut show NAME` shows the change); `--min` exits 1 when a module 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import sys
 import tomllib
@@ -31,11 +32,19 @@ SKIPPED = {34}
 
 
 def load_equivalent() -> dict[str, str]:
+    """Mutant name (or fnmatch pattern of names) -> why it cannot change the behaviour."""
     if not EQUIVALENT.exists():
         return {}
     data = tomllib.loads(EQUIVALENT.read_text())
     reasons: dict[str, str] = data.get("mutants", {})
+    for name, reason in reasons.items():
+        if not isinstance(reason, str) or not reason.strip():
+            raise SystemExit(f"{EQUIVALENT.name}: {name} needs a one-line reason")
     return reasons
+
+
+def is_equivalent(name: str, equivalent: dict[str, str]) -> bool:
+    return name in equivalent or any(fnmatch.fnmatchcase(name, p) for p in equivalent)
 
 
 def results() -> dict[str, dict[str, int | None]]:
@@ -66,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         count: Counter[str] = Counter()
         for name, code in codes.items():
-            if name in equivalent:
+            if is_equivalent(name, equivalent):
                 count["equivalent"] += 1
             elif code is None:
                 count["not run"] += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ocpp_station import profiles
 from ocpp_station.rpc.errors import PropertyConstraintViolation
 from ocpp_station.station.datatransfer import DataTransferService
 from ocpp_station.storage.store import StationStore
@@ -217,7 +218,7 @@ async def test_configuration_requests_tc019_tc021_tc040() -> None:
     h = await booted()
     everything = await h.request("GetConfiguration", {})
     keys = {k["key"]: k for k in everything["configurationKey"]}
-    assert keys["SupportedFeatureProfiles"]["value"] == "Core"
+    assert keys["SupportedFeatureProfiles"]["value"] == ",".join(profiles.names())
     assert keys["SupportedFeatureProfiles"]["readonly"] is True
     assert "AuthorizationKey" not in keys or "value" not in keys["AuthorizationKey"]
     some = await h.request("GetConfiguration", {"key": ["HeartbeatInterval", "Nope"]})

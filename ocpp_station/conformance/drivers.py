@@ -121,6 +121,12 @@ class ControlApiDriver:
             raise DriverError(f"{method} {url} failed: {exc or type(exc).__name__}") from exc
         if status != 200:
             reason = data.get("error") if isinstance(data, dict) else data
+            if status == 501:
+                # The adapter's station cannot do this step at all (no such hook, no such
+                # hardware): the case does not apply, as when an operator answers "skip".
+                raise NotApplicable(
+                    f"the station's control adapter cannot {method} {path}: {reason}"
+                )
             raise DriverError(f"{method} {path} answered {status}: {reason}")
         return data
 

@@ -35,7 +35,7 @@ from ocpp_station.conformance.steps import (
 from ocpp_station.conformance.target import Target
 from ocpp_station.conformance.transcript import StationLink
 from ocpp_station.csms.server import CentralSystem
-from ocpp_station.rpc.actions import PROFILES
+from ocpp_station.rpc.actions import CORE, PROFILES
 
 TOOL = f"ocpp-station conformance {__version__}"
 
@@ -148,7 +148,10 @@ def facts_from(
 ) -> Facts:
     """What the cases may rely on, from the boot and GetConfiguration ([S] 9.1)."""
     profiles_text = (configuration.get("SupportedFeatureProfiles") or ConfigKey("", True)).value
+    # Core is not optional (§3): a station that does not say so (no SupportedFeatureProfiles,
+    # a required key TC_019 fails it for) is still tested as the Core station it must be.
     profiles = frozenset(p.strip() for p in (profiles_text or "").split(",") if p.strip())
+    profiles |= {CORE}
     number = (configuration.get("NumberOfConnectors") or ConfigKey(None, True)).value
     try:
         connectors = int(number or "")

@@ -1018,9 +1018,13 @@ class Run:
         await self._settle()
 
     async def _wait_idle(self, timeout: float) -> dict[int, str]:  # noqa: ASYNC109 - bounded
-        """Wait up to `timeout` for every connector to be Available; the ones that are not."""
+        """Wait up to `timeout` for every connector to be Available and every transaction the
+        central system knows to be stopped; the connectors that are not idle. A station may
+        report Available before its StopTransaction arrives, or stop a transaction seconds after
+        accepting RemoteStopTransaction: the next case must not receive that StopTransaction."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        record = self.csms.record(self.identity)
         while True:
             seen = self.link.generation
             busy = {
@@ -1028,6 +1032,8 @@ class Run:
                 for c in self.connector_ids
                 if (status := self._last_status(c)) not in (None, "Available")
             }
+            for transaction_id, transaction in sorted(record.open_transactions.items()):
+                busy.setdefault(transaction.connector_id, f"in transaction {transaction_id}")
             remaining = deadline - loop.time()
             if not busy or remaining <= 0:
                 return busy

@@ -344,8 +344,12 @@ class OwnStation:
 
 
 def _busy(run: Run, record: StationRecord) -> dict[int, str]:
-    """The connectors whose last reported status is not Available (never reported: idle)."""
-    return {c: s for c in run.connector_ids if (s := record.status(c)) not in (None, "Available")}
+    """The connectors whose last reported status is not Available (never reported: idle), or
+    with a transaction the central system has not seen stopped."""
+    busy = {c: s for c in run.connector_ids if (s := record.status(c)) not in (None, "Available")}
+    for transaction_id, transaction in sorted(record.open_transactions.items()):
+        busy.setdefault(transaction.connector_id, f"in transaction {transaction_id}")
+    return busy
 
 
 CABLES = frozenset({"socket", "fixed_cable"})

@@ -35,20 +35,28 @@ def same_tag(a: str | None, b: str | None) -> bool:
 # Where the station looks a tag up without asking the central system: idTag -> IdTagInfo, or
 # None when this source does not know the tag.
 LocalSource = Callable[[str], IdTagInfo | None]
+# Sees each IdTagInfo the central system sends (Authorize, Start/StopTransaction.conf); True
+# when the tag is its own (a Local Authorization List entry), which keeps it out of the cache.
+AnswerCheck = Callable[[str, IdTagInfo], bool]
 
 
 class AuthService(Service):
-    __slots__ = ("_sources", "cache", "ctx")
+    __slots__ = ("_checks", "_sources", "cache", "ctx")
 
     def __init__(self, ctx: StationContext, cache: CacheStore) -> None:
         self.ctx = ctx
         self.cache = cache
         self._sources: list[LocalSource] = [self._cached]
+        self._checks: list[AnswerCheck] = []
 
     def add_local_source(self, source: LocalSource) -> None:
         """Consult `source` before the sources known so far (a Local Authorization List comes
         before the cache, §3.5.3)."""
         self._sources.insert(0, source)
+
+    def add_answer_check(self, check: AnswerCheck) -> None:
+        """Show `check` every IdTagInfo the central system sends (see AnswerCheck)."""
+        self._checks.append(check)
 
     @property
     def cache_enabled(self) -> bool:
@@ -90,8 +98,12 @@ class AuthService(Service):
         return info
 
     def remember(self, id_tag: str, info: IdTagInfo | None) -> None:
-        """Keep the latest IdTagInfo from any .conf in the cache (§3.5.2)."""
-        if info is None or not self.cache_enabled:
+        """Keep the latest IdTagInfo from any .conf in the cache (§3.5.2), unless a tag of the
+        Local Authorization List (§3.5.3: never added to the cache)."""
+        if info is None:
+            return
+        owned = [check(id_tag, info) for check in self._checks]
+        if any(owned) or not self.cache_enabled:
             return
         self.cache.cache_put(
             id_tag,

@@ -337,13 +337,6 @@ _DEFINITIONS: tuple[KeyDef, ...] = (
         validator=authorization_key,
         local_validator=local_password,
     ),
-    # 1.6 §9.2 Local Auth List Management. Not on the reference (profile not claimed).
-    # Enabled by default: a central system that sends a list expects it to be used.
-    KeyDef("LocalAuthListEnabled", "bool", False, "true", LOCAL_AUTH_LIST_MANAGEMENT),
-    # The list lives in SQLite; 10000 cards cover a large fleet depot.
-    KeyDef("LocalAuthListMaxLength", "int", True, "10000", LOCAL_AUTH_LIST_MANAGEMENT),
-    # One SendLocalList of 1000 entries is about 100 kB of JSON: a full list in ten requests.
-    KeyDef("SendLocalListMaxLength", "int", True, "1000", LOCAL_AUTH_LIST_MANAGEMENT),
     # 1.6 §9.3 Reservation. Not on the reference; one reader serves both connectors, so a
     # reservation of "any connector" (connectorId 0) fits the station.
     KeyDef("ReserveConnectorZeroSupported", "bool", True, "true", RESERVATION),
@@ -383,7 +376,8 @@ KEYS: dict[str, KeyDef] = {definition.name: definition for definition in _DEFINI
 if len(KEYS) != len(_DEFINITIONS):
     raise RuntimeError("a configuration key is declared twice")
 
-# Remote Trigger (1.6 §9) defines no configuration keys; every other profile owns some above.
+# Remote Trigger (1.6 §9) defines no configuration keys. The keys of a profile that has become
+# a package (ocpp_station/profiles) live there: Local Auth List Management's.
 
 # The socket variant (outlets with a lock, `--socket`): the cable belongs to the driver, so
 # unlocking it when the EV side is unplugged is a real choice ([E] 3.84 only fixes it for

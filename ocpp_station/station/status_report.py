@@ -227,6 +227,12 @@ class StatusReporter:
                 c = self._cp.connector(cid)
                 self._send(cid, c.status, c.error_code, c.info, triggered=triggered)
 
+    def report_error(self, connector_id: int, error_code: str, info: str | None = None) -> None:
+        """A one-off error that is no state of the connector (LocalListConflict, §3.5.3):
+        its present status, with this errorCode."""
+        status, _ = self._current(connector_id)
+        self._send(connector_id, status, error_code, info)
+
     # -- Finishing survives a restart: the user still has to take the cable ------------------
     def stored_finishing(self, connector_id: int) -> bool:
         return bool(self._store.kv_get(f"finishing.{connector_id}") == 1)

@@ -23,7 +23,8 @@ from ocpp_station.conformance.drivers import (
 
 
 class FakeControlApi:
-    """Records requests; connector 9 is unknown (404), plugging twice conflicts (409)."""
+    """Records requests; connector 9 is unknown (404), plugging twice conflicts (409),
+    connector 3 has no fault hook (501)."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, str, Any]] = []
@@ -35,6 +36,8 @@ class FakeControlApi:
         body = await request.json() if request.can_read_body else None
         self.seen.append((request.method, request.path, body))
         connector = request.match_info.get("id")
+        if request.path.endswith("/fault") and connector == "3":
+            return web.json_response({"error": "this station has no fault hook"}, status=501)
         if connector == "9":
             return web.json_response({"error": "unknown connector 9"}, status=404)
         if request.path.endswith("/plug"):
@@ -99,6 +102,21 @@ async def test_control_api_driver_speaks_the_interface(api: FakeControlApi) -> N
         ("POST", "/api/connectors/1/unplug", None),
     ]
     assert driver.description == f"HTTP control API at {api.url}"
+
+
+async def test_a_step_the_adapter_cannot_do_makes_the_case_not_applicable(
+    api: FakeControlApi,
+) -> None:
+    """501 Not Implemented: the station behind the adapter has no way to do the step (the
+    operator's "skip"): N/A, not an Error of the tool."""
+    driver = ControlApiDriver(api.url)
+    try:
+        with pytest.raises(
+            NotApplicable, match="cannot POST /api/connectors/3/fault: this station"
+        ):
+            await driver.raise_fault(3, "GroundFailure", None)
+    finally:
+        await driver.close()
 
 
 async def test_control_api_errors_become_driver_errors(api: FakeControlApi) -> None:

@@ -4,6 +4,7 @@ the frames around it, N/A, restoring a station that outlives the case, measureme
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -11,6 +12,7 @@ from websockets.exceptions import InvalidStatus
 from ocpp_station.conformance.case import NotApplicable, Verdict
 from ocpp_station.conformance.steps import RESPONSE, TRIGGERED, Expected, Run, one_of
 from tests.unit.conformance_fakes import (
+    FACTORY,
     FakeStation,
     FakeTarget,
     fast_settings,
@@ -543,3 +545,62 @@ async def test_a_stop_sent_again_on_a_new_connection_is_not_a_duplicate() -> Non
     target = FakeTarget()
     result = await run_one(target, library_with(script))
     assert result.verdict is Verdict.PASS, result
+
+
+async def test_a_station_that_does_not_declare_core_is_still_tested_as_one() -> None:
+    """Core is not optional: without SupportedFeatureProfiles (a required key) the cases run,
+    and do not all turn N/A, which would make a broken station look like a finished run."""
+    bare = {k: v for k, v in FACTORY.items() if k != "SupportedFeatureProfiles"}
+
+    async def script(run: Run) -> None:
+        assert "Core" in run.facts.profiles
+
+    result = await run_one(FakeTarget(configuration=bare), library_with(script))
+    assert result.verdict is Verdict.PASS, result
+
+
+async def test_the_next_case_waits_for_a_stop_that_comes_late() -> None:
+    """A station that reports Available at once but sends its StopTransaction a moment after
+    accepting RemoteStopTransaction: the tool waits for the stop before the next case, which
+    then neither receives it nor sends a second RemoteStop."""
+
+    async def leaves_a_transaction(run: Run) -> None:
+        station = target.station
+        assert station is not None
+        await station.start_transaction(1, TAG)
+        await run.expect("StartTransaction", connectorId=1)
+
+    async def nothing(run: Run) -> None:
+        await run.expect_none("StopTransaction", within=0.3)
+
+    target = FakeTarget(outlives_cases=True)
+
+    async def stop_late(request: dict[str, Any]) -> None:
+        station = target.station
+        assert station is not None
+        await station.status(1, "Available")
+        await asyncio.sleep(0.5)
+        await station.send(
+            "StopTransaction",
+            {
+                "transactionId": request["transactionId"],
+                "meterStop": 5,
+                "timestamp": "2026-01-01T12:00:01Z",
+            },
+        )
+
+    first = library_with(leaves_a_transaction)
+    second = library_with(nothing, case_id="TC_998_CS")
+    original = target._new_station
+
+    async def new_station() -> None:
+        await original()
+        assert target.station is not None
+        target.station.after["RemoteStopTransaction"] = stop_late
+
+    target._new_station = new_station  # type: ignore[method-assign]
+    results = await run_cases(target, [first, second])
+    assert [c.verdict for c in results.cases] == [Verdict.PASS, Verdict.PASS], results.cases
+    station = target.stations[0]
+    stops = [p for action, p in station.requests if action == "RemoteStopTransaction"]
+    assert len(stops) == 1

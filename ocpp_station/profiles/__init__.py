@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ocpp_station.profiles.local_auth_list import PROFILE as LOCAL_AUTH_LIST
 from ocpp_station.profiles.remote_trigger import PROFILE as REMOTE_TRIGGER
 from ocpp_station.station.config import Configuration
 from ocpp_station.station.core import PROFILE as CORE
@@ -16,7 +17,7 @@ from ocpp_station.station.metering import reportable
 from ocpp_station.station.profile import Profile
 from ocpp_station.storage.interface import ConfigStore
 
-INSTALLED: tuple[Profile, ...] = (CORE, REMOTE_TRIGGER)
+INSTALLED: tuple[Profile, ...] = (CORE, LOCAL_AUTH_LIST, REMOTE_TRIGGER)
 
 
 def names(profiles: Sequence[Profile] = INSTALLED) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ocpp_station.profiles import INSTALLED
 from ocpp_station.station.config import ConfigError, Configuration
 from ocpp_station.station.config_keys import KEYS, MEASURANDS, PROFILES, KeyDef
 from ocpp_station.storage import StationStore
@@ -15,11 +16,16 @@ ENERGY = "Energy.Active.Import.Register"
 DC_METER = frozenset({ENERGY, "Power.Active.Import", "Current.Import", "Voltage", "SoC"})
 
 
+# The keys the profile packages declare (shown only where their profile is listed).
+PACKAGE_KEYS = tuple(key for profile in INSTALLED for key in profile.keys)
+
+
 def core(**kwargs: object) -> Configuration:
     arguments: dict[str, object] = {
         "profiles": ["Core"],
         "connectors": 2,
         "measurands": DC_METER,
+        "extra_keys": PACKAGE_KEYS,
     }
     arguments.update(kwargs)
     return Configuration(**arguments)  # type: ignore[arg-type]

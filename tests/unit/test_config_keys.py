@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 from ocpp.v16.enums import Measurand, Phase
 
+from ocpp_station.profiles import INSTALLED
 from ocpp_station.station.config import canonical_value
 from ocpp_station.station.config_keys import (
     KEYS,
@@ -21,6 +22,9 @@ from ocpp_station.station.config_keys import (
     phase_rotation_item,
     phase_rotation_list,
 )
+
+# The station's keys: the base table and those the installed profile packages declare.
+TABLE = {**KEYS, **{key.name: key for profile in INSTALLED for key in profile.keys}}
 
 # Digest §4.1 (Core) with the access this station chose where the spec allows R or RW.
 CORE_ACCESS = {
@@ -118,75 +122,75 @@ def access(definition: KeyDef) -> str:
 
 def test_every_core_key_is_declared_with_the_digest_access() -> None:
     for name, expected in CORE_ACCESS.items():
-        assert name in KEYS, name
-        assert KEYS[name].profile == "Core", name
-        assert access(KEYS[name]) == expected, name
+        assert name in TABLE, name
+        assert TABLE[name].profile == "Core", name
+        assert access(TABLE[name]) == expected, name
 
 
 def test_every_optional_profile_key_is_declared_with_its_profile() -> None:
     for name, (profile, expected) in OPTIONAL_PROFILE_KEYS.items():
-        assert KEYS[name].profile == profile, name
-        assert access(KEYS[name]) == expected, name
+        assert TABLE[name].profile == profile, name
+        assert access(TABLE[name]) == expected, name
 
 
 def test_the_table_holds_nothing_else() -> None:
-    assert set(KEYS) == set(CORE_ACCESS) | set(OPTIONAL_PROFILE_KEYS)
-    assert all(name == definition.name for name, definition in KEYS.items())
+    assert set(TABLE) == set(CORE_ACCESS) | set(OPTIONAL_PROFILE_KEYS)
+    assert all(name == definition.name for name, definition in TABLE.items())
 
 
 def test_defaults_are_the_reference_chargers() -> None:
     for name, value in REFERENCE_DEFAULTS.items():
-        assert KEYS[name].default == value, name
+        assert TABLE[name].default == value, name
 
 
 def test_station_dependent_keys_are_computed_not_literal() -> None:
     for name in ("SupportedFeatureProfiles", "NumberOfConnectors"):
-        assert KEYS[name].computed is not None and KEYS[name].default is None
-    assert KEYS["NumberOfConnectors"].computed(REFERENCE) == "2"  # type: ignore[misc]
-    assert KEYS["SupportedFeatureProfiles"].computed(REFERENCE) == ",".join(PROFILES)  # type: ignore[misc]
-    assert KEYS["ConnectorPhaseRotationMaxLength"].computed(REFERENCE) == "3"  # type: ignore[misc]
+        assert TABLE[name].computed is not None and TABLE[name].default is None
+    assert TABLE["NumberOfConnectors"].computed(REFERENCE) == "2"  # type: ignore[misc]
+    assert TABLE["SupportedFeatureProfiles"].computed(REFERENCE) == ",".join(PROFILES)  # type: ignore[misc]
+    assert TABLE["ConnectorPhaseRotationMaxLength"].computed(REFERENCE) == "3"  # type: ignore[misc]
 
 
 def test_every_key_has_a_value_except_the_write_only_one() -> None:
-    for definition in KEYS.values():
+    for definition in TABLE.values():
         has_value = definition.default is not None or definition.computed is not None
         assert has_value != definition.write_only, definition.name
 
 
 def test_every_default_is_valid_and_already_canonical() -> None:
     def lookup(key: str) -> str | None:
-        definition = KEYS.get(key)
+        definition = TABLE.get(key)
         if definition is None:
             return None
         return definition.computed(REFERENCE) if definition.computed else definition.default
 
-    for definition in KEYS.values():
+    for definition in TABLE.values():
         value = lookup(definition.name)
         if value is not None:
             assert canonical_value(definition, value, REFERENCE, lookup) == value, definition.name
 
 
 def test_writable_lists_name_an_existing_max_length_key_of_their_profile() -> None:
-    for definition in KEYS.values():
+    for definition in TABLE.values():
         if definition.type == "csl" and not definition.readonly:
-            limit = KEYS[definition.max_length_key or ""]
+            limit = TABLE[definition.max_length_key or ""]
             assert limit.type == "int" and limit.readonly, definition.name
             assert limit.profile == definition.profile, definition.name
 
 
 def test_writable_integers_declare_their_lower_bound() -> None:
-    for definition in KEYS.values():
+    for definition in TABLE.values():
         if definition.type == "int" and not definition.readonly:
             assert definition.minimum is not None and definition.minimum >= 0, definition.name
 
 
 def test_no_standard_key_needs_a_reboot() -> None:
-    assert not any(definition.reboot_required for definition in KEYS.values())
+    assert not any(definition.reboot_required for definition in TABLE.values())
 
 
 def test_keydef_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
-        KEYS["HeartbeatInterval"].default = "1"  # type: ignore[misc]
+        TABLE["HeartbeatInterval"].default = "1"  # type: ignore[misc]
 
 
 def test_measurand_and_phase_names_match_the_ocpp_enums() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
+from ocpp_station.profiles import INSTALLED
 from ocpp_station.rpc import RpcEndpoint, encode_call
 from ocpp_station.station.config_keys import KEYS
 from tests.unit.harness import Harness
@@ -64,7 +65,8 @@ async def test_get_all_lists_every_readable_key(request_payload: dict[str, Any])
     # [S] 5.8: without keys the station SHALL return all of them, however many there are.
     h = await booted()
     answer = await h.request("GetConfiguration", request_payload)
-    assert {e["key"] for e in answer["configurationKey"]} == set(READABLE)
+    package_keys = {k.name for p in INSTALLED for k in p.keys if not k.write_only}
+    assert {e["key"] for e in answer["configurationKey"]} == set(READABLE) | package_keys
     await h.close()
 
 

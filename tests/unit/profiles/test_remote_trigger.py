@@ -188,5 +188,5 @@ async def test_the_answer_goes_before_the_message(message: str) -> None:
 
 async def test_supported_feature_profiles_names_remote_trigger() -> None:
     h = await booted()
-    assert h.station.config.get("SupportedFeatureProfiles") == "Core,RemoteTrigger"
+    assert "RemoteTrigger" in h.station.config.get_list("SupportedFeatureProfiles")
     await h.close()

@@ -41,6 +41,10 @@ class DefaultAnswers:
         self.accept_unknown_tags = accept_unknown_tags
         self._last_transaction_id = 0
 
+    def now(self) -> datetime:
+        """The central system's time (its clock, a test's fake one)."""
+        return self._now()
+
     def continue_transaction_ids_after(self, last: int) -> None:
         """Hand out ids above `last` from now on (ids already given out elsewhere)."""
         self._last_transaction_id = max(self._last_transaction_id, last)

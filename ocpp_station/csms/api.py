@@ -7,6 +7,8 @@
 | `GET /api/sessions?station=&open=&limit=&after=` | `{"sessions": [session], "next": N}` |
 | `GET /api/sessions/{id}` | `session` with `"meterValues"`; 404 for an unknown id |
 | `POST /api/stations/{id}/call` | body `{"action", "payload", "timeout"?}`: the answer's payload |
+| `POST /api/stations/{id}/local-list` | SendLocalList of the central system's tags (below) |
+| `POST /api/stations/{id}/trigger` | body `{"requestedMessage", "connectorId"?}`: the answer |
 
 A station: `{"id", "connected", "registration", "bootCount", "boot", "firstSeen", "lastBoot",
 "lastHeartbeat", "lastConnected", "lastDisconnected", "statuses"}`, `boot` being the last
@@ -24,6 +26,14 @@ when the station is not connected (or its connection closes before it answers), 
 `"code"`, `"description"` and `"details"` when the station answers with a CALLERROR (or 502
 without `"code"` when its answer fails the schema), 504 when no answer comes within `timeout`
 seconds (default 30, at most 300). Every error body is `{"error": "<one sentence>", ...}`.
+
+`POST /api/stations/{id}/local-list` sends the central system's own tags (its `--tags` file)
+as a Local Authorization List: by default a Full update with every tag, each with the IdTagInfo
+the central system answers for it; `tags` limits it to those idTags (one the central system
+does not know goes as Invalid, or, in a Differential update, deletes the card), `entries` gives
+the AuthorizationData outright. `listVersion` defaults to one more than the station reports
+(GetLocalListVersion). It answers `{"status", "listVersion", "entries"}`, and the same error
+codes as a call.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ from aiohttp import web
 
 from ocpp_station.csms.server import CentralSystem
 from ocpp_station.csms.store import CsmsStore, StoredSession, StoredStation
+from ocpp_station.csms.tags import find_tag, id_tag_info
 from ocpp_station.httpserver import HttpServer
 from ocpp_station.rpc.actions import CS_TO_CP_ACTIONS
 from ocpp_station.rpc.errors import CallErrorReceived, ConnectionLost, OcppError, RpcTimeout
@@ -142,6 +153,8 @@ class CsmsApi(HttpServer):
         r.add_get("/api/stations", self.stations)
         r.add_get("/api/stations/{id}", self.station)
         r.add_post("/api/stations/{id}/call", self.call)
+        r.add_post("/api/stations/{id}/local-list", self.local_list)
+        r.add_post("/api/stations/{id}/trigger", self.trigger)
         r.add_get("/api/sessions", self.sessions)
         r.add_get("/api/sessions/{id}", self.session)
 
@@ -225,8 +238,96 @@ class CsmsApi(HttpServer):
         return web.json_response(body)
 
     async def call(self, request: web.Request) -> web.Response:
-        identity = request.match_info["id"]
         action, payload, timeout = _call_body(await request.text())
+        return await self._send(request.match_info["id"], action, payload, timeout)
+
+    async def trigger(self, request: web.Request) -> web.Response:
+        body = _object_body(await request.text(), '{"requestedMessage": ...}')
+        payload: dict[str, Any] = {
+            k: body[k] for k in ("requestedMessage", "connectorId") if k in body
+        }
+        if set(body) - set(payload):
+            raise BadRequest(f"unknown fields: {', '.join(sorted(set(body) - set(payload)))}")
+        return await self._send(request.match_info["id"], "TriggerMessage", payload)
+
+    async def local_list(self, request: web.Request) -> web.Response:
+        identity = request.match_info["id"]
+        body = _object_body(await request.text() or "{}", "{}")
+        unknown = set(body) - {"updateType", "listVersion", "tags", "entries"}
+        if unknown:
+            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+        update = body.get("updateType", "Full")
+        entries = body.get("entries")
+        if entries is None:
+            entries = self._entries(body.get("tags"), update == "Full")
+        version = body.get("listVersion")
+        payload = {
+            "listVersion": 1 if version is None else version,
+            "updateType": update,
+            "localAuthorizationList": entries,
+        }
+        try:  # before anything is sent: a bad request sends nothing at all
+            validate_request("SendLocalList", payload, lenient_timestamps=False)
+        except OcppError as exc:
+            description = exc.description
+            raise BadRequest(
+                f"the payload is not a valid SendLocalList.req: {description}"
+            ) from None
+        if version is None:
+            answer = await self._ask(identity, "GetLocalListVersion", {})
+            if not isinstance(answer, dict):
+                return answer
+            version = payload["listVersion"] = max(0, int(answer["listVersion"])) + 1
+        answer = await self._ask(identity, "SendLocalList", payload)
+        if not isinstance(answer, dict):
+            return answer
+        return web.json_response(
+            {"status": answer["status"], "listVersion": version, "entries": len(entries)}
+        )
+
+    def _entries(self, wanted: Any, full: bool) -> list[dict[str, Any]]:
+        """AuthorizationData for the central system's tags (or for the idTags `wanted`)."""
+        book = self.csms.answers.tags
+        now = self.csms.answers.now()
+        if wanted is None:
+            return [
+                {"idTag": tag, "idTagInfo": id_tag_info(info, now, accept_unknown=False)}
+                for tag, info in sorted(book.items())
+            ]
+        if not isinstance(wanted, list) or not all(isinstance(t, str) for t in wanted):
+            raise BadRequest("tags must be a list of idTags")
+        entries: list[dict[str, Any]] = []
+        for tag in wanted:
+            known = find_tag(book, tag)
+            if known is None and not full:
+                entries.append({"idTag": tag})  # a Differential entry without info deletes
+            else:
+                info = id_tag_info(known, now, accept_unknown=False)
+                entries.append({"idTag": tag, "idTagInfo": info})
+        return entries
+
+    async def _ask(
+        self, identity: str, action: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | web.Response:
+        """The station's answer, or the error response to give instead."""
+        response = await self._send(identity, action, payload)
+        if response.status != 200:
+            return response
+        return json.loads(response.text or "{}")  # type: ignore[no-any-return]
+
+    async def _send(
+        self,
+        identity: str,
+        action: str,
+        payload: dict[str, Any],
+        timeout: float = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - the caller's bound
+    ) -> web.Response:
+        try:
+            validate_request(action, payload, lenient_timestamps=False)
+        except OcppError as exc:
+            raise BadRequest(
+                f"the payload is not a valid {action}.req: {exc.description}"
+            ) from None
         station = self.csms.stations.get(identity)
         if station is None or station.closed.is_set():
             return _error(409, f"station {identity!r} is not connected")
@@ -247,6 +348,19 @@ class CsmsApi(HttpServer):
         except ConnectionLost:
             return _error(409, f"station {identity!r} disconnected before answering {action}")
         return web.json_response(answer)
+
+
+def _object_body(text: str, shape: str) -> dict[str, Any]:
+    """A request body that must be a JSON object."""
+    if not text.strip():
+        raise BadRequest(f"a JSON object body {shape} is required")
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc.msg}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
 
 
 def _call_body(text: str) -> tuple[str, dict[str, Any], float]:

@@ -11,6 +11,7 @@ import pytest
 
 from ocpp_station.csms import CentralSystem, CsmsStore
 from ocpp_station.csms.api import CsmsApi
+from ocpp_station.csms.tags import TagInfo
 from tests.unit.test_csms_support import BOOT, WAIT, RawStation
 
 STAMP = "2026-01-01T12:00:00.000Z"
@@ -412,3 +413,107 @@ _PROFILE = {
         },
     },
 }
+
+
+# ------------------------------------------------------------------ local list and trigger
+
+
+@pytest.fixture
+async def tagged() -> AsyncIterator[CentralSystem]:
+    tags = {
+        "TAG-B": TagInfo("Blocked"),
+        "TAG-A": TagInfo("Accepted", parent_id_tag="FLEET"),
+    }
+    async with CentralSystem(store=CsmsStore(), tags=tags) as central:
+        yield central
+
+
+@pytest.fixture
+async def tagged_client(tagged: CentralSystem) -> AsyncIterator[Client]:
+    async with (
+        CsmsApi(tagged) as api,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT)) as http,
+    ):
+        yield Client(api, http)
+
+
+async def test_the_local_list_is_the_central_systems_tags_one_version_up(
+    tagged: CentralSystem, tagged_client: Client
+) -> None:
+    raw = await booted(tagged)
+    request = asyncio.create_task(tagged_client.request("POST", "/api/stations/CP-1/local-list"))
+    asked = await answer_next(raw, {"listVersion": 6})
+    assert asked[2:] == ["GetLocalListVersion", {}]
+    sent = await answer_next(raw, {"status": "Accepted"})
+    assert sent[2:] == [
+        "SendLocalList",
+        {
+            "listVersion": 7,
+            "updateType": "Full",
+            "localAuthorizationList": [
+                {"idTag": "TAG-A", "idTagInfo": {"status": "Accepted", "parentIdTag": "FLEET"}},
+                {"idTag": "TAG-B", "idTagInfo": {"status": "Blocked"}},
+            ],
+        },
+    ]
+    assert await request == (200, {"status": "Accepted", "listVersion": 7, "entries": 2})
+    await raw.close()
+
+
+async def test_a_differential_list_of_chosen_tags_deletes_the_unknown_ones(
+    tagged: CentralSystem, tagged_client: Client
+) -> None:
+    raw = await booted(tagged)
+    body = {"updateType": "Differential", "listVersion": 3, "tags": ["tag-b", "GONE"]}
+    request = asyncio.create_task(
+        tagged_client.request("POST", "/api/stations/CP-1/local-list", json=body)
+    )
+    sent = await answer_next(raw, {"status": "VersionMismatch"})
+    assert sent[3]["localAuthorizationList"] == [
+        {"idTag": "tag-b", "idTagInfo": {"status": "Blocked"}},
+        {"idTag": "GONE"},
+    ]
+    assert await request == (200, {"status": "VersionMismatch", "listVersion": 3, "entries": 2})
+    await raw.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"tags": "TAG-A"}, "tags must be a list"),
+        ({"updateType": "Sometimes", "listVersion": 1}, "not a valid SendLocalList.req"),
+        ({"entries": [{"idTag": 5}], "listVersion": 1}, "not a valid SendLocalList.req"),
+    ],
+)
+async def test_a_bad_local_list_request_is_422_and_sends_nothing(
+    tagged: CentralSystem, tagged_client: Client, body: dict[str, Any], words: str
+) -> None:
+    raw = await booted(tagged)
+    status, answer = await tagged_client.request("POST", "/api/stations/CP-1/local-list", json=body)
+    assert status == 422 and words in answer["error"]
+    assert raw.calls.empty()
+    await raw.close()
+
+
+async def test_the_local_list_of_a_station_not_connected_is_409(tagged_client: Client) -> None:
+    status, body = await tagged_client.request("POST", "/api/stations/CP-9/local-list")
+    assert status == 409 and "not connected" in body["error"]
+
+
+async def test_trigger_sends_trigger_message(csms: CentralSystem, client: Client) -> None:
+    raw = await booted(csms)
+    body = {"requestedMessage": "StatusNotification", "connectorId": 1}
+    request = asyncio.create_task(client.request("POST", "/api/stations/CP-1/trigger", json=body))
+    sent = await answer_next(raw, {"status": "Accepted"})
+    assert sent[2:] == ["TriggerMessage", body]
+    assert await request == (200, {"status": "Accepted"})
+    status, answer = await client.request(
+        "POST", "/api/stations/CP-1/trigger", json={"requestedMessage": "Teleport"}
+    )
+    assert status == 422 and "TriggerMessage.req" in answer["error"]
+    status, answer = await client.request(
+        "POST", "/api/stations/CP-1/trigger", json={"requestedMessage": "Heartbeat", "x": 1}
+    )
+    assert status == 422 and "unknown fields: x" in answer["error"]
+    assert raw.calls.empty()
+    await raw.close()

@@ -365,14 +365,7 @@ def _object_body(text: str, shape: str) -> dict[str, Any]:
 
 def _call_body(text: str) -> tuple[str, dict[str, Any], float]:
     """(action, payload, timeout) of a call request's body, checked."""
-    if not text.strip():
-        raise BadRequest('a JSON object body {"action": ..., "payload": {...}} is required')
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc.msg}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
+    body = _object_body(text, '{"action": ..., "payload": {...}}')
     unknown = set(body) - {"action", "payload", "timeout"}
     if unknown:
         raise BadRequest(f"unknown fields in the body: {sorted(unknown)}")

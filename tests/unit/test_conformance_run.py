@@ -412,21 +412,23 @@ async def test_shrunk_timings_can_be_overridden() -> None:
     assert seen == [0.5, 4, 9]
 
 
+async def reconnect(target: FakeTarget) -> None:
+    """A new fake station tries again and again, as a station does while offline, until the
+    central system lets it in; it becomes the target's station."""
+    async with asyncio.timeout(5):
+        while True:
+            station = FakeStation(target.base_url, target.identity)
+            try:
+                await station.connect()
+            except InvalidStatus:
+                await asyncio.sleep(0.05)
+                continue
+            target.station = station
+            return
+
+
 async def test_go_offline_refuses_the_station_until_come_online() -> None:
     codes: list[int | None] = []
-
-    async def reconnect() -> None:
-        """The fake station tries again and again, as a station does while offline."""
-        async with asyncio.timeout(5):
-            while True:
-                station = FakeStation(target.base_url, target.identity)
-                try:
-                    await station.connect()
-                except InvalidStatus:
-                    await asyncio.sleep(0.05)
-                    continue
-                target.station = station
-                return
 
     async def script(run: Run) -> None:
         for abrupt in (False, True):
@@ -440,7 +442,7 @@ async def test_go_offline_refuses_the_station_until_come_online() -> None:
             assert run.link.session is None
             with pytest.raises(InvalidStatus):
                 await FakeStation(target.base_url, target.identity).connect()
-            retrying = asyncio.create_task(reconnect())
+            retrying = asyncio.create_task(reconnect(target))
             await run.come_online()
             await retrying
             assert run.link.session is not None
@@ -524,23 +526,11 @@ async def test_a_stop_sent_again_on_a_new_connection_is_not_a_duplicate() -> Non
         await station.send("StopTransaction", stop)
         await run.expect("StopTransaction", transactionId=1)
         await run.go_offline(abrupt=True)
-        retrying = asyncio.create_task(reconnect())
+        retrying = asyncio.create_task(reconnect(target))
         await run.come_online()
         await retrying
         assert target.station is not None and target.station is not station
         await target.station.send("StopTransaction", stop)
-
-    async def reconnect() -> None:
-        async with asyncio.timeout(5):
-            while True:
-                station = FakeStation(target.base_url, target.identity)
-                try:
-                    await station.connect()
-                except InvalidStatus:
-                    await asyncio.sleep(0.05)
-                    continue
-                target.station = station
-                return
 
     target = FakeTarget()
     result = await run_one(target, library_with(script))

@@ -790,8 +790,9 @@ class Run:
                     expected="Accepted",
                     got=str(answer.get("status")),
                 )
-            if key not in self._restore_config and key in self._config:
-                self._restore_config[key] = self._config[key]
+            if key not in self._restore_config:
+                # None: the station did not report it; restore() says it cannot put it back.
+                self._restore_config[key] = self._config.get(key)
             self._config[key] = value
 
     async def try_configure(self, key: str, value: str) -> bool:
@@ -807,8 +808,9 @@ class Run:
             if answer.get("status") != "Accepted":
                 self.notes.append(f"{key} = {value} answered {answer.get('status')}")
                 return False
-            if key not in self._restore_config and key in self._config:
-                self._restore_config[key] = self._config[key]
+            if key not in self._restore_config:
+                # None: the station did not report it; restore() says it cannot put it back.
+                self._restore_config[key] = self._config.get(key)
             self._config[key] = value
             return True
 
@@ -972,6 +974,11 @@ class Run:
                 await self._restore_step(
                     f"configure {key} = {value}",
                     self._call("ChangeConfiguration", {"key": key, "value": value}),
+                )
+            else:
+                self.notes.append(
+                    f"after the case, {key} stays {self._config.get(key)}: its value before "
+                    "the case is not known (GetConfiguration did not report one)"
                 )
         await self._settle()
 

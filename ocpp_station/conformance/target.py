@@ -427,7 +427,8 @@ class ExternalStation:
         else:
             unknown |= CABLES
         if isinstance(self.driver, ControlApiDriver):
-            # The control API raises faults and jams locks; a power switch it does not have.
+            # The control API raises faults and jams locks (an adapter that cannot answers
+            # 501: those cases turn N/A); a power switch it does not have.
             inferred.add("fault_injection")
             if cable == "socket":
                 inferred.add("lock_failure")

@@ -24,7 +24,7 @@ from ocpp_station.csms.records import StationRecord
 from ocpp_station.rpc.actions import ALL_ACTIONS
 from ocpp_station.rpc.endpoint import Router, RpcEndpoint
 from ocpp_station.rpc.errors import ConnectionLost, RpcTimeout
-from ocpp_station.rpc.frames import CALL, CALLERROR, CALLRESULT
+from ocpp_station.rpc.frames import CALL, CALLERROR, CALLRESULT, FrameError
 
 _LOG_PAYLOAD_LIMIT = 2000
 
@@ -136,6 +136,7 @@ class StationSession:
             router,
             response_timeout=response_timeout,
             on_frame=self._on_frame,
+            on_bad_frame=self._on_bad_frame,
         )
 
     def __repr__(self) -> str:
@@ -365,6 +366,13 @@ class StationSession:
             self._outbound[message_id] = frame[2]
         elif direction == "out":
             self._inbound.pop(message_id, None)
+
+    def _on_bad_frame(self, data: bytes | str, exc: FrameError) -> None:
+        # A frame the station sent that is not OCPP-J: the transcript shows it as it came.
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        self._log.warning(
+            "%s -> unreadable frame (%s): %s", self.identity, exc.description, text[:2000]
+        )
 
     def _log_frame(self, direction: str, kind: int, message_id: str, frame: list[Any]) -> None:
         """One line per message: `->` from the station, `<-` to it."""

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]]
 AfterHook = Callable[[dict[str, Any], dict[str, Any]], Awaitable[None] | None]
 FrameObserver = Callable[[str, list[Any]], None]
+# Sees each received frame that could not be read (its text, and why); for transcripts.
+BadFrameObserver = Callable[[bytes | str, FrameError], None]
 # The inbound gate: given the action of a CALL (None when it cannot be read), True routes it to
 # its handler, False ignores it (no answer at all), and a dict is the answer to send instead of
 # the handler's. A charge point's gate follows its registration (OCPP 1.6 §4.2).
@@ -147,6 +149,7 @@ class RpcEndpoint:
         "_lenient_answers",
         "_lock",
         "_next_id",
+        "_on_bad_frame",
         "_on_frame",
         "_outstanding",
         "_send",
@@ -166,6 +169,7 @@ class RpcEndpoint:
         lenient_timestamps: bool = True,
         lenient_answers: bool = False,
         on_frame: FrameObserver | None = None,
+        on_bad_frame: BadFrameObserver | None = None,
     ) -> None:
         """`lenient_answers`: read the answers to our CALLs as schemas.read_answer does
         (unknown properties ignored, integral numbers as integers), as a charge point facing
@@ -183,6 +187,7 @@ class RpcEndpoint:
         self._lenient = lenient_timestamps
         self._lenient_answers = lenient_answers
         self._on_frame = on_frame
+        self._on_bad_frame = on_bad_frame
         # asyncio.Lock wakes its waiters in FIFO order: concurrent call()s go out in the order
         # they were made, one at a time (OCPP-J 1.6 §4.1.1).
         self._lock = asyncio.Lock()
@@ -215,6 +220,11 @@ class RpcEndpoint:
         try:
             frame = decode(data)
         except FrameError as exc:
+            if self._on_bad_frame is not None:
+                try:
+                    self._on_bad_frame(data, exc)
+                except Exception:
+                    log.exception("on_bad_frame observer failed")
             await self._bad_frame(exc)
             return
         if self._on_frame is not None:

@@ -88,11 +88,13 @@ class FakeStation:
                 known = [k for k in wanted if k in self.configuration]
                 return {
                     "configurationKey": [
-                        {
-                            "key": k,
-                            "value": self.configuration[k][0],
-                            "readonly": self.configuration[k][1],
-                        }
+                        # A key listed without a value ([S] 6.24: value is optional).
+                        {"key": k, "readonly": self.configuration[k][1]}
+                        | (
+                            {}
+                            if self.configuration[k][0] is None
+                            else {"value": self.configuration[k][0]}
+                        )
                         for k in known
                     ],
                     "unknownKey": [k for k in wanted if k not in self.configuration],

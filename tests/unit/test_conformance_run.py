@@ -594,3 +594,18 @@ async def test_the_next_case_waits_for_a_stop_that_comes_late() -> None:
     station = target.stations[0]
     stops = [p for action, p in station.requests if action == "RemoteStopTransaction"]
     assert len(stops) == 1
+
+
+async def test_a_key_without_a_known_value_is_noted_not_silently_left_changed() -> None:
+    config: dict[str, tuple[Any, bool]] = {**FACTORY, "MeterValueSampleInterval": (None, False)}
+
+    async def script(run: Run) -> None:
+        await run.configure("MeterValueSampleInterval", "2")
+
+    target = FakeTarget(outlives_cases=True, configuration=config)
+    results = await run_cases(target, [library_with(script)])
+    assert results.cases[0].verdict is Verdict.PASS, results.cases[0]
+    assert results.cases[0].notes == [
+        "after the case, MeterValueSampleInterval stays 2: its value before the case is not "
+        "known (GetConfiguration did not report one)"
+    ]

@@ -17,6 +17,7 @@ from ocpp_station.csms import (
 from ocpp_station.rpc.errors import (
     CallErrorReceived,
     ConnectionLost,
+    FormationViolation,
     NotSupported,
     RpcTimeout,
     TypeConstraintViolation,
@@ -377,3 +378,24 @@ async def test_max_messages_keeps_the_latest() -> None:
         assert [m.seq for m in session.messages] == list(range(11 - len(session.messages), 11))
         assert (await session.expect("Heartbeat", after=8, timeout=WAIT)).seq == 9
         await raw.close()
+
+
+async def test_an_unreadable_answer_fails_the_call_and_is_logged_as_it_came(
+    pair: tuple[RawStation, StationSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A CALLERROR with a null errorCode is no OCPP-J: the call fails at once, and the log
+    line (which a conformance transcript is made of) shows the frame the station sent."""
+    raw, session = pair
+
+    async def station_side() -> None:
+        call = await raw.next_call()
+        await raw.ws.send(f'[4, "{call[1]}", null, "Item not implemented", {{}}]')
+
+    answering = asyncio.create_task(station_side())
+    with pytest.raises(FormationViolation):
+        await session.call("ChangeAvailability", {"connectorId": 1, "type": "Operative"})
+    async with asyncio.timeout(WAIT):
+        await answering
+    [line] = [r.getMessage() for r in caplog.records if "unreadable frame" in r.getMessage()]
+    assert line.startswith(f"{session.identity} -> unreadable frame (")
+    assert line.endswith('null, "Item not implemented", {}]')

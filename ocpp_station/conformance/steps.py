@@ -950,8 +950,7 @@ class Run:
         record = self.csms.record(self.identity)
         for transaction_id in sorted(record.open_transactions):
             await self._restore_step(
-                f"stop transaction {transaction_id}",
-                self._call("RemoteStopTransaction", {"transactionId": transaction_id}),
+                f"stop transaction {transaction_id}", self._stop_transaction(transaction_id)
             )
         for connector_id in sorted(self.plugged):
             await self._restore_step(
@@ -990,8 +989,7 @@ class Run:
         for transaction_id, transaction in sorted(record.open_transactions.items()):
             if transaction.connector_id in busy:
                 await self._restore_step(
-                    f"stop transaction {transaction_id}",
-                    self._call("RemoteStopTransaction", {"transactionId": transaction_id}),
+                    f"stop transaction {transaction_id}", self._stop_transaction(transaction_id)
                 )
         for connector_id, status in sorted(busy.items()):
             if status == "Faulted":
@@ -1045,6 +1043,18 @@ class Run:
             if not busy or remaining <= 0:
                 return busy
             await self.link.wait_change(seen, remaining)
+
+    async def _stop_transaction(self, transaction_id: int) -> None:
+        """RemoteStopTransaction for a transaction the central system holds open. Refused,
+        the station does not know it (a StartTransaction it never meant, say): the tool stops
+        waiting for its StopTransaction, with a note, instead of holding every later case."""
+        answer = await self._call("RemoteStopTransaction", {"transactionId": transaction_id})
+        if answer.get("status") != "Accepted":
+            self.csms.record(self.identity).open_transactions.pop(transaction_id, None)
+            self.notes.append(
+                f"the station answered {answer.get('status')} to stopping transaction "
+                f"{transaction_id}: taken as a transaction it does not have"
+            )
 
     async def _restore_step(self, what: str, action: Any) -> None:
         try:

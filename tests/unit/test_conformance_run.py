@@ -609,3 +609,25 @@ async def test_a_key_without_a_known_value_is_noted_not_silently_left_changed() 
         "after the case, MeterValueSampleInterval stays 2: its value before the case is not "
         "known (GetConfiguration did not report one)"
     ]
+
+
+async def test_a_transaction_the_station_disowns_does_not_hold_up_the_run() -> None:
+    """RemoteStopTransaction Rejected for a transaction the central system holds open: the
+    station has no such transaction; the tool notes it and stops waiting for its stop."""
+
+    async def leaves_a_transaction(run: Run) -> None:
+        station = target.station
+        assert station is not None
+        station.answers["RemoteStopTransaction"] = {"status": "Rejected"}
+        await station.start_transaction(1, TAG)
+        await run.expect("StartTransaction", connectorId=1)
+
+    target = FakeTarget(outlives_cases=True)
+    settings = fast_settings()
+    results = await run_cases(target, [library_with(leaves_a_transaction)], settings)
+    [result] = results.cases
+    assert result.verdict is Verdict.PASS, result
+    assert result.notes == [
+        "the station answered Rejected to stopping transaction 1: taken as a transaction it "
+        "does not have"
+    ]

@@ -98,13 +98,14 @@ async def test_a_full_cache_evicts_invalid_and_expired_entries_before_the_oldest
     h, auth = await booted(CACHED)
     start = h.clock.now()
     past = timefmt.iso(start - timedelta(minutes=1))
-    future = timefmt.iso(start + timedelta(days=1))
+    future = timefmt.iso(start + timedelta(days=30))
     for n in range(CACHE_SIZE - 2):
         h.store.cache_put(f"V{n}", "Accepted", future, None, updated_at=start)
-    h.store.cache_put("OLD-EXPIRED", "Accepted", past, None, updated_at=start)
+    # Younger than every valid entry: only its expiry makes it go before them.
+    h.store.cache_put("OLD-EXPIRED", "Accepted", past, None, updated_at=start + timedelta(1))
     h.store.cache_put("OLD-BLOCKED", "Blocked", None, None, updated_at=start)
     assert len(h.store.cache_all()) == CACHE_SIZE
-    h.clock.advance(1)  # the new entries are younger than every old one
+    h.clock.advance(2 * 86400)  # the new entries are younger than every old one
     auth.remember("NEW-1", {"status": "Accepted"})  # one over: an invalid one goes
     tags = {e["id_tag"].upper() for e in h.store.cache_all()}
     assert len(tags) == CACHE_SIZE and "NEW-1" in tags

@@ -97,6 +97,7 @@ async def test_a_connection_loss_fails_every_waiting_request_of_both_lanes() -> 
     s.online()  # the worker is not started: both requests wait
     urgent = asyncio.ensure_future(s.sender.request("Authorize", {"idTag": "T"}))
     plain = asyncio.ensure_future(s.sender.request("StatusNotification", {"connectorId": 1}))
+    assert s.sender.notify("StatusNotification", {"connectorId": 2})  # nobody waits on it
     await s.settle()
     s.sender.disconnected()
     for request in (urgent, plain):
@@ -139,6 +140,52 @@ async def test_requests_someone_waits_on_overtake_the_backlog_statuses_do_not() 
         "StatusNotification",
     ]
     assert await heartbeat == {}
+    await s.sender.stop()
+
+
+async def test_a_request_other_than_the_overtaking_ones_waits_its_turn() -> None:
+    s = Setup()
+    s.online()
+    s.sender.enqueue("StopTransaction", {"transactionId": 1}, None)
+    status = asyncio.ensure_future(s.sender.request("StatusNotification", {"connectorId": 1}))
+    await s.settle()
+    s.sender.start()
+    assert await status == {}
+    assert s.central.actions() == ["StopTransaction", "StatusNotification"]
+    # Stopped and started again: the worker goes on.
+    await s.sender.stop()
+    s.sender.start()
+    s.sender.notify("Heartbeat", {})
+    await s.settle()
+    assert s.central.actions()[-1] == "Heartbeat"
+    await s.sender.stop()
+
+
+async def test_while_pending_only_triggered_messages_go_and_their_answers_come_back() -> None:
+    s = Setup()
+    s.online(accepted=False)
+    answers: list[dict[str, Any]] = []
+    s.central.answers["Heartbeat"] = lambda p: {"currentTime": "2026-01-01T00:00:00Z"}
+    assert s.sender.notify("Heartbeat", {}) is False  # not asked for: held to the gate
+    assert s.sender.notify("Heartbeat", {}, on_result=answers.append, triggered=True) is True
+    s.sender.start()
+    await s.settle()
+    assert s.central.actions() == ["Heartbeat"]
+    assert answers == [{"currentTime": "2026-01-01T00:00:00Z"}]
+    s.sender.disconnected()
+    assert s.sender.notify("Heartbeat", {}, triggered=True) is False  # offline: dropped
+    await s.sender.stop()
+
+
+async def test_without_a_journal_the_answer_reaches_its_hook() -> None:
+    s = Setup(journal=False)
+    s.online()
+    results: list[dict[str, Any]] = []
+    s.central.answers["StartTransaction"] = lambda p: {"transactionId": 4}
+    s.sender.enqueue("StartTransaction", {}, transaction(), on_result=results.append)
+    s.sender.start()
+    await s.settle()
+    assert results == [{"transactionId": 4}] and s.sender.delivered == 1
     await s.sender.stop()
 
 

@@ -46,6 +46,13 @@ def listed(h: Harness) -> LocalAuthList:
     return h.service(LocalAuthList)
 
 
+async def test_a_first_differential_needs_only_a_version_above_0() -> None:
+    h = await booted()
+    assert await send(h, 1, "Differential", entry("A")) == "Accepted"
+    assert await version(h) == 1
+    await h.close()
+
+
 async def test_versions_full_and_differential() -> None:
     h = await booted()
     assert await version(h) == 0  # never received a list
@@ -187,11 +194,15 @@ async def test_a_central_answer_that_contradicts_the_list_is_a_local_list_confli
     conflicts = [
         p for p in h.csms.of("StatusNotification") if p["errorCode"] == "LocalListConflict"
     ]
-    assert [(p["connectorId"], p["status"]) for p in conflicts] == [(0, "Available")]
+    assert [(p["connectorId"], p["status"], p["info"]) for p in conflicts] == [
+        (0, "Available", "idTag CARD")
+    ]
     assert listed(h).lookup("CARD") == {"status": "Accepted"}
     h.csms.clear()
+    h.station.config.change("LocalPreAuthorize", "false")  # so that the central system is asked
     h.csms.responders["Authorize"] = lambda p: {"idTagInfo": {"status": "Accepted"}}
     await h.service(AuthService).authorize("CARD")  # agrees: no report
+    assert h.csms.actions() == ["Authorize"]
     assert h.csms.of("StatusNotification") == []
     await h.close()
 
@@ -216,5 +227,12 @@ async def test_the_list_and_its_version_survive_a_restart(kind: str, tmp_path: P
     assert listed(again).lookup("A") is None
     assert listed(again).lookup("B") == {"status": "Blocked"}
     assert listed(again).lookup("C") == {"status": "Accepted"}
+    # A Full update replaces what is stored too: nothing of the old list comes back.
+    assert await send(again, 5, "Full", entry("D")) == "Accepted"
     await again.close()
     again.store.close()
+    third = await booted(open_store(kind, path))
+    assert await version(third) == 5 and len(listed(third)) == 1
+    assert listed(third).lookup("B") is None and listed(third).lookup("D") is not None
+    await third.close()
+    third.store.close()

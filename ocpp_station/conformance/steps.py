@@ -190,6 +190,9 @@ class Run:
         self._restore_config: dict[str, str | None] = {}
         self._inoperative: set[int] = set()
         """connectorIds the case made Inoperative: Operative again after the case."""
+        self._reservations: set[int] = set()
+        """reservationIds the station accepted in the case: cancelled after it (one the case
+        used up or that expired is answered Rejected, which is fine)."""
         self._restore_heartbeat = False
         self._handlers: dict[str, SessionHandler] = {}
         self._handled_sessions: list[StationSession] = []
@@ -679,6 +682,8 @@ class Run:
             ) from exc
         self._timed(RESPONSE, action, time.monotonic() - started)
         self._arm_trigger(action, payload, answer, sent, after)
+        if action == "ReserveNow" and answer.get("status") == "Accepted":
+            self._reservations.add(int(payload["reservationId"]))
         if action == "ChangeAvailability" and answer.get("status") in ("Accepted", "Scheduled"):
             if payload.get("type") == "Inoperative":
                 self._inoperative.add(int(payload["connectorId"]))
@@ -937,6 +942,11 @@ class Run:
         """Bring a station that outlives the case back to idle: stop what the case left
         running, undo its physical steps, availability and configuration changes. Problems
         become notes."""
+        for reservation_id in sorted(self._reservations):
+            await self._restore_step(
+                f"cancel reservation {reservation_id}",
+                self._call("CancelReservation", {"reservationId": reservation_id}),
+            )
         for connector_id in sorted(self.jammed):
             await self._restore_step(
                 f"free the lock of connector {connector_id}",

@@ -9,6 +9,9 @@
 | `POST /api/stations/{id}/call` | body `{"action", "payload", "timeout"?}`: the answer's payload |
 | `POST /api/stations/{id}/local-list` | SendLocalList of the central system's tags (below) |
 | `POST /api/stations/{id}/trigger` | body `{"requestedMessage", "connectorId"?}`: the answer |
+| `POST /api/stations/{id}/reserve` | ReserveNow (below): `{"status", "reservationId", ...}` |
+| `POST /api/stations/{id}/cancel-reservation` | body `{"reservationId"}`: the answer |
+| `GET /api/reservations?station=` | `[reservation]`, newest first |
 
 A station: `{"id", "connected", "registration", "bootCount", "boot", "firstSeen", "lastBoot",
 "lastHeartbeat", "lastConnected", "lastDisconnected", "statuses"}`, `boot` being the last
@@ -34,19 +37,28 @@ does not know goes as Invalid, or, in a Differential update, deletes the card), 
 the AuthorizationData outright. `listVersion` defaults to one more than the station reports
 (GetLocalListVersion). It answers `{"status", "listVersion", "entries"}`, and the same error
 codes as a call.
+
+`POST /api/stations/{id}/reserve` takes `{"connectorId", "idTag", "parentIdTag"?,
+"expiryDate"?, "reservationId"?}`: the expiry defaults to 15 minutes from now, the id to one
+more than any reservation the central system made. Every ReserveNow and CancelReservation
+sent, through these routes or `call`, is recorded. A reservation: `{"id", "station",
+"connectorId", "idTag", "parentIdTag", "expiryDate", "answer", "state", "createdAt",
+"endedAt", "transactionId"}`, `answer` being the station's ReserveNow status and `state` one of
+Held, Used (by the session `transactionId`, whose StartTransaction carried the id), Cancelled,
+Expired or Refused (not Accepted).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from ocpp_station.csms.server import CentralSystem
-from ocpp_station.csms.store import CsmsStore, StoredSession, StoredStation
+from ocpp_station.csms.store import CsmsStore, StoredReservation, StoredSession, StoredStation
 from ocpp_station.csms.tags import find_tag, id_tag_info
 from ocpp_station.httpserver import HttpServer
 from ocpp_station.rpc.actions import CS_TO_CP_ACTIONS
@@ -59,6 +71,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEFAULT_CALL_TIMEOUT = 30.0
 MAX_CALL_TIMEOUT = 300.0
 DEFAULT_PAGE = 100
+DEFAULT_RESERVATION = timedelta(minutes=15)
 MAX_PAGE = 1000
 
 
@@ -115,6 +128,22 @@ def session_json(session: StoredSession) -> dict[str, Any]:
     }
 
 
+def reservation_json(reservation: StoredReservation, now: datetime) -> dict[str, Any]:
+    return {
+        "id": reservation.reservation_id,
+        "station": reservation.identity,
+        "connectorId": reservation.connector_id,
+        "idTag": reservation.id_tag,
+        "parentIdTag": reservation.parent_id_tag,
+        "expiryDate": iso(reservation.expiry_date),
+        "answer": reservation.answer,
+        "state": reservation.state(now),
+        "createdAt": iso(reservation.created_at),
+        "endedAt": _time(reservation.ended_at),
+        "transactionId": reservation.transaction_id,
+    }
+
+
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
@@ -155,6 +184,9 @@ class CsmsApi(HttpServer):
         r.add_post("/api/stations/{id}/call", self.call)
         r.add_post("/api/stations/{id}/local-list", self.local_list)
         r.add_post("/api/stations/{id}/trigger", self.trigger)
+        r.add_post("/api/stations/{id}/reserve", self.reserve)
+        r.add_post("/api/stations/{id}/cancel-reservation", self.cancel_reservation)
+        r.add_get("/api/reservations", self.reservations)
         r.add_get("/api/sessions", self.sessions)
         r.add_get("/api/sessions/{id}", self.session)
 
@@ -249,6 +281,40 @@ class CsmsApi(HttpServer):
         if set(body) - set(payload):
             raise BadRequest(f"unknown fields: {', '.join(sorted(set(body) - set(payload)))}")
         return await self._send(request.match_info["id"], "TriggerMessage", payload)
+
+    async def reserve(self, request: web.Request) -> web.Response:
+        body = _object_body(await request.text(), '{"connectorId": ..., "idTag": ...}')
+        fields = {"connectorId", "idTag", "parentIdTag", "expiryDate", "reservationId"}
+        unknown = set(body) - fields
+        if unknown:
+            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+        payload = dict(body)
+        if "expiryDate" not in payload:
+            payload["expiryDate"] = iso(self.csms.answers.now() + DEFAULT_RESERVATION)
+        payload.setdefault("reservationId", self.store.next_reservation_id())
+        answer = await self._ask(request.match_info["id"], "ReserveNow", payload)
+        if not isinstance(answer, dict):
+            return answer
+        return web.json_response(
+            {
+                "status": answer["status"],
+                "reservationId": payload["reservationId"],
+                "expiryDate": payload["expiryDate"],
+            }
+        )
+
+    async def cancel_reservation(self, request: web.Request) -> web.Response:
+        body = _object_body(await request.text(), '{"reservationId": ...}')
+        if set(body) != {"reservationId"}:
+            raise BadRequest('the body must be {"reservationId": N}')
+        return await self._send(request.match_info["id"], "CancelReservation", body)
+
+    async def reservations(self, request: web.Request) -> web.Response:
+        station = request.query.get("station") or None
+        now = self.csms.answers.now()
+        return web.json_response(
+            [reservation_json(r, now) for r in self.store.reservations(station)]
+        )
 
     async def local_list(self, request: web.Request) -> web.Response:
         identity = request.match_info["id"]
@@ -347,7 +413,18 @@ class CsmsApi(HttpServer):
             return _error(504, f"{identity} did not answer {action} within {timeout:g} s")
         except ConnectionLost:
             return _error(409, f"station {identity!r} disconnected before answering {action}")
+        self._record(identity, action, payload, answer)
         return web.json_response(answer)
+
+    def _record(
+        self, identity: str, action: str, payload: dict[str, Any], answer: dict[str, Any]
+    ) -> None:
+        """What the central system keeps of a request it sent: its reservations."""
+        now = self.csms.answers.now()
+        if action == "ReserveNow":
+            self.store.reserved(identity, payload, str(answer.get("status")), now)
+        elif action == "CancelReservation" and answer.get("status") == "Accepted":
+            self.store.cancelled(identity, payload["reservationId"], now)
 
 
 def _object_body(text: str, shape: str) -> dict[str, Any]:

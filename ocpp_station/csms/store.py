@@ -61,6 +61,19 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             " payload TEXT NOT NULL, received_at TEXT NOT NULL)",
         ),
     ),
+    (
+        2,
+        (
+            # Every ReserveNow we sent, with the station's answer; `ended` says how an accepted
+            # one ended (Cancelled, Used by `transaction_id`), NULL while it holds or lapsed.
+            "CREATE TABLE reservations ("
+            " identity TEXT NOT NULL, reservation_id INTEGER NOT NULL,"
+            " connector_id INTEGER NOT NULL, id_tag TEXT NOT NULL, parent_id_tag TEXT,"
+            " expiry_date TEXT NOT NULL, answer TEXT NOT NULL, created_at TEXT NOT NULL,"
+            " ended TEXT, ended_at TEXT, transaction_id INTEGER,"
+            " PRIMARY KEY (identity, reservation_id))",
+        ),
+    ),
 )
 
 SOURCE_METER_VALUES = "MeterValues"
@@ -97,6 +110,33 @@ class StoredStation:
     last_disconnected: datetime | None
     statuses: tuple[StoredStatus, ...]
     """By connector id."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReservation:
+    """A ReserveNow we sent and what became of it."""
+
+    identity: str
+    reservation_id: int
+    connector_id: int
+    id_tag: str
+    parent_id_tag: str | None
+    expiry_date: datetime
+    answer: str
+    """The station's ReserveNow.conf status."""
+    created_at: datetime
+    ended: str | None
+    """Cancelled or Used (by `transaction_id`); None while it holds, or lapsed."""
+    ended_at: datetime | None
+    transaction_id: int | None
+
+    def state(self, now: datetime) -> str:
+        """Refused (not Accepted), Used, Cancelled, Expired or Held."""
+        if self.answer != "Accepted":
+            return "Refused"
+        if self.ended is not None:
+            return self.ended
+        return "Expired" if self.expiry_date <= now else "Held"
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +347,14 @@ class CsmsStore:
                 return
             with self._transaction():
                 self._touch(identity, now)
+                reservation_id = payload.get("reservationId")
+                if reservation_id is not None:
+                    # §5.13: the StartTransaction that carries it ends the reservation.
+                    self._db.execute(
+                        "UPDATE reservations SET ended = 'Used', ended_at = ?,"
+                        " transaction_id = ? WHERE identity = ? AND reservation_id = ?",
+                        (iso(now), transaction_id, identity, reservation_id),
+                    )
                 # A transaction id answered twice (a scripted answer reusing one) describes
                 # the latest transaction: the station now knows that one by this id.
                 self._db.execute(
@@ -389,6 +437,52 @@ class CsmsStore:
         )
 
     # --- reading -----------------------------------------------------------------------------
+
+    # --- reservations we made ------------------------------------------------------------------
+
+    def reserved(self, identity: str, payload: dict[str, Any], answer: str, now: datetime) -> None:
+        """A ReserveNow.req we sent and the station's answer. The same id again replaces the
+        reservation (§5.13), here as on the station."""
+        with self._transaction():
+            self._touch(identity, now)
+            self._db.execute(
+                "INSERT OR REPLACE INTO reservations (identity, reservation_id, connector_id,"
+                " id_tag, parent_id_tag, expiry_date, answer, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    identity,
+                    payload["reservationId"],
+                    payload["connectorId"],
+                    payload["idTag"],
+                    payload.get("parentIdTag"),
+                    iso(parse(payload["expiryDate"])),
+                    answer,
+                    iso(now),
+                ),
+            )
+
+    def cancelled(self, identity: str, reservation_id: int, now: datetime) -> None:
+        """The station accepted our CancelReservation."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE reservations SET ended = 'Cancelled', ended_at = ?"
+                " WHERE identity = ? AND reservation_id = ? AND ended IS NULL",
+                (iso(now), identity, reservation_id),
+            )
+
+    def next_reservation_id(self) -> int:
+        row = self._db.execute("SELECT MAX(reservation_id) FROM reservations").fetchone()
+        return int(row[0]) + 1 if row[0] is not None else 1
+
+    def reservations(self, station: str | None = None) -> list[StoredReservation]:
+        """The reservations we made (of one station), newest first."""
+        query = f"SELECT {_RESERVATION_COLUMNS} FROM reservations"
+        values: tuple[Any, ...] = ()
+        if station is not None:
+            query += " WHERE identity = ?"
+            values = (station,)
+        rows = self._db.execute(query + " ORDER BY created_at DESC, reservation_id DESC", values)
+        return [_reservation(row) for row in rows]
 
     def last_transaction_id(self) -> int:
         """The highest transaction id handed out (0 for none): new ones continue after it."""
@@ -496,6 +590,28 @@ _SESSION_COLUMNS = (
     "transaction_id, identity, connector_id, id_tag, id_tag_info, reservation_id, meter_start,"
     " start_time, meter_stop, stop_time, stop_reason, stop_id_tag"
 )
+
+
+_RESERVATION_COLUMNS = (
+    "identity, reservation_id, connector_id, id_tag, parent_id_tag, expiry_date, answer,"
+    " created_at, ended, ended_at, transaction_id"
+)
+
+
+def _reservation(row: Sequence[Any]) -> StoredReservation:
+    return StoredReservation(
+        identity=row[0],
+        reservation_id=row[1],
+        connector_id=row[2],
+        id_tag=row[3],
+        parent_id_tag=row[4],
+        expiry_date=parse(row[5]),
+        answer=row[6],
+        created_at=parse(row[7]),
+        ended=row[8],
+        ended_at=_time(row[9]),
+        transaction_id=row[10],
+    )
 
 
 def _status(row: Sequence[Any]) -> StoredStatus:

@@ -337,9 +337,6 @@ _DEFINITIONS: tuple[KeyDef, ...] = (
         validator=authorization_key,
         local_validator=local_password,
     ),
-    # 1.6 §9.3 Reservation. Not on the reference; one reader serves both connectors, so a
-    # reservation of "any connector" (connectorId 0) fits the station.
-    KeyDef("ReserveConnectorZeroSupported", "bool", True, "true", RESERVATION),
     # 1.6 §9.4 Smart Charging. Not on the reference; values chosen for the profile store:
     # stack levels 0..10 per purpose,
     KeyDef("ChargeProfileMaxStackLevel", "int", True, "10", SMART_CHARGING),

@@ -51,6 +51,7 @@ class Events:
         "transaction_ended",
         "transaction_ending",
         "transaction_started",
+        "transaction_starting",
     )
 
     def __init__(self) -> None:
@@ -58,6 +59,10 @@ class Events:
         self.accepted: Signal[[]] = Signal()
         # The wall clock was set from the central system's currentTime.
         self.clock_set: Signal[[]] = Signal()
+        # A transaction is about to begin: inside the start's store transaction, before its
+        # StartTransaction is built. A listener may claim it (a reservation it uses sets
+        # `reservation_id`, which the StartTransaction then carries, §5.13).
+        self.transaction_starting: Signal[[Transaction]] = Signal()
         # A transaction began, with the meter reading of its start; inside the start's store
         # transaction, before the StartTransaction can go.
         self.transaction_started: Signal[[Transaction, MeterReading]] = Signal()

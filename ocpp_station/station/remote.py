@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ocpp_station.rpc.errors import PropertyConstraintViolation
 from ocpp_station.station.authorization import ACCEPTED, AuthService
+from ocpp_station.station.connector import Authorization
 from ocpp_station.station.service import Payload, Service, after, handles
 
 if TYPE_CHECKING:
@@ -59,7 +60,9 @@ class RemoteControl(Service):
             self.ctx.spawn(self._start(request["idTag"], request.get("connectorId")))
 
     async def _start(self, id_tag: str, connector_id: int | None) -> None:
-        if self.ctx.config.get_bool("AuthorizeRemoteTxRequests"):
+        if self.ctx.config.get_bool("AuthorizeRemoteTxRequests") or self._needs_group(
+            id_tag, connector_id
+        ):
             info = await self.auth.authorize(id_tag)  # as if presented locally (§5.11)
         else:
             info = {"status": ACCEPTED}
@@ -74,6 +77,18 @@ class RemoteControl(Service):
             self.sessions.authorized_anywhere(id_tag, info)
         else:
             self.sessions.authorized(self.ctx.cp.connector(connector_id), id_tag, info, remote=True)
+
+    def _needs_group(self, id_tag: str, connector_id: int | None) -> bool:
+        """A connector that would start a session, but not for this idTag as far as the station
+        knows it: held for a group the tag may belong to (a reservation with a parentIdTag).
+        §5.13: the tag's parent is looked up in the list or cache, else asked with Authorize."""
+        cp = self.ctx.cp
+        targets = list(cp) if connector_id is None else [cp.connector(connector_id)]
+        bare = Authorization(id_tag, None, remote=True)
+        why = self.sessions.why_not_start
+        return all(why(c, bare) is not None for c in targets) and any(
+            why(c) is None for c in targets
+        )
 
     @handles("RemoteStopTransaction")
     def remote_stop(self, request: Payload) -> Payload:

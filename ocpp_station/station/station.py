@@ -264,8 +264,9 @@ class Station:
                 service.snapshot_connector(c, entry)
             connectors.append(entry)
         view: Payload = {"id": self.ctx.identity, "connected": connected}
+        view["connectors"] = connectors  # connector 0 is there for a service to add to
         for service in self._implementing("snapshot"):
             service.snapshot(view)
-        view["connectors"] = connectors
+        view["connectors"] = view.pop("connectors")  # after the services' station-wide fields
         view["queuedMessages"] = self.ctx.sender.queued
         return view

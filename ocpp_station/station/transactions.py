@@ -83,22 +83,23 @@ class Sessions(Service):
             entry["idTag"] = c.authorization.id_tag if c.authorization is not None else None
 
     # -- what a connector can do now ---------------------------------------------------------
-    def why_not_start(self, c: Connector) -> str | None:
-        """Why no new session can start on c now (busy, or a guard objects), or None."""
+    def why_not_start(self, c: Connector, auth: Authorization | None = None) -> str | None:
+        """Why no new session can start on c now (busy, or a guard objects), or None.
+        With `auth`, for that idTag (a reservation admits only its own)."""
         if c.transaction is not None:
             return f"connector {c.connector_id} has a transaction"
         if c.authorization is not None:
             return f"connector {c.connector_id} already waits with an idTag"
-        return self.ctx.guards.why_not_start(c)
+        return self.ctx.guards.why_not_start(c, auth)
 
-    def can_start(self, c: Connector) -> bool:
-        return self.why_not_start(c) is None
+    def can_start(self, c: Connector, auth: Authorization | None = None) -> bool:
+        return self.why_not_start(c, auth) is None
 
-    def _waiting_for_tag(self, c: Connector) -> bool:
-        return self.can_start(c) and c.plugged and not c.finishing
+    def _waiting_for_tag(self, c: Connector, auth: Authorization | None = None) -> bool:
+        return self.can_start(c, auth) and c.plugged and not c.finishing
 
-    def _free(self, c: Connector) -> bool:
-        return self.can_start(c) and not c.plugged and not c.finishing
+    def _free(self, c: Connector, auth: Authorization | None = None) -> bool:
+        return self.can_start(c, auth) and not c.plugged and not c.finishing
 
     # -- cards --------------------------------------------------------------------------------
     def card_presented(self, id_tag: str, connector_id: int | None) -> None:
@@ -142,31 +143,36 @@ class Sessions(Service):
         if self.closed is not None:  # a shutdown or reset began while the Authorize was out
             log.info("card %s refused: %s", id_tag, self.closed)
             return
-        target = self._pick_for_start(candidates)
+        auth = Authorization(id_tag, parent, remote=False)
+        target = self._pick_for_start(candidates, auth)
         if target is None:
-            reasons = "; ".join(str(self.why_not_start(c)) for c in candidates)
+            reasons = "; ".join(str(self.why_not_start(c, auth)) for c in candidates)
             log.info("card %s accepted but no connector can start a session: %s", id_tag, reasons)
             return
         self.authorized(target, id_tag, info, remote=False)
 
-    def _pick_for_start(self, candidates: list[Connector]) -> Connector | None:
-        for c in candidates:
-            if self._waiting_for_tag(c):
+    def _pick_for_start(self, candidates: list[Connector], auth: Authorization) -> Connector | None:
+        # A connector held for this card (its reservation) first, then as the reader routes.
+        held = [c for c in candidates if self.ctx.guards.prefers(c, auth)]
+        ordered = held + [c for c in candidates if c not in held]
+        for c in ordered:
+            if self._waiting_for_tag(c, auth):
                 return c
-        for c in candidates:
-            if self._free(c):
+        for c in ordered:
+            if self._free(c, auth):
                 return c
-        if len(candidates) == 1 and self.can_start(candidates[0]):
+        if len(candidates) == 1 and self.can_start(candidates[0], auth):
             return candidates[0]  # e.g. a named connector in Finishing: F2, a new session
         return None
 
     def authorized(self, c: Connector, id_tag: str, info: IdTagInfo, *, remote: bool) -> None:
         """An accepted idTag for connector c: start now if the EV is there, else wait for it."""
-        reason = self.why_not_start(c)
+        auth = Authorization(id_tag, info.get("parentIdTag"), remote)
+        reason = self.why_not_start(c, auth)
         if reason is not None:
             log.info("connector %d can no longer start a session: %s", c.connector_id, reason)
             return
-        c.authorization = Authorization(id_tag, info.get("parentIdTag"), remote)
+        c.authorization = auth
         if c.plugged:
             if c.finishing:
                 # F2: a new session on the cable still in the EV goes through Preparing.
@@ -179,12 +185,13 @@ class Sessions(Service):
 
     # -- RemoteStartTransaction without connectorId ----------------------------------------
     def authorized_anywhere(self, id_tag: str, info: IdTagInfo) -> None:
-        waiting = [c for c in self.ctx.cp if self._waiting_for_tag(c)]
+        auth = Authorization(id_tag, info.get("parentIdTag"), True)
+        waiting = [c for c in self.ctx.cp if self._waiting_for_tag(c, auth)]
         if waiting:
             self.authorized(waiting[0], id_tag, info, remote=True)
             return
         self._drop_unassigned()
-        self.unassigned = Authorization(id_tag, info.get("parentIdTag"), True)
+        self.unassigned = auth
         timeout = self.ctx.config.get_int("ConnectionTimeOut")
         self._unassigned_timer = self.ctx.clock.call_later(timeout, self._drop_unassigned)
 
@@ -216,7 +223,10 @@ class Sessions(Service):
         return c.transaction is None and self.ctx.guards.why_not_start(c, c.authorization) is None
 
     def _adopt_authorization(self, c: Connector) -> Authorization | None:
-        if self.unassigned is not None:
+        # Only an authorization that may start here: a connector reserved for another idTag
+        # leaves it where it waits.
+        guards = self.ctx.guards
+        if self.unassigned is not None and guards.why_not_start(c, self.unassigned) is None:
             auth = self.unassigned
             self.unassigned = None
             self._drop_unassigned()
@@ -225,7 +235,13 @@ class Sessions(Service):
         # in at another one: the authorization follows the plug (one reader, two connectors).
         for other in self.ctx.cp:
             waiting = other.authorization
-            if other is not c and waiting is not None and not other.plugged and not waiting.remote:
+            if (
+                other is not c
+                and waiting is not None
+                and not other.plugged
+                and not waiting.remote
+                and guards.why_not_start(c, waiting) is None
+            ):
                 other.authorization = None
                 other.cancel_timeout()
                 self.ctx.status.update(other)
@@ -330,14 +346,18 @@ class Sessions(Service):
             meter_start=round(reading.energy_wh),
             start_time=self.ctx.clock.now(),
         )
-        payload: dict[str, Any] = {
-            "connectorId": c.connector_id,
-            "idTag": tx.id_tag,
-            "meterStart": tx.meter_start,
-            "timestamp": timefmt.iso(tx.start_time),
-        }
         # The transaction and its StartTransaction are on disk before energy flows.
         with journal.atomic():
+            # A reservation this start uses ends with it, in the same store transaction.
+            self.ctx.events.transaction_starting.emit(tx)
+            payload: dict[str, Any] = {
+                "connectorId": c.connector_id,
+                "idTag": tx.id_tag,
+                "meterStart": tx.meter_start,
+                "timestamp": timefmt.iso(tx.start_time),
+            }
+            if tx.reservation_id is not None:
+                payload["reservationId"] = tx.reservation_id  # §5.13, §6.45
             journal.tx_insert(
                 StoredTransaction(
                     local_id=tx.local_id,

@@ -81,6 +81,11 @@ OPTIONAL_PROFILE_KEYS = {
     "SupportedFileTransferProtocols": ("FirmwareManagement", "R"),
 }
 
+# The station's own keys, outside 1.6 §9: key -> (profile, access).
+OWN_KEYS = {
+    "ReservationEnabled": ("Reservation", "RW"),  # TC_048_4: "configured not to accept"
+}
+
 # Product specification, "Configuration keys: the factory defaults" (keys the reference had).
 REFERENCE_DEFAULTS = {
     "AllowOfflineTxForUnknownId": "false",
@@ -128,13 +133,13 @@ def test_every_core_key_is_declared_with_the_digest_access() -> None:
 
 
 def test_every_optional_profile_key_is_declared_with_its_profile() -> None:
-    for name, (profile, expected) in OPTIONAL_PROFILE_KEYS.items():
+    for name, (profile, expected) in (OPTIONAL_PROFILE_KEYS | OWN_KEYS).items():
         assert TABLE[name].profile == profile, name
         assert access(TABLE[name]) == expected, name
 
 
 def test_the_table_holds_nothing_else() -> None:
-    assert set(TABLE) == set(CORE_ACCESS) | set(OPTIONAL_PROFILE_KEYS)
+    assert set(TABLE) == set(CORE_ACCESS) | set(OPTIONAL_PROFILE_KEYS) | set(OWN_KEYS)
     assert all(name == definition.name for name, definition in TABLE.items())
 
 

@@ -517,3 +517,71 @@ async def test_trigger_sends_trigger_message(csms: CentralSystem, client: Client
     assert status == 422 and "unknown fields: x" in answer["error"]
     assert raw.calls.empty()
     await raw.close()
+
+
+# ------------------------------------------------------------------------------ reservations
+
+
+async def test_reserve_cancel_and_the_reservations_the_central_system_keeps(
+    csms: CentralSystem, client: Client
+) -> None:
+    raw = await booted(csms)
+    body = {"connectorId": 1, "idTag": "TAG1", "parentIdTag": "FLEET"}
+    request = asyncio.create_task(client.request("POST", "/api/stations/CP-1/reserve", json=body))
+    sent = await answer_next(raw, {"status": "Accepted"})
+    assert sent[2] == "ReserveNow" and sent[3]["reservationId"] == 1
+    expiry = sent[3]["expiryDate"]
+    assert await request == (200, {"status": "Accepted", "reservationId": 1, "expiryDate": expiry})
+    # The next one takes the next id; the station's refusal is kept as such.
+    body = {"connectorId": 2, "idTag": "TAG2", "expiryDate": "2030-01-01T00:00:00Z"}
+    request = asyncio.create_task(client.request("POST", "/api/stations/CP-1/reserve", json=body))
+    sent = await answer_next(raw, {"status": "Occupied"})
+    assert sent[3] == {**body, "reservationId": 2}
+    assert (await request)[1]["status"] == "Occupied"
+    # Reservation 1 used by a session: its StartTransaction carries the id (§5.13).
+    begin = {"connectorId": 1, "idTag": "TAG1", "meterStart": 5, "timestamp": STAMP}
+    transaction_id = (await raw.result("StartTransaction", {**begin, "reservationId": 1}))[
+        "transactionId"
+    ]
+    listed = await client.get("/api/reservations?station=CP-1")
+    assert [(r["id"], r["state"], r["answer"]) for r in listed] == [
+        (2, "Refused", "Occupied"),
+        (1, "Used", "Accepted"),
+    ]
+    assert listed[1]["transactionId"] == transaction_id and listed[1]["parentIdTag"] == "FLEET"
+    assert (await client.get(f"/api/sessions/{transaction_id}"))["reservationId"] == 1
+    # Cancel: through its route or a plain call, recorded only when Accepted.
+    body = {"connectorId": 0, "idTag": "TAG3", "reservationId": 40}
+    request = asyncio.create_task(client.request("POST", "/api/stations/CP-1/reserve", json=body))
+    await answer_next(raw, {"status": "Accepted"})
+    await request
+    request = asyncio.create_task(
+        client.request("POST", "/api/stations/CP-1/cancel-reservation", json={"reservationId": 40})
+    )
+    sent = await answer_next(raw, {"status": "Accepted"})
+    assert sent[2:] == ["CancelReservation", {"reservationId": 40}]
+    assert await request == (200, {"status": "Accepted"})
+    states = {r["id"]: r["state"] for r in await client.get("/api/reservations")}
+    assert states == {40: "Cancelled", 2: "Refused", 1: "Used"}
+    assert await client.get("/api/reservations?station=CP-9") == []
+    await raw.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "words"),
+    [
+        ("reserve", {"connectorId": 1}, "not a valid ReserveNow.req"),
+        ("reserve", {"connectorId": 1, "idTag": "T", "expiryDate": "soon"}, "ReserveNow.req"),
+        ("reserve", {"connectorId": 1, "idTag": "T", "when": 1}, "unknown fields: when"),
+        ("cancel-reservation", {}, '{"reservationId": N}'),
+        ("cancel-reservation", {"reservationId": "x"}, "CancelReservation.req"),
+    ],
+)
+async def test_bad_reservation_requests_are_422_and_send_nothing(
+    csms: CentralSystem, client: Client, path: str, body: dict[str, Any], words: str
+) -> None:
+    raw = await booted(csms)
+    status, answer = await client.request("POST", f"/api/stations/CP-1/{path}", json=body)
+    assert status == 422 and words in answer["error"], answer
+    assert raw.calls.empty()
+    await raw.close()

@@ -16,6 +16,7 @@ from tests.unit.test_csms_support import BOOT, WAIT, RawStation
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 STAMP = "2026-01-01T12:00:00.000Z"
+NEXT = len(MIGRATIONS) + 1  # the number a new migration would take
 
 
 @pytest.fixture
@@ -124,33 +125,44 @@ def test_everything_survives_a_reopen(path: Path) -> None:
 def test_a_new_migration_applies_once_and_keeps_the_data(path: Path) -> None:
     with CsmsStore(path) as store:
         store.connected("CP-1", T0)
-    version_2 = (*MIGRATIONS, (2, ("ALTER TABLE stations ADD COLUMN note TEXT",)))
-    with CsmsStore(path, migrations=version_2) as store:
-        assert store.schema_version == 2
+    version_n = (*MIGRATIONS, (NEXT, ("ALTER TABLE stations ADD COLUMN note TEXT",)))
+    with CsmsStore(path, migrations=version_n) as store:
+        assert store.schema_version == NEXT
         assert store.station("CP-1") is not None
         store._db.execute("UPDATE stations SET note = 'x'")
     # Opening again does not apply it twice (ALTER TABLE would fail on the existing column).
-    with CsmsStore(path, migrations=version_2) as store:
-        assert store.schema_version == 2
+    with CsmsStore(path, migrations=version_n) as store:
+        assert store.schema_version == NEXT
+
+
+def test_a_first_version_database_gains_the_reservations_and_keeps_its_sessions(
+    path: Path,
+) -> None:
+    with CsmsStore(path, migrations=MIGRATIONS[:1]) as store:
+        start(store, 5)
+    with CsmsStore(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert [s.transaction_id for s in store.sessions()] == [5]
+        assert store.reservations() == [] and store.next_reservation_id() == 1
 
 
 def test_a_failing_migration_changes_nothing(path: Path) -> None:
     with CsmsStore(path):
         pass
-    broken = (*MIGRATIONS, (2, ("CREATE TABLE extra (x)", "THIS IS NOT SQL")))
+    broken = (*MIGRATIONS, (NEXT, ("CREATE TABLE extra (x)", "THIS IS NOT SQL")))
     with pytest.raises(CsmsStoreError):
         CsmsStore(path, migrations=broken)
     with CsmsStore(path) as store:
-        assert store.schema_version == 1
+        assert store.schema_version == len(MIGRATIONS)
         names = {row[0] for row in store._db.execute("SELECT name FROM sqlite_master")}
         assert "extra" not in names
 
 
 def test_a_database_from_a_newer_version_is_refused(path: Path) -> None:
-    newer = (*MIGRATIONS, (2, ("CREATE TABLE extra (x)",)))
+    newer = (*MIGRATIONS, (NEXT, ("CREATE TABLE extra (x)",)))
     with CsmsStore(path, migrations=newer):
         pass
-    with pytest.raises(CsmsStoreError, match="schema version 2"):
+    with pytest.raises(CsmsStoreError, match=f"schema version {NEXT}"):
         CsmsStore(path)
 
 
@@ -439,3 +451,39 @@ async def test_finished_transactions_in_memory_can_be_bounded() -> None:
         await raw.close()
     with pytest.raises(ValueError):
         CentralSystem(max_finished_transactions=-1)
+
+
+# --- reservations ----------------------------------------------------------------------------
+
+
+def reservation(reservation_id: int, connector_id: int = 1, **extra: Any) -> dict[str, Any]:
+    return {
+        "connectorId": connector_id,
+        "expiryDate": "2026-01-01T12:30:00Z",
+        "idTag": "TAG1",
+        "reservationId": reservation_id,
+        **extra,
+    }
+
+
+def test_a_reservation_held_used_cancelled_refused_or_expired(store: CsmsStore) -> None:
+    assert store.next_reservation_id() == 1
+    store.reserved("CP-1", reservation(1, parentIdTag="P"), "Accepted", T0)
+    store.reserved("CP-1", reservation(2, 2), "Accepted", T0)
+    store.reserved("CP-1", reservation(3), "Occupied", T0)
+    store.reserved("CP-2", reservation(1, 0), "Accepted", T0)  # ids are per station
+    assert store.next_reservation_id() == 4
+    start(store, 9, reservationId=1)  # §5.13: the start that carries it ends it
+    store.cancelled("CP-1", 2, T0)
+    by_key = {(r.identity, r.reservation_id): r for r in store.reservations()}
+    assert by_key["CP-1", 1].state(T0) == "Used" and by_key["CP-1", 1].transaction_id == 9
+    assert by_key["CP-1", 1].parent_id_tag == "P"
+    assert by_key["CP-1", 2].state(T0) == "Cancelled"
+    assert by_key["CP-1", 3].state(T0) == "Refused"
+    assert by_key["CP-2", 1].state(T0) == "Held"
+    assert by_key["CP-2", 1].state(datetime(2026, 1, 1, 12, 30, tzinfo=UTC)) == "Expired"
+    assert [r.reservation_id for r in store.reservations("CP-2")] == [1]
+    # The same id again replaces the reservation, as on the station.
+    store.reserved("CP-2", reservation(1, 2, idTag="NEW"), "Accepted", T0)
+    [again] = store.reservations("CP-2")
+    assert (again.connector_id, again.id_tag, again.ended) == (2, "NEW", None)

@@ -326,6 +326,126 @@ class TriggerAcceptsAbsentConnector(Defect):
         return answer
 
 
+class StartWithoutReservationId(Defect):
+    """StartTransaction leaves out the reservationId of the reservation it uses ([S] 5.13)."""
+
+    name = "StartTransaction without the reservationId"
+    cases = ("TC_046_1_CS", "TC_053_2_CS")
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action == "StartTransaction" and "reservationId" in message[3]:
+            del message[3]["reservationId"]
+            self.injected += 1
+        return message
+
+
+class NoReservedStatus(Defect):
+    """A reserved connector is never reported Reserved."""
+
+    name = "no StatusNotification Reserved"
+    cases = ("TC_046_2_CS", "TC_049_CS")
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action == "StatusNotification" and message[3].get("status") == "Reserved":
+            self.injected += 1
+            await relay.send_station([RESULT, message[1], {}])
+            return None
+        return message
+
+
+class SilentExpiry(Defect):
+    """An expired reservation frees its connector without a StatusNotification (the recurring
+    simulator bug of profile notes): Available is reported only after a CancelReservation."""
+
+    name = "no StatusNotification Available at expiry"
+    cases = ("TC_047_CS",)
+    unaffected = ("TC_051_CS",)
+
+    def __post_init__(self) -> None:
+        self.reserved: set[int] = set()
+        self.cancelled = False
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action != "StatusNotification":
+            return message
+        connector_id, status = message[3].get("connectorId"), message[3].get("status")
+        if status == "Reserved":
+            self.reserved.add(connector_id)
+        elif status == "Available" and connector_id in self.reserved:
+            self.reserved.discard(connector_id)
+            if not self.cancelled:
+                self.injected += 1
+                await relay.send_station([RESULT, message[1], {}])
+                return None
+        self.cancelled = False
+        return message
+
+    async def station_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        if request[2] == "CancelReservation" and answer[2].get("status") == "Accepted":
+            self.cancelled = True
+        return answer
+
+
+class ReservesAnotherConnector(Defect):
+    """ReserveNow for connector 1 reserves connector 2."""
+
+    name = "the reservation lands on another connector"
+    cases = ("TC_046_1_CS", "TC_051_CS")
+
+    async def downward(self, relay: Relay, message: list[Any]) -> list[Any] | None:
+        if message[0] == CALL and message[2] == "ReserveNow" and message[3]["connectorId"] == 1:
+            message[3]["connectorId"] = 2
+            self.injected += 1
+        return await super().downward(relay, message)
+
+
+class ParentIgnored(Defect):
+    """The reservation's parentIdTag is dropped: only the reserved idTag itself may use it,
+    not another card of its group ([S] 5.13)."""
+
+    name = "the reservation's parentIdTag ignored"
+    cases = ("TC_053_1_CS", "TC_053_2_CS")
+    unaffected = ("TC_046_1_CS",)
+
+    async def downward(self, relay: Relay, message: list[Any]) -> list[Any] | None:
+        if message[0] == CALL and message[2] == "ReserveNow" and "parentIdTag" in message[3]:
+            del message[3]["parentIdTag"]
+            self.injected += 1
+        return await super().downward(relay, message)
+
+
+class ReservesWhateverTheState(Defect):
+    """ReserveNow is Accepted whatever the connector's state (Occupied, Unavailable...)."""
+
+    name = "ReserveNow Accepted for a busy or unavailable connector"
+    cases = ("TC_048_2_CS", "TC_048_3_CS", "TC_050_3_CS")
+
+    async def station_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        if request[2] == "ReserveNow" and answer[2].get("status") != "Accepted":
+            self.injected += 1
+            return [RESULT, answer[1], {"status": "Accepted"}]
+        return answer
+
+
+class CancelsAnything(Defect):
+    """CancelReservation is Accepted for an id the station does not hold ([S] 5.1)."""
+
+    name = "CancelReservation Accepted for an unknown reservation"
+    cases = ("TC_051_CS", "TC_052_CS")
+
+    async def station_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        if request[2] == "CancelReservation" and answer[2].get("status") == "Rejected":
+            self.injected += 1
+            return [RESULT, answer[1], {"status": "Accepted"}]
+        return answer
+
+
 DEFECTS: tuple[type[Defect], ...] = (
     NoConnectorZeroStatus,
     DuplicateStop,
@@ -337,4 +457,11 @@ DEFECTS: tuple[type[Defect], ...] = (
     TriggerAnsweredLate,
     TriggerContextWrong,
     TriggerAcceptsAbsentConnector,
+    StartWithoutReservationId,
+    NoReservedStatus,
+    SilentExpiry,
+    ReservesAnotherConnector,
+    ParentIgnored,
+    ReservesWhateverTheState,
+    CancelsAnything,
 )

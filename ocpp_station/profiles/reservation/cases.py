@@ -135,7 +135,7 @@ async def tc_047(run: Run) -> None:
     seconds = run.timing("expiry", 8)
     expiry = await reserved(run, 4700, 1, run.tags.valid, hold=timedelta(seconds=seconds))
     back = await run.expect(
-        "StatusNotification", connectorId=1, status="Available", timeout=seconds + 10
+        "StatusNotification", connectorId=1, status="Available", timeout=seconds + 5
     )
     early = (expiry - back.time).total_seconds()
     await run.check(

@@ -36,8 +36,9 @@ class RemoteControl(Service):
             raise PropertyConstraintViolation("connectorId 0 cannot start a transaction")
         cp = self.ctx.cp
         sessions = self.sessions
+        auth = self._as_known(request["idTag"])
         if connector_id is None:
-            reasons = [sessions.why_not_start(c) for c in cp]
+            reasons = [sessions.why_not_start(c, auth) for c in cp]
             if all(reasons):
                 why = "; ".join(r for r in reasons if r)
                 log.info("remote start for %s refused: %s", request["idTag"], why)
@@ -45,7 +46,7 @@ class RemoteControl(Service):
             return {"status": "Accepted"}
         if not cp.has_connector(connector_id):
             return {"status": "Rejected"}
-        reason = sessions.why_not_start(cp.connector(connector_id))
+        reason = sessions.why_not_start(cp.connector(connector_id), auth)
         if reason is not None:
             # TC_026: busy, unavailable or faulted; a shutdown under way (a session started in
             # its grace time would be cut off at once).
@@ -59,11 +60,25 @@ class RemoteControl(Service):
             # The answer went first (§4.3 of the digest: slow work after the .conf).
             self.ctx.spawn(self._start(request["idTag"], request.get("connectorId")))
 
+    def _as_known(self, id_tag: str) -> Authorization | None:
+        """The remote idTag as the station knows it from its list or cache (with its group),
+        so that a connector held for others refuses it at once; None for a tag it does not
+        know: its group is learned after the answer (see _needs_group)."""
+        known = self.auth.local_info(id_tag)
+        if known is None:
+            return None
+        return Authorization(id_tag, known.get("parentIdTag"), remote=True)
+
     async def _start(self, id_tag: str, connector_id: int | None) -> None:
-        if self.ctx.config.get_bool("AuthorizeRemoteTxRequests") or self._needs_group(
-            id_tag, connector_id
-        ):
+        if self.ctx.config.get_bool("AuthorizeRemoteTxRequests"):
             info = await self.auth.authorize(id_tag)  # as if presented locally (§5.11)
+        elif self._needs_group(id_tag, connector_id):
+            # §5.13: the group from the list or the cache, else from the central system.
+            known = self.auth.local_info(id_tag)
+            if known is not None and known.get("parentIdTag"):
+                info = {"status": ACCEPTED, "parentIdTag": known["parentIdTag"]}
+            else:
+                info = await self.auth.authorize(id_tag)
         else:
             info = {"status": ACCEPTED}
         if info["status"] != ACCEPTED:

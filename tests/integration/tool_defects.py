@@ -74,7 +74,8 @@ class NoConnectorZeroStatus(Defect):
     requires a status for every connector, 0 included)."""
 
     name = "no connector-0 status"
-    cases = ("TC_001_CS", "TC_013_CS")
+    # TC_013 fails it too, after its 90 s wait for the statuses of a reboot: one case suffices.
+    cases = ("TC_001_CS",)
 
     async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
         if action == "StatusNotification" and message[3].get("connectorId") == 0:

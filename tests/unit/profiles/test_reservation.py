@@ -14,6 +14,7 @@ from ocpp_station import timefmt
 from ocpp_station.clock import VirtualClock
 from ocpp_station.profiles.reservation.service import Reservations
 from ocpp_station.rpc.errors import PropertyConstraintViolation
+from ocpp_station.station.authorization import AuthService
 from ocpp_station.station.config import Configuration
 from ocpp_station.storage import StationStore
 from ocpp_station.storage.fleet import FleetDatabase
@@ -364,4 +365,21 @@ async def test_a_reset_keeps_the_reservation() -> None:
     assert held(h) == {70} and h.status(1) == "Reserved"
     await h.run_for(100)
     assert held(h) == set() and h.status(1) == "Available"
+    await h.close()
+
+
+async def test_a_remote_start_uses_what_the_cache_knows_of_the_group() -> None:
+    h = await booted(AuthorizationCacheEnabled="true", AuthorizeRemoteTxRequests="false")
+    auth = h.service(AuthService)
+    auth.remember("A2", {"status": "Accepted", "parentIdTag": GROUP})
+    auth.remember("OTHER", {"status": "Accepted"})
+    assert await reserve(h, 80, 1, "A1", parent=GROUP) == "Accepted"
+    # A card the station knows, of no group of the reservation: refused at once.
+    answer = await h.request("RemoteStartTransaction", {"connectorId": 1, "idTag": "OTHER"})
+    assert answer == {"status": "Rejected"}
+    await h.plug(1)
+    answer = await h.request("RemoteStartTransaction", {"connectorId": 1, "idTag": "A2"})
+    assert answer == {"status": "Accepted"}
+    assert h.csms.of("Authorize") == []  # §5.13: the group came from the cache
+    assert starts(h) == [(1, "A2", 80)]
     await h.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ocpp_station import profiles, timefmt
@@ -15,12 +16,20 @@ from ocpp_station.station.boot import BootInfo, BootService
 from ocpp_station.station.connector import Connector
 from ocpp_station.station.service import Service
 from ocpp_station.station.station import Station
+from ocpp_station.storage.fleet import FleetDatabase, StationShare
 from ocpp_station.storage.store import StationStore
 
 Payload = dict[str, Any]
 S = TypeVar("S", bound=Service)
 # An answer, an exception to raise, or a future the test resolves later (a slow answer).
 Responder = Callable[[Payload], "Payload | BaseException | asyncio.Future[Payload]"]
+
+
+def open_store(kind: str, path: Path) -> StationStore | StationShare:
+    """A single station's file ("station"), or this station's share of a fleet's file."""
+    if kind == "station":
+        return StationStore(path)
+    return FleetDatabase(path).station("CP-T")
 
 
 class FakeCsms:
@@ -91,7 +100,7 @@ class Harness:
         *,
         config: dict[str, str] | None = None,
         fixed_cable: bool = True,
-        store: StationStore | None = None,
+        store: StationStore | StationShare | None = None,
         hardware: Simulator | None = None,
         clock: VirtualClock | None = None,
     ) -> None:

@@ -62,6 +62,25 @@ async def reserved(
     return expiry
 
 
+async def refused(run: Run, reservation_id: int, connector_id: int, status: str) -> None:
+    """ReserveNow answered `status` (not Accepted), and no connector reported Reserved."""
+    mark = run.mark()
+    await reserve(run, reservation_id, connector_id, run.tags.valid, status)
+    await run.expect_none("StatusNotification", after=mark, within=1, status="Reserved")
+
+
+async def refused_when_inoperative(run: Run, reservation_id: int, connector_id: int) -> None:
+    """The connector (0: the charge point) made Inoperative -> Unavailable -> ReserveNow for it
+    Unavailable."""
+    await run.call(
+        "ChangeAvailability",
+        {"connectorId": connector_id, "type": "Inoperative"},
+        status="Accepted",
+    )
+    await run.expect("StatusNotification", connectorId=connector_id, status="Unavailable")
+    await refused(run, reservation_id, connector_id, "Unavailable")
+
+
 async def used(run: Run, start: Message, reservation_id: int) -> None:
     await run.check_equal(
         "the reservationId of the StartTransaction", start.get("reservationId"), reservation_id
@@ -152,9 +171,7 @@ async def tc_048_1(run: Run) -> None:
     """Connector 1 Faulted -> ReserveNow(connector 1) Faulted, and no Reserved."""
     await run.raise_fault(1, "GroundFailure")
     await run.expect("StatusNotification", connectorId=1, status="Faulted")
-    mark = run.mark()
-    await reserve(run, 4801, 1, run.tags.valid, "Faulted")
-    await run.expect_none("StatusNotification", after=mark, within=1, status="Reserved")
+    await refused(run, 4801, 1, "Faulted")
 
 
 @case("TC_048_2_CS", "Reservation of a Connector - Occupied", module=MODULE,
@@ -175,13 +192,7 @@ async def tc_048_2(run: Run) -> None:
       profile=RESERVATION)  # fmt: skip
 async def tc_048_3(run: Run) -> None:
     """Connector 1 made Inoperative -> Unavailable -> ReserveNow(connector 1) Unavailable."""
-    await run.call(
-        "ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}, status="Accepted"
-    )
-    await run.expect("StatusNotification", connectorId=1, status="Unavailable")
-    mark = run.mark()
-    await reserve(run, 4806, 1, run.tags.valid, "Unavailable")
-    await run.expect_none("StatusNotification", after=mark, within=1, status="Reserved")
+    await refused_when_inoperative(run, 4806, 1)
 
 
 @case("TC_048_4_CS", "Reservation of a Connector - Rejected", module=MODULE,
@@ -190,9 +201,7 @@ async def tc_048_4(run: Run) -> None:
     """A station configured not to accept reservations (ReservationEnabled false, the
     station's own key) -> ReserveNow Rejected, and no Reserved."""
     await ensure_config(run, "ReservationEnabled", "false")
-    mark = run.mark()
-    await reserve(run, 4807, 1, run.tags.valid, "Rejected")
-    await run.expect_none("StatusNotification", after=mark, within=1, status="Reserved")
+    await refused(run, 4807, 1, "Rejected")
 
 
 @case("TC_049_CS", "Reservation of a Charge Point - Transaction", module=MODULE,
@@ -221,7 +230,7 @@ async def tc_050_1(run: Run) -> None:
     for connector_id in run.connector_ids:
         await run.raise_fault(connector_id, "GroundFailure")
         await run.expect("StatusNotification", connectorId=connector_id, status="Faulted")
-    await reserve(run, 5001, 0, run.tags.valid, "Faulted")
+    await refused(run, 5001, 0, "Faulted")
 
 
 @case("TC_050_2_CS", "Reservation of a Charge Point - Occupied", module=MODULE,
@@ -232,7 +241,7 @@ async def tc_050_2(run: Run) -> None:
     connectors = list(run.connector_ids)
     for connector_id, tag in zip(connectors, other_tags(run, len(connectors)), strict=True):
         await charging(run, connector_id, tag)
-    await reserve(run, 5002, 0, run.tags.valid, "Occupied")
+    await refused(run, 5002, 0, "Occupied")
 
 
 @case("TC_050_3_CS", "Reservation of a Charge Point - Unavailable", module=MODULE,
@@ -240,11 +249,7 @@ async def tc_050_2(run: Run) -> None:
 async def tc_050_3(run: Run) -> None:
     """The charge point made Inoperative (connector 0) -> ReserveNow(connector 0) Unavailable."""
     await zero_supported(run)
-    await run.call(
-        "ChangeAvailability", {"connectorId": 0, "type": "Inoperative"}, status="Accepted"
-    )
-    await run.expect("StatusNotification", connectorId=0, status="Unavailable")
-    await reserve(run, 5003, 0, run.tags.valid, "Unavailable")
+    await refused_when_inoperative(run, 5003, 0)
 
 
 @case("TC_050_4_CS", "Reservation of a Charge Point - Rejected", module=MODULE,
@@ -255,9 +260,7 @@ async def tc_050_4(run: Run) -> None:
     entry = run.facts.configuration.get("ReserveConnectorZeroSupported")
     if entry is not None and (entry.value or "").lower() == "true":
         await ensure_config(run, "ReservationEnabled", "false")
-    mark = run.mark()
-    await reserve(run, 5004, 0, run.tags.valid, "Rejected")
-    await run.expect_none("StatusNotification", after=mark, within=1, status="Reserved")
+    await refused(run, 5004, 0, "Rejected")
 
 
 @case("TC_051_CS", "Cancel Reservation", module=MODULE, profile=RESERVATION)

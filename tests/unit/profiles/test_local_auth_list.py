@@ -13,8 +13,8 @@ from ocpp_station.profiles.local_auth_list.service import LocalAuthList
 from ocpp_station.station.authorization import AuthService
 from ocpp_station.station.config import Configuration
 from ocpp_station.storage import StationStore
-from ocpp_station.storage.fleet import FleetDatabase
-from tests.unit.harness import Harness
+from ocpp_station.storage.fleet import StationShare
+from tests.unit.harness import Harness, open_store
 
 
 def entry(id_tag: str, status: str | None = "Accepted", **info: str) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def entry(id_tag: str, status: str | None = "Accepted", **info: str) -> dict[str
     return {"idTag": id_tag, "idTagInfo": {"status": status, **info}}
 
 
-async def booted(store: StationStore | None = None, **config: str) -> Harness:
+async def booted(store: StationStore | StationShare | None = None, **config: str) -> Harness:
     h = Harness(config=config or None, store=store)
     await h.boot()
     h.csms.clear()
@@ -205,13 +205,6 @@ async def test_a_central_answer_that_contradicts_the_list_is_a_local_list_confli
     assert h.csms.actions() == ["Authorize"]
     assert h.csms.of("StatusNotification") == []
     await h.close()
-
-
-def open_store(kind: str, path: Path) -> Any:
-    """A single station's file, or this station's share of a fleet's file."""
-    if kind == "station":
-        return StationStore(path)
-    return FleetDatabase(path).station("CP-T")
 
 
 @pytest.mark.parametrize("kind", ["station", "fleet"])

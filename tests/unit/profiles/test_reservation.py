@@ -16,9 +16,7 @@ from ocpp_station.profiles.reservation.service import Reservations
 from ocpp_station.rpc.errors import PropertyConstraintViolation
 from ocpp_station.station.authorization import AuthService
 from ocpp_station.station.config import Configuration
-from ocpp_station.storage import StationStore
-from ocpp_station.storage.fleet import FleetDatabase
-from tests.unit.harness import Harness
+from tests.unit.harness import Harness, open_store
 
 GROUP = "PARENT"
 
@@ -323,12 +321,6 @@ async def test_the_control_status_shows_each_reservation() -> None:
     assert by_id[2]["reservation"] is None
     assert list(view)[-2:] == ["connectors", "queuedMessages"]
     await h.close()
-
-
-def open_store(kind: str, path: Path) -> Any:
-    if kind == "station":
-        return StationStore(path)
-    return FleetDatabase(path).station("CP-T")
 
 
 @pytest.mark.parametrize("kind", ["station", "fleet"])

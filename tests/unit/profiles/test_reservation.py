@@ -167,15 +167,30 @@ async def test_expiry_reports_available_at_the_expiry_date_and_not_before() -> N
     await h.close()
 
 
-async def test_a_wall_clock_set_back_postpones_the_expiry() -> None:
+@pytest.mark.parametrize("told", [True, False])
+async def test_a_wall_clock_set_back_postpones_the_expiry(told: bool) -> None:
     h = await booted()
     assert await reserve(h, 14, 1, seconds=30) == "Accepted"
+    await h.run_for(25)  # past the Heartbeat at 20 s, whose answer sets the clock
     h.clock.set_time(h.clock.now() - timedelta(seconds=60))
-    h.station.events.clock_set.emit()
-    await h.run_for(31)
-    assert held(h) == {14}  # expiryDate is a wall time: 60 s more to go
-    await h.run_for(61)
+    if told:  # the central system set it; untold, the timer finds out when it fires
+        h.station.events.clock_set.emit()
+    await h.run_for(6)
+    assert held(h) == {14}  # expiryDate is a wall time: 65 s to go from the change
+    await h.run_for(58)
+    assert held(h) == {14}
+    await h.run_for(2)
     assert held(h) == set() and h.status(1) == "Available"
+    await h.close()
+
+
+async def test_a_wall_clock_set_forward_brings_the_expiry_closer() -> None:
+    h = await booted()
+    assert await reserve(h, 15, 1, seconds=100) == "Accepted"
+    h.clock.set_time(h.clock.now() + timedelta(seconds=90))
+    h.station.events.clock_set.emit()
+    await h.run_for(11)
+    assert held(h) == set() and h.csms.statuses(1) == ["Reserved", "Available"]
     await h.close()
 
 
@@ -374,4 +389,117 @@ async def test_a_remote_start_uses_what_the_cache_knows_of_the_group() -> None:
     assert answer == {"status": "Accepted"}
     assert h.csms.of("Authorize") == []  # §5.13: the group came from the cache
     assert starts(h) == [(1, "A2", 80)]
+    await h.close()
+
+
+async def test_an_expiry_date_of_now_is_past_and_so_is_one_reached_while_off(
+    tmp_path: Path,
+) -> None:
+    clock = VirtualClock()
+    h = await booted(open_store("station", tmp_path / "s.db"), clock)
+    assert await reserve(h, 90, 1, seconds=0) == "Rejected"
+    assert await reserve(h, 91, 1, seconds=30) == "Accepted"
+    assert await reserve(h, 92, 2, seconds=60) == "Accepted"
+    assert await cancel(h, 92) == "Accepted"  # gone from the store too
+    await h.close()
+    h.store.close()
+    again = await booted(
+        open_store("station", tmp_path / "s.db"), VirtualClock(clock.now() + timedelta(seconds=30))
+    )
+    assert held(again) == set()  # expired exactly at power-up, and the cancelled one stays gone
+    await again.close()
+    again.store.close()
+
+
+async def test_the_log_says_why_each_reservation_ended(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="ocpp_station.station")
+    h = await booted()
+    await reserve(h, 100, 1, "TAG", seconds=5)
+    await h.run_for(6)
+    await reserve(h, 101, 1, "TAG")
+    await cancel(h, 101)
+    await reserve(h, 102, 2, "TAG")
+    await h.plug(2)
+    await h.card("TAG", 2)
+    await reserve(h, 103, 1, "TAG")
+    h.hw.raise_fault(1, "GroundFailure")
+    await h.settle()
+    h.hw.clear_fault(1)
+    await h.settle()
+    await reserve(h, 104, 0, "ANY")
+    await h.request("ChangeAvailability", {"connectorId": 0, "type": "Inoperative"})
+    ended = [r.getMessage() for r in caplog.records if "ended:" in r.getMessage()]
+    assert ended == [
+        "reservation 100 ended: expired",
+        "reservation 101 ended: cancelled by the central system",
+        "reservation 102 ended: used by TAG",
+        "reservation 103 ended: connector 1 is Faulted",
+        "reservation 104 ended: the station is Unavailable",
+    ]
+    await h.close()
+
+
+async def test_a_replacement_is_judged_without_the_reservation_it_replaces() -> None:
+    one = await booted(connectors=1)
+    assert await reserve(one, 110, 1) == "Accepted"
+    assert await reserve(one, 110, 0) == "Accepted"  # connector 1 was held by 110 itself
+    assert one.status(1) == "Reserved"
+    assert await reserve(one, 110, 1) == "Accepted"  # and back: 110 was all connector 0 held
+    await one.close()
+    h = await booted()
+    assert await reserve(h, 111, 0, "ANY") == "Accepted"
+    assert await reserve(h, 112, 1) == "Accepted"  # connector 2 stays for 111
+    assert await reserve(h, 112, 2) == "Accepted"  # moved: connector 1 stays for 111
+    assert h.status(1) == "Reserved" and h.status(2) == "Reserved"
+    await h.close()
+
+
+@pytest.mark.parametrize("card_first", [False, True])
+async def test_connector_zero_reserved_card_starts_on_the_last_connector(card_first: bool) -> None:
+    h = await booted(connectors=1)
+    assert await reserve(h, 120, 0, "TAG") == "Accepted"
+    if card_first:  # the card on the idle connector kept for it
+        await h.card("TAG", 1)
+        await h.plug(1)
+    else:
+        await h.plug(1)
+        await h.card("TAG", 1)
+    assert starts(h) == [(1, "TAG", 120)]
+    await h.close()
+
+
+async def test_a_connector_with_a_cable_in_is_not_kept_for_connector_zero() -> None:
+    h = await booted(connectors=1)
+    assert await reserve(h, 121, 0, "TAG") == "Accepted"
+    await h.plug(1)  # someone else's cable: TAG could not use this connector anyway
+    await h.card("OTHER", 1)
+    assert starts(h) == [(1, "OTHER", None)] and held(h) == {121}
+    await h.close()
+
+
+async def test_with_connectors_to_spare_another_card_may_take_one() -> None:
+    h = await booted()
+    assert await reserve(h, 130, 0, "TAG") == "Accepted"
+    await h.card("OTHER", 1)  # connector 2 remains for TAG
+    assert h.status(1) == "Preparing" and h.status(2) == "Reserved"
+    await h.close()
+
+
+async def test_connector_zero_answers_unavailable_when_every_connector_is() -> None:
+    h = await booted()
+    for connector_id in (1, 2):
+        await h.request("ChangeAvailability", {"connectorId": connector_id, "type": "Inoperative"})
+    assert await reserve(h, 140, 0) == "Unavailable"
+    h.hw.raise_fault(0, "OtherError")
+    await h.settle()
+    assert await reserve(h, 141, 1) == "Faulted"  # the station itself is faulted
+    await h.close()
+
+
+async def test_connector_zero_shows_the_reservation_expiring_first() -> None:
+    h = await booted()
+    assert h.station.snapshot(True)["connectors"][0]["reservation"] is None
+    assert await reserve(h, 150, 0, "LATE", seconds=300) == "Accepted"
+    assert await reserve(h, 151, 0, "SOON", seconds=100) == "Accepted"
+    assert h.station.snapshot(True)["connectors"][0]["reservation"]["reservationId"] == 151
     await h.close()

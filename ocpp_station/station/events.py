@@ -47,6 +47,7 @@ class Events:
         "clock_set",
         "meter_sampled",
         "physical_changed",
+        "station_status_changed",
         "status_changed",
         "transaction_ended",
         "transaction_ending",
@@ -77,3 +78,5 @@ class Events:
         self.physical_changed: Signal[[]] = Signal()
         # A connector's status changed (old is None at power-up, when it is first derived).
         self.status_changed: Signal[[Connector, str | None, str]] = Signal()
+        # Connector 0's status (the charge point as a whole) changed: old, new.
+        self.station_status_changed: Signal[[str, str]] = Signal()

@@ -107,10 +107,13 @@ class StatusReporter:
         """Connector 0 after a change of the station's availability or fault."""
         new = self._derive_station()
         code, info = self._cp.error
-        if new == self._cp.status and code == self._reported.get(0, (new, code))[1]:
+        old = self._cp.status
+        if new == old and code == self._reported.get(0, (new, code))[1]:
             return
         self._cp.status = new
         self._report(0, new, code, info)
+        if new != old:
+            self._events.station_status_changed.emit(old, new)
 
     def update(self, c: Connector, info: str | None = None) -> None:
         """Connector c after a change of its state: derived, checked, reported if changed.

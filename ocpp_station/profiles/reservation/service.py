@@ -50,6 +50,7 @@ class Reservations(Service):
         ctx.guards.add_preference(self.holds_for)
         ctx.events.transaction_starting.connect(self._starting)
         ctx.events.status_changed.connect(self._status_changed)
+        ctx.events.station_status_changed.connect(self._station_changed)
         ctx.events.clock_set.connect(self._arm_all)
 
     # -- what is held -------------------------------------------------------------------------
@@ -267,6 +268,12 @@ class Reservations(Service):
         tx.reservation_id = mine.reservation_id
         # The starting connector reports its own status once the session is there.
         self._end(mine.reservation_id, f"used by {tx.id_tag}", skip=tx.connector_id)
+
+    def _station_changed(self, old: str, new: str) -> None:
+        if new == FAULTED:
+            # §5.13 (3): the charge point itself is Faulted: no reservation can be kept.
+            for reservation_id in list(self._held):
+                self._end(reservation_id, "the station is Faulted")
 
     def _status_changed(self, c: Connector, old: str | None, new: str) -> None:
         if old is None:

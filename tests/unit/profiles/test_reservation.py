@@ -503,3 +503,17 @@ async def test_connector_zero_shows_the_reservation_expiring_first() -> None:
     assert await reserve(h, 151, 0, "SOON", seconds=100) == "Accepted"
     assert h.station.snapshot(True)["connectors"][0]["reservation"]["reservationId"] == 151
     await h.close()
+
+
+async def test_a_fault_of_the_station_itself_ends_every_reservation() -> None:
+    h = await booted()
+    assert await reserve(h, 160, 1) == "Accepted"
+    assert await reserve(h, 161, 0, "ANY") == "Accepted"
+    h.hw.raise_fault(0, "OtherError")
+    await h.settle()
+    assert held(h) == set()
+    assert h.csms.statuses(1) == ["Reserved", "Available"]  # its connector is free again
+    h.hw.clear_fault(0)
+    await h.settle()
+    assert await reserve(h, 162, 1) == "Accepted"
+    await h.close()

@@ -290,3 +290,15 @@ async def test_fixed_cable_keeps_unlock_on_ev_side_disconnect_read_only() -> Non
         )
     ) == {"status": "Rejected"}
     await h.close()
+
+
+async def test_a_remote_start_for_a_connector_stays_on_it_when_another_is_plugged() -> None:
+    # Unlike a card (one reader, the authorization follows the plug), the central system named
+    # the connector: plugging the other one starts nothing there.
+    h = await booted(config={"AuthorizeRemoteTxRequests": "false"})
+    await h.request("RemoteStartTransaction", {"idTag": "R1", "connectorId": 1})
+    await h.plug(2)
+    assert h.csms.of("StartTransaction") == [] and h.connector(1).authorization is not None
+    await h.plug(1)
+    assert [p["connectorId"] for p in h.csms.of("StartTransaction")] == [1]
+    await h.close()

@@ -119,6 +119,7 @@ async def test_remote_start_of_another_card_on_a_reserved_connector_starts_nothi
     assert starts(h) == [] and held(h) == {10}
     await h.request("RemoteStartTransaction", {"connectorId": 1, "idTag": "TAG"})
     assert starts(h) == [(1, "TAG", 10)]
+    assert h.csms.of("Authorize") == [{"idTag": "OTHER"}]  # the reserved tag needs no group
     await h.close()
 
 
@@ -516,4 +517,25 @@ async def test_a_fault_of_the_station_itself_ends_every_reservation() -> None:
     h.hw.clear_fault(0)
     await h.settle()
     assert await reserve(h, 162, 1) == "Accepted"
+    await h.close()
+
+
+async def test_the_cache_knowing_the_reserved_tag_itself_lets_it_start_remotely() -> None:
+    h = await booted(AuthorizationCacheEnabled="true", AuthorizeRemoteTxRequests="false")
+    h.service(AuthService).remember("TAG", {"status": "Accepted"})
+    assert await reserve(h, 170, 1, "TAG") == "Accepted"
+    answer = await h.request("RemoteStartTransaction", {"connectorId": 1, "idTag": "TAG"})
+    assert answer == {"status": "Accepted"}
+    await h.close()
+
+
+async def test_a_remote_start_naming_no_connector_learns_the_group_too() -> None:
+    h = await booted(connectors=1, AuthorizeRemoteTxRequests="false")
+    assert await reserve(h, 171, 1, "A1", parent=GROUP) == "Accepted"
+    answer = await h.request("RemoteStartTransaction", {"idTag": "A2"})
+    assert answer == {"status": "Accepted"}
+    assert h.csms.of("Authorize") == [{"idTag": "A2"}]
+    await h.plug(1)
+    assert starts(h) == [(1, "A2", 171)]
+    assert h.csms.statuses(1) == ["Reserved", "Preparing", "Charging"]  # G2, B3
     await h.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ocpp_station import profiles
 from ocpp_station.rpc.errors import CallErrorReceived, NotSupported, RpcTimeout
 from ocpp_station.station.boot_info import BootInfo
 from ocpp_station.station.charge_point import ChargePoint
@@ -17,6 +18,8 @@ from ocpp_station.station.events import Signal
 from ocpp_station.station.transactions import Sessions
 from ocpp_station.storage import StationStore
 from tests.unit.harness import Harness
+
+ENERGY = "Energy.Active.Import.Register"
 
 
 def test_the_boot_notification_carries_every_field_known_and_no_empty_one() -> None:
@@ -130,3 +133,10 @@ async def test_an_inoperative_station_or_connector_stays_so_after_a_restart(
     )
     await again.close()
     again.store.close()
+
+
+def test_a_station_has_fixed_cables_unless_told_otherwise() -> None:
+    # The reference charger is a DC charger with fixed cables: nothing to unlock ([E] 3.84).
+    config = profiles.configuration(connectors=2, measurands=frozenset({ENERGY}))
+    entries = {name: (value, readonly) for name, value, readonly in config.entries()}
+    assert entries["UnlockConnectorOnEVSideDisconnect"] == ("false", True)

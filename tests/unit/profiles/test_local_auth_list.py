@@ -202,6 +202,7 @@ async def test_a_central_answer_that_contradicts_the_list_is_a_local_list_confli
     h.station.config.change("LocalPreAuthorize", "false")  # so that the central system is asked
     h.csms.responders["Authorize"] = lambda p: {"idTagInfo": {"status": "Accepted"}}
     await h.service(AuthService).authorize("CARD")  # agrees: no report
+    await h.settle()  # a report would be on its way by now
     assert h.csms.actions() == ["Authorize"]
     assert h.csms.of("StatusNotification") == []
     await h.close()

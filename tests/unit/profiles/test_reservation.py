@@ -506,7 +506,10 @@ async def test_connector_zero_shows_the_reservation_expiring_first() -> None:
     await h.close()
 
 
-async def test_a_fault_of_the_station_itself_ends_every_reservation() -> None:
+async def test_a_fault_of_the_station_itself_ends_every_reservation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="ocpp_station.station")
     h = await booted()
     assert await reserve(h, 160, 1) == "Accepted"
     assert await reserve(h, 161, 0, "ANY") == "Accepted"
@@ -514,6 +517,7 @@ async def test_a_fault_of_the_station_itself_ends_every_reservation() -> None:
     await h.settle()
     assert held(h) == set()
     assert h.csms.statuses(1) == ["Reserved", "Available"]  # its connector is free again
+    assert sum("ended: the station is Faulted" in r.getMessage() for r in caplog.records) == 2
     h.hw.clear_fault(0)
     await h.settle()
     assert await reserve(h, 162, 1) == "Accepted"

@@ -173,9 +173,23 @@ def test_identity_from_path() -> None:
     assert identity_from_path("/ocpp/CP001") == "CP001"
     assert identity_from_path("/CP%2F1?token=1") == "CP/1"
     assert identity_from_path("/a/b/Z%C3%A4hler") == "Zähler"
-    for bad in ("/ocpp/", "/", "/ocpp/%FF", "/ocpp/a%0Ab"):
-        with pytest.raises(ValueError):
+    # The query and the fragment end the path, at their first mark; '#' and '?' inside them
+    # and '/' after them do not count.
+    assert identity_from_path("/ocpp/CP1?a=1?b=/x#f") == "CP1"
+    assert identity_from_path("/ocpp/CP1#frag#more/x") == "CP1"
+    assert identity_from_path("/ocpp/CP1?q=#x") == "CP1"
+    assert identity_from_path("/a/b/c/CP%23%3F9") == "CP#?9"  # encoded marks are the identity's
+    cases = {
+        "/ocpp/": "no charge point identity at the end of the URL path",
+        "/": "no charge point identity at the end of the URL path",
+        "/ocpp/?CP1": "no charge point identity at the end of the URL path",
+        "/ocpp/%FF": "the charge point identity is not valid percent-encoded UTF-8",
+        "/ocpp/a%0Ab": "the charge point identity holds control characters",
+    }
+    for bad, reason in cases.items():
+        with pytest.raises(ValueError) as raised:
             identity_from_path(bad)
+        assert str(raised.value) == reason, bad
 
 
 # ---------------------------------------------------------------------------- default answers

@@ -42,10 +42,15 @@ def test_a_file_is_wal_with_full_sync_and_gets_its_folder(path: Path) -> None:
         db.close()
 
 
-def test_the_synchronous_level_can_be_chosen_and_must_exist(path: Path) -> None:
-    db = open_database(path, [TABLE_A], error=Unusable, synchronous="normal")
+@pytest.mark.parametrize(
+    ("level", "number"), [("off", 0), ("normal", 1), ("Full", 2), ("extra", 3)]
+)
+def test_the_synchronous_level_can_be_chosen_and_must_exist(
+    path: Path, level: str, number: int
+) -> None:
+    db = open_database(path, [TABLE_A], error=Unusable, synchronous=level)
     try:
-        assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == number
     finally:
         db.close()
     with pytest.raises(ValueError, match="synchronous"):
@@ -91,6 +96,9 @@ def test_a_newer_schema_is_refused_and_left_alone(path: Path) -> None:
     open_database(path, [TABLE_A, TABLE_B], error=Unusable).close()
     with pytest.raises(Unusable, match="the file has schema version 2; this version knows 1"):
         open_database(path, [TABLE_A], error=Unusable, what="the file")
+    with pytest.raises(Unusable) as raised:
+        open_database(path, [TABLE_A], error=Unusable)
+    assert str(raised.value) == "the database has schema version 2; this version knows 1"
     db = sqlite3.connect(path)
     try:
         assert schema_version(db) == 2
@@ -100,8 +108,9 @@ def test_a_newer_schema_is_refused_and_left_alone(path: Path) -> None:
 
 @pytest.mark.parametrize("numbers", [(1, 3), (2,), (2, 1), (1, 1)])
 def test_migrations_must_be_numbered_from_one(path: Path, numbers: tuple[int, ...]) -> None:
-    with pytest.raises(ValueError, match="numbered"):
+    with pytest.raises(ValueError) as raised:
         open_database(path, [(n, ()) for n in numbers], error=Unusable)
+    assert str(raised.value) == "migrations must be numbered 1, 2, 3, ... in order"
     assert not path.exists()  # refused before anything was opened
 
 

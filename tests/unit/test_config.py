@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ocpp_station.profiles import INSTALLED
-from ocpp_station.station.config import ConfigError, Configuration
-from ocpp_station.station.config_keys import KEYS, MEASURANDS, PROFILES, KeyDef
+from ocpp_station.station.config import ConfigError, Configuration, canonical_value
+from ocpp_station.station.config_keys import KEYS, MEASURANDS, PROFILES, KeyDef, StationFacts
 from ocpp_station.storage import StationStore
 
 ENERGY = "Energy.Active.Import.Register"
@@ -585,3 +585,44 @@ def test_stations_of_one_kind_share_their_defaults() -> None:
     first.change("HeartbeatInterval", "99")
     assert second.get_int("HeartbeatInterval") == 20
     assert first._base is second._base  # built once per kind of station
+
+
+# --- the reasons a value is refused: shown to the user of --config and in the log -------------
+
+_FACTS = StationFacts(profiles=("Core",), connectors=2, measurands=DC_METER)
+_INT = KeyDef("I", "int", False, "0", "Core")
+_LIST = KeyDef("L", "csl", False, "", "Core", csl_values=frozenset({"A", "B"}))
+
+
+@pytest.mark.parametrize(
+    ("definition", "raw", "reason"),
+    [
+        (KeyDef("B", "bool", False, "true", "Core"), "maybe", "'maybe' is not true or false"),
+        (_INT, "x1", "'x1' is not an integer"),
+        # Without a minimum, any int32 down to its lowest: the range reads "at most".
+        (_INT, "2147483648", "2147483648 is out of range (at most 2147483647)"),
+        (_INT, "-2147483649", "-2147483649 is out of range (at most 2147483647)"),
+        (
+            dataclasses.replace(_INT, minimum=-2147483647),
+            "-2147483648",
+            "-2147483648 is out of range (-2147483647..2147483647)",
+        ),
+        (dataclasses.replace(_INT, minimum=1, maximum=9), "10", "10 is out of range (1..9)"),
+        (_LIST, "A,C", "'C' is not one of A, B"),
+        (_LIST, "A,a", "an item is given more than once"),
+        (
+            KeyDef("L", "csl", False, "", "Core", max_length_key="N"),
+            "A,B,C",
+            "3 items, at most 2 allowed",
+        ),
+    ],
+)
+def test_a_refused_value_says_why(definition: KeyDef, raw: str, reason: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        canonical_value(definition, raw, _FACTS, lambda key: "2" if key == "N" else None)
+    assert str(refused.value) == reason
+
+
+def test_the_lowest_int32_is_accepted_where_no_minimum_is_set() -> None:
+    definition = KeyDef("I", "int", False, "0", "Core")
+    assert canonical_value(definition, "-2147483648", _FACTS, lambda key: None) == "-2147483648"

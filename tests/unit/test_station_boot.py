@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
 from ocpp_station.rpc.errors import CallErrorReceived, RpcTimeout
+from ocpp_station.station.boot import BootService
 from tests.unit.harness import Harness
 
 
@@ -155,4 +160,115 @@ async def test_reconnect_does_not_shorten_the_rejected_wait() -> None:
     assert h.csms.actions() == ["BootNotification"]
     await h.run_for(11)
     assert h.csms.actions() == ["BootNotification", "BootNotification"] + ["StatusNotification"] * 3
+    await h.close()
+
+
+def boot_answers(answer: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The same BootNotification answer every time."""
+    return lambda payload: {"currentTime": "2026-01-01T00:00:00Z", **answer}
+
+
+async def test_a_rejected_station_answers_nothing_a_pending_one_refuses_remote_control() -> None:
+    h = Harness()
+    assert h.registration == "None" and h.station.snapshot(False)["registration"] == "None"
+    h.csms.responders["BootNotification"] = boot_answers({"status": "Rejected", "interval": 100})
+    await h.boot()
+    assert h.station.snapshot(True)["registration"] == "Rejected"
+    for action in ("GetConfiguration", "RemoteStartTransaction", "TriggerMessage", None):
+        assert h.station.admit(action) is False  # §4.2: SHALL NOT respond
+    await h.close()
+    p = Harness()
+    p.csms.responders["BootNotification"] = boot_answers({"status": "Pending", "interval": 100})
+    await p.boot()
+    assert p.station.admit("GetConfiguration") is True
+    assert p.station.admit("RemoteStartTransaction") == {"status": "Rejected"}
+    assert p.station.admit("RemoteStopTransaction") == {"status": "Rejected"}
+    await p.close()
+
+
+async def test_an_unanswered_boot_waits_30_s_and_a_pending_one_without_interval_60_s() -> None:
+    h = Harness()
+    calls: list[float] = []
+
+    def respond(payload: dict[str, Any]) -> dict[str, Any] | Exception:
+        calls.append(h.clock.monotonic())
+        if len(calls) == 1:
+            return RpcTimeout("BootNotification", 30)
+        if len(calls) == 2:
+            return {"status": "Pending", "currentTime": "2026-01-01T00:00:00Z", "interval": 0}
+        if len(calls) == 3:
+            return {"status": "Pending", "currentTime": "2026-01-01T00:00:00Z", "interval": 1}
+        return {"status": "Accepted", "currentTime": "2026-01-01T00:00:00Z", "interval": 20}
+
+    h.csms.responders["BootNotification"] = respond
+    await h.boot()
+    await h.run_for(29)
+    assert len(calls) == 1  # NO_ANSWER_RETRY: not before 30 s
+    await h.run_for(1)
+    assert len(calls) == 2
+    await h.run_for(59)
+    assert len(calls) == 2  # interval 0: DEFAULT_RETRY, 60 s
+    await h.run_for(1)
+    assert len(calls) == 3
+    await h.run_for(0.5)
+    assert len(calls) == 3  # interval 1: one second
+    await h.run_for(0.5)
+    assert len(calls) == 4 and h.registration == "Accepted"
+    await h.close()
+
+
+async def test_a_reset_makes_the_station_unregistered_until_it_boots_again() -> None:
+    h = Harness()
+    answers = iter(["Accepted", "Pending", "Accepted"])
+    h.csms.responders["BootNotification"] = lambda p: {
+        "status": next(answers),
+        "currentTime": "2026-01-01T00:00:00Z",
+        "interval": 10,
+    }
+    await h.boot()
+    await h.request("Reset", {"type": "Soft"})
+    await h.run_for(1)
+    assert h.reboots == ["Soft"] and h.registration == "Pending"
+    assert not h.station.sender.accepted
+    # A TriggerMessage BootNotification cuts the Pending wait short ([E] 3.35).
+    h.csms.clear()
+    assert h.service(BootService).trigger_boot() is True
+    await h.settle()
+    assert h.csms.actions()[0] == "BootNotification" and h.registration == "Accepted"
+    assert h.service(BootService).trigger_boot() is False  # accepted: refused
+    await h.close()
+
+
+async def test_between_a_reset_and_the_next_answer_the_station_is_unregistered() -> None:
+    h = Harness()
+    await h.boot()
+    held: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    h.csms.responders["BootNotification"] = lambda p: held
+    await h.request("Reset", {"type": "Hard"})
+    await h.run_for(1)
+    assert h.registration == "None" and h.station.snapshot(True)["registration"] == "None"
+    # A triggered boot while one is in flight: that one counts, no second request (§5.17).
+    assert h.service(BootService).trigger_boot() is True
+    await h.settle()
+    assert h.csms.actions().count("BootNotification") == 2
+    held.set_result({"status": "Accepted", "currentTime": "2026-01-01T00:00:00Z", "interval": 1})
+    await h.settle()
+    assert h.registration == "Accepted"
+    h.csms.clear()
+    await h.run_for(3)
+    assert h.csms.actions() == ["Heartbeat"] * 3  # HeartbeatInterval 1: every second
+    await h.close()
+
+
+async def test_the_heartbeat_answer_sets_the_clock_triggered_or_not() -> None:
+    h = Harness()
+    await h.boot()
+    times = iter(["2030-05-06T07:08:09Z", "2031-01-02T03:04:05Z"])
+    h.csms.responders["Heartbeat"] = lambda p: {"currentTime": next(times)}
+    await h.run_for(20)  # the periodic Heartbeat (interval 20)
+    assert h.clock.now().year == 2030
+    h.service(BootService).trigger_heartbeat()
+    await h.settle()
+    assert h.clock.now().year == 2031
+    assert h.csms.of("Heartbeat") == [{}, {}]
     await h.close()

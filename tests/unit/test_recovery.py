@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ocpp_station.clock import VirtualClock
 from ocpp_station.hardware.simulator import Simulator
 from ocpp_station.rpc.errors import CallErrorReceived
+from ocpp_station.station.recovery import _transaction
+from ocpp_station.storage.journal import StoredTransaction
 from ocpp_station.storage.store import StationStore
 from tests.unit.harness import Harness
 
@@ -143,3 +146,102 @@ async def test_transaction_rows_are_forgotten_once_answered(tmp_path: Path) -> N
     assert h.store.tx_all() == []
     assert h.store.outbox_pending() == []
     await h.close()
+
+
+def test_a_stored_transaction_comes_back_with_every_field() -> None:
+    stored = StoredTransaction(
+        local_id=7,
+        connector_id=2,
+        id_tag="TAG",
+        parent_id_tag="FLEET",
+        meter_start=1234,
+        start_time="2026-01-01T12:00:00.000Z",
+        transaction_id=None,
+        start_failed=True,
+        reservation_id=42,
+        energy_suspended=True,
+        last_meter_wh=2000.0,
+        last_meter_time="2026-01-01T12:30:00.000Z",
+        ended=False,
+    )
+    samples = [{"timestamp": "2026-01-01T12:10:00.000Z", "sampledValue": []}]
+    tx = _transaction(stored, samples)
+    assert (tx.local_id, tx.connector_id, tx.id_tag, tx.parent_id_tag) == (7, 2, "TAG", "FLEET")
+    assert (tx.meter_start, tx.start_time) == (1234, datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
+    assert (tx.transaction_id, tx.start_failed, tx.wire_id) == (None, True, -1)
+    assert (tx.reservation_id, tx.energy_suspended, tx.ended) == (42, True, False)
+    assert tx.stop_data == samples
+
+
+async def test_the_power_loss_stop_ends_with_the_last_register_reading(tmp_path: Path) -> None:
+    path = tmp_path / "station.db"
+    h = Harness(store=StationStore(path), config={"MeterValueSampleInterval": "10"})
+    await h.boot()
+    await h.plug(1)
+    await h.card("TAG1")
+    await h.run_for(25)
+    last = h.csms.of("MeterValues")[-1]["meterValue"][0]
+    h2 = restart(h, path)
+    await h2.boot()
+    end = h2.csms.of("StopTransaction")[0]["transactionData"][-1]
+    assert end == {
+        "timestamp": last["timestamp"],
+        "sampledValue": [
+            {
+                "value": f"{float(last['sampledValue'][0]['value']):.0f}",
+                "context": "Transaction.End",
+                "measurand": "Energy.Active.Import.Register",
+                "unit": "Wh",
+                "location": "Outlet",
+            }
+        ],
+    }
+    await h2.close()
+
+
+async def test_after_a_restart_a_message_keeps_its_attempts_and_leaves_once_answered(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "station.db"
+    config = {"TransactionMessageAttempts": "3", "TransactionMessageRetryInterval": "1"}
+    h = Harness(store=StationStore(path), config=config)
+    await h.boot()
+    h.csms.responders["StartTransaction"] = lambda p: CallErrorReceived(
+        "StartTransaction", "InternalError", "down", {}
+    )
+    await h.plug(1)
+    await h.card("TAG1")
+    await h.run_for(1.5)  # attempts 1 and 2 failed
+    assert h.csms.actions().count("StartTransaction") == 2
+    h2 = restart(h, path, config=config)
+    h2.csms.responders["StartTransaction"] = lambda p: CallErrorReceived(
+        "StartTransaction", "InternalError", "down", {}
+    )
+    await h2.boot()
+    await h2.run_for(5)
+    # One attempt was left: then given up, and the PowerLoss stop carries -1 ([E] 3.18).
+    assert h2.csms.actions().count("StartTransaction") == 1
+    assert [p["transactionId"] for p in h2.csms.of("StopTransaction")] == [-1]
+    await h2.close()
+    h2.store.close()
+    h3 = restart(h2, path)
+    assert h3.station.sender.queued == 0  # the answered stop is not sent again
+    await h3.close()
+
+
+async def test_a_stop_answered_after_a_restart_updates_the_cache(tmp_path: Path) -> None:
+    path = tmp_path / "station.db"
+    config = {"AuthorizationCacheEnabled": "true"}
+    h = Harness(store=StationStore(path), config=config)
+    await h.boot()
+    await h.plug(1)
+    await h.card("TAG1", 1)
+    h.disconnect()
+    await h.card("TAG1", 1)  # stopped offline: the StopTransaction waits in the outbox
+    h2 = restart(h, path, config=config)
+    h2.csms.responders["StopTransaction"] = lambda p: {"idTagInfo": {"status": "Blocked"}}
+    await h2.boot()
+    assert [p["reason"] for p in h2.csms.of("StopTransaction")] == ["Local"]
+    cached = h2.store.cache_get("TAG1")
+    assert cached is not None and cached["status"] == "Blocked"  # §3.5.2: the stop's answer
+    await h2.close()

@@ -7,6 +7,8 @@ call's argument dropped); the unit tests kill it when one of them fails. The sco
 is killed / (killed + survived + untested), leaving out the mutants that could not change the
 behaviour, listed with a one-line reason in tests/mutation/equivalent.toml, and those that only
 change the letter case of an SQL statement (SQLite reads keywords and names case-insensitively).
+Code that runs only at import (decorators, tables), before mutmut switches a mutant on, is listed
+in the file's table `unreachable` and counted apart.
 `--survivors` lists what lived (`mutmut show NAME` shows the change); `--min` exits 1 when a
 module scores lower.
 """
@@ -37,12 +39,13 @@ UNTESTED = {5, 33}  # no test runs the function
 SKIPPED = {34}
 
 
-def load_equivalent() -> dict[str, str]:
-    """Mutant name (or fnmatch pattern of names) -> why it cannot change the behaviour."""
+def load_equivalent(table: str = "mutants") -> dict[str, str]:
+    """Mutant name (or fnmatch pattern of names) -> why it cannot change the behaviour
+    (table `mutants`), or why mutmut cannot run it (table `unreachable`)."""
     if not EQUIVALENT.exists():
         return {}
     data = tomllib.loads(EQUIVALENT.read_text())
-    reasons: dict[str, str] = data.get("mutants", {})
+    reasons: dict[str, str] = data.get(table, {})
     for name, reason in reasons.items():
         if not isinstance(reason, str) or not reason.strip():
             raise SystemExit(f"{EQUIVALENT.name}: {name} needs a one-line reason")
@@ -136,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no mutants/ folder: run `make mutate` first", file=sys.stderr)
         return 2
     equivalent = load_equivalent()
+    unreachable = load_equivalent("unreachable")
     rows = []
     lived: list[tuple[str, str]] = []
     for module, codes in results().items():
@@ -145,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, code in codes.items():
             if is_equivalent(name, equivalent):
                 count["equivalent"] += 1
+            elif code in SURVIVED and is_equivalent(name, unreachable):
+                count["unreachable"] += 1
             elif code in SURVIVED and sql_case_only(module, name):
                 count["equivalent"] += 1
             elif code is None:
@@ -165,11 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         score = 100.0 * count["killed"] / judged if judged else 100.0
         rows.append((module, score, count))
     print(f"{'module':<48}{'score':>7}{'killed':>8}{'lived':>7}{'untested':>9}{'equiv':>7}"
-          f"{'not run':>9}")  # fmt: skip
+          f"{'unreach':>9}{'not run':>9}")  # fmt: skip
     for module, score, count in rows:
         print(
             f"{module:<48}{score:>6.1f}%{count['killed']:>8}{count['survived']:>7}"
-            f"{count['untested']:>9}{count['equivalent']:>7}{count['not run']:>9}"
+            f"{count['untested']:>9}{count['equivalent']:>7}{count['unreachable']:>9}"
+            f"{count['not run']:>9}"
         )
     if args.survivors:
         for module, name in lived:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 from ocpp.v16.enums import Measurand, Phase
@@ -12,6 +13,7 @@ from ocpp_station.station.config import canonical_value
 from ocpp_station.station.config_keys import (
     KEYS,
     MEASURANDS,
+    PHASE_ROTATIONS,
     PHASES,
     PROFILES,
     KeyDef,
@@ -272,3 +274,57 @@ def test_local_password_takes_any_printable_text() -> None:
     for bad in ("", "tab\there", "line\n"):
         with pytest.raises(ValueError):
             local_password(bad)
+
+
+# --- the per-key rules and the reasons they give -----------------------------------------------
+
+_TWO = StationFacts(profiles=PROFILES, connectors=2, measurands=frozenset({"Voltage"}))
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "reason"),
+    [
+        (authorization_key, "g" * 32, "the key must be written in hexadecimal digits"),
+        (authorization_key, "a" * 33, "the key must be whole bytes (an even number of hex digits)"),
+        (authorization_key, "a" * 30, "the key must be 16 to 20 bytes (32 to 40 hex digits)"),
+        (authorization_key, "a" * 42, "the key must be 16 to 20 bytes (32 to 40 hex digits)"),
+        (local_password, "", "the password must not be empty"),
+        (local_password, "a\tb", "the password must be printable characters"),
+        (phase_rotation_list, "RST,1.RST,1.STR", "connector 1 is given more than once"),
+        (phase_rotation_list, "RST,STR", "connector (all) is given more than once"),
+    ],
+)
+def test_a_key_rule_refuses_with_its_reason(
+    check: Callable[[str], str], value: str, reason: str
+) -> None:
+    with pytest.raises(ValueError) as refused:
+        check(value)
+    assert str(refused.value) == reason
+
+
+def test_key_rules_accept_the_edges() -> None:
+    assert authorization_key("A" * 32) == "A" * 32 and authorization_key("0" * 40) == "0" * 40
+    assert local_password("any printable text") == "any printable text"
+    assert phase_rotation_list("") == "" and phase_rotation_list("RST,0.RTS,2.SRT")
+
+
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        ("1.XYZ", "'1.XYZ': rotation must be one of " + ", ".join(PHASE_ROTATIONS)),
+        ("3.RST", "'3.RST': connector must be 0..2"),
+    ],
+)
+def test_a_phase_rotation_item_says_what_is_wrong(item: str, reason: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        phase_rotation_item(item, _TWO)
+    assert str(refused.value) == reason
+
+
+def test_a_phase_suffix_needs_a_measurand_before_it() -> None:
+    with pytest.raises(ValueError) as phased:
+        measurand_item("Voltage.L1", _TWO)
+    assert str(phased.value) == "'Voltage.L1': a DC charger reports no phases"
+    with pytest.raises(ValueError) as bare:
+        measurand_item("L1", _TWO)  # a phase alone is no measurand, not a phased one
+    assert str(bare.value) == "'L1' is not a measurand this station's meters report"

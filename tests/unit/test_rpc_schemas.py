@@ -295,3 +295,52 @@ def test_validators_are_compiled_once_per_action(monkeypatch: pytest.MonkeyPatch
         assert len(compiled) == 3
     finally:
         schemas.clear_cache()
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "error", "description", "details"),
+    [
+        ("Heartbeat", [], "FormationViolation", "payload must be object", {}),
+        (
+            "ChangeAvailability",
+            {"connectorId": "x", "type": "Inoperative"},
+            "TypeConstraintViolation",
+            "payload.connectorId must be integer",
+            {"path": "connectorId"},
+        ),
+        (
+            "ChangeAvailability",
+            {"connectorId": 1},
+            "ProtocolError",
+            "payload must contain ['type'] properties",
+            {},
+        ),
+        (
+            "Authorize",
+            {"idTag": "A" * 21},
+            "PropertyConstraintViolation",
+            "payload.idTag must be shorter than or equal to 20 characters",
+            {"path": "idTag"},
+        ),
+        (
+            "DataTransfer",
+            {"vendorId": "v", "extra": 1},
+            "FormationViolation",
+            "payload must not contain {'extra'} properties",
+            {},
+        ),
+        ("Teleport", {}, "NotImplemented", "Teleport is not an OCPP 1.6 action", {}),
+    ],
+)
+def test_a_refused_payload_gets_its_code_its_words_and_the_path(
+    action: str, payload: object, error: str, description: str, details: dict[str, str]
+) -> None:
+    # OCPP-J §4.2.3: the code names the kind of fault; the description and the path tell a
+    # central-system developer where it is.
+    with pytest.raises(OcppError) as refused:
+        validate_request(action, payload)
+    assert (refused.value.code, refused.value.description, refused.value.details) == (
+        error,
+        description,
+        details,
+    )

@@ -67,3 +67,18 @@ async def test_each_failed_task_is_counted_once_and_a_cancelled_one_not() -> Non
     assert h.station.task_failures == 2
     h.station.task_failures = 0  # counted as wanted: let close() pass
     await h.close()
+
+
+async def test_a_connector_entry_names_its_transaction_or_the_waiting_tag() -> None:
+    h = Harness()
+    await h.boot()
+    await h.plug(1)
+    await h.card("TAG1", 1)  # charging
+    await h.card("TAG2", 2)  # waiting for its cable
+    _, one, two = h.station.snapshot(True)["connectors"]
+    assert (one["transactionId"], one["idTag"]) == (100, "TAG1")
+    assert (two["transactionId"], two["idTag"]) == (None, "TAG2")
+    await h.card("TAG2", 2)  # withdrawn (B1)
+    _, _, two = h.station.snapshot(True)["connectors"]
+    assert (two["transactionId"], two["idTag"]) == (None, None)
+    await h.close()

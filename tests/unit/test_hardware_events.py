@@ -29,13 +29,19 @@ async def test_power_up_reads_cables_ev_faults_and_the_station_fault() -> None:
     await h.close()
 
 
-async def test_a_fault_during_a_session_withdraws_energy_and_its_end_offers_it_again() -> None:
+async def charging() -> tuple[Harness, Simulator]:
+    """A station charging on connector 1, and its simulated hardware."""
     clock = VirtualClock()
     sim = hardware(clock)
     h = Harness(hardware=sim, clock=clock)
     await h.boot()
     await h.plug(1)
     await h.card("TAG", 1)
+    return h, sim
+
+
+async def test_a_fault_during_a_session_withdraws_energy_and_its_end_offers_it_again() -> None:
+    h, sim = await charging()
     assert h.status(1) == "Charging" and sim.connector(1)._offered
     sim.raise_fault(1, "OverCurrentFailure")
     await h.settle()
@@ -48,12 +54,7 @@ async def test_a_fault_during_a_session_withdraws_energy_and_its_end_offers_it_a
 
 
 async def test_a_warning_leaves_charging_on_and_its_end_clears_the_error_code() -> None:
-    clock = VirtualClock()
-    sim = hardware(clock)
-    h = Harness(hardware=sim, clock=clock)
-    await h.boot()
-    await h.plug(1)
-    await h.card("TAG", 1)
+    h, sim = await charging()
     h.csms.clear()
     sim.raise_fault(1, "EVCommunicationError", "no PWM")
     await h.settle()

@@ -600,3 +600,42 @@ async def test_the_gate_answer_stands_for_the_handler_and_its_after_hook(wire: W
     assert third == [3, "3", {"status": "Accepted"}]
     assert calls == ["after"]  # the handler and its hook ran only where the gate let it through
     assert seen == ["RemoteStartTransaction", "RemoteStartTransaction", "ChangeAvailability"]
+
+
+# ------------------------------------------------------------- the words of the errors it gives
+
+
+@pytest.mark.parametrize("result", ["text", None, 5])
+async def test_a_handler_answering_no_object_is_an_internal_error_saying_so(
+    wire: Wire, result: object
+) -> None:
+    async def slow(payload: dict[str, Any]) -> object:
+        return result
+
+    def quick(payload: dict[str, Any]) -> object:
+        return result
+
+    for name, handler in (("m1", quick), ("m2", slow)):
+        router = Router()
+        router.route("Reset", handler)  # type: ignore[arg-type]
+        endpoint = RpcEndpoint(wire.send, router)
+        await endpoint.feed(encode_call(name, "Reset", {"type": "Soft"}))
+        await until(lambda sent=name: any(f[1] == sent for f in wire.frames))  # type: ignore[misc]
+        [frame] = [f for f in wire.frames if f[1] == name]
+        kind = type(result).__name__
+        assert frame == [4, name, "InternalError", f"handler returned {kind}, not an object", {}]
+
+
+async def test_timeouts_must_be_positive_and_say_so(wire: Wire, router: Router) -> None:
+    with pytest.raises(ValueError) as refused:
+        RpcEndpoint(wire.send, router, response_timeout=0)
+    assert str(refused.value) == "response_timeout must be positive, got 0"
+    endpoint = RpcEndpoint(wire.send, router)
+    for bad in (0, -1.0):
+        with pytest.raises(ValueError) as refused:
+            endpoint.set_response_timeout(bad)
+        assert str(refused.value) == f"response_timeout must be positive, got {bad!r}"
+    endpoint.set_response_timeout(0.5)  # below a second is fine
+    with pytest.raises(ValueError) as refused:
+        await endpoint.call("Heartbeat", {}, timeout=0)
+    assert str(refused.value) == "timeout must be positive, got 0"

@@ -68,6 +68,15 @@ class FakeCsms:
             return {"status": "UnknownVendorId"}
         return {}
 
+    def answer_boot(self, status: str, interval: int) -> None:
+        """Answer every BootNotification with `status` and `interval`, currentTime the clock's
+        own time (the station's clock stays where it is)."""
+        self.responders["BootNotification"] = lambda payload: {
+            "status": status,
+            "currentTime": timefmt.iso(self.clock.now()),
+            "interval": interval,
+        }
+
     # -- reading what was sent ------------------------------------------------------------------
     def actions(self) -> list[str]:
         return [a for a, _ in self.sent]

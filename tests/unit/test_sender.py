@@ -90,11 +90,7 @@ async def test_given_up_start_makes_follow_ups_use_minus_one() -> None:
 
 async def test_nothing_but_boot_before_accepted() -> None:
     h = Harness()
-    h.csms.responders["BootNotification"] = lambda p: {
-        "status": "Pending",
-        "currentTime": "2026-01-01T00:00:00Z",
-        "interval": 60,
-    }
+    h.csms.answer_boot("Pending", 60)
     await h.boot()
     await h.plug(1)
     await h.run_for(30)

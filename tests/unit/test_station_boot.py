@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from ocpp_station.rpc.errors import CallErrorReceived, RpcTimeout
@@ -163,22 +162,17 @@ async def test_reconnect_does_not_shorten_the_rejected_wait() -> None:
     await h.close()
 
 
-def boot_answers(answer: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """The same BootNotification answer every time."""
-    return lambda payload: {"currentTime": "2026-01-01T00:00:00Z", **answer}
-
-
 async def test_a_rejected_station_answers_nothing_a_pending_one_refuses_remote_control() -> None:
     h = Harness()
     assert h.registration == "None" and h.station.snapshot(False)["registration"] == "None"
-    h.csms.responders["BootNotification"] = boot_answers({"status": "Rejected", "interval": 100})
+    h.csms.answer_boot("Rejected", 100)
     await h.boot()
     assert h.station.snapshot(True)["registration"] == "Rejected"
     for action in ("GetConfiguration", "RemoteStartTransaction", "TriggerMessage", None):
         assert h.station.admit(action) is False  # §4.2: SHALL NOT respond
     await h.close()
     p = Harness()
-    p.csms.responders["BootNotification"] = boot_answers({"status": "Pending", "interval": 100})
+    p.csms.answer_boot("Pending", 100)
     await p.boot()
     assert p.station.admit("GetConfiguration") is True
     assert p.station.admit("RemoteStartTransaction") == {"status": "Rejected"}

@@ -63,11 +63,7 @@ async def test_tc071_clock_aligned_on_boundaries_for_all_connectors() -> None:
     h = Harness(
         clock=clock, config={"ClockAlignedDataInterval": "60", "MeterValueSampleInterval": "0"}
     )
-    h.csms.responders["BootNotification"] = lambda p: {
-        "status": "Accepted",
-        "currentTime": "2026-01-01T11:59:50Z",
-        "interval": 300,
-    }
+    h.csms.answer_boot("Accepted", 300)
     await h.boot()
     await h.plug(2)
     await h.card("TAG1")

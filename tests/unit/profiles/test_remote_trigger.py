@@ -131,11 +131,7 @@ async def test_boot_is_refused_once_accepted() -> None:
 async def test_while_pending_the_trigger_is_answered_and_its_message_goes() -> None:
     """§4.2: while Pending the station sends nothing unless a TriggerMessage asks for it."""
     h = Harness()
-    h.csms.responders["BootNotification"] = lambda p: {
-        "status": "Pending",
-        "currentTime": "2026-01-01T12:00:00Z",
-        "interval": 300,
-    }
+    h.csms.answer_boot("Pending", 300)
     await h.boot()
     await h.plug(1)
     await h.run_for(10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -42,13 +43,20 @@ async def csms() -> AsyncIterator[CentralSystem]:
         yield central
 
 
-@pytest.fixture
-async def client(csms: CentralSystem) -> AsyncIterator[Client]:
+@contextlib.asynccontextmanager
+async def serving(csms: CentralSystem) -> AsyncIterator[Client]:
+    """The central system's API on a free port, and a client of it."""
     async with (
         CsmsApi(csms) as api,
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT)) as http,
     ):
         yield Client(api, http)
+
+
+@pytest.fixture
+async def client(csms: CentralSystem) -> AsyncIterator[Client]:
+    async with serving(csms) as served:
+        yield served
 
 
 async def booted(csms: CentralSystem, identity: str = "CP-1") -> RawStation:
@@ -430,11 +438,8 @@ async def tagged() -> AsyncIterator[CentralSystem]:
 
 @pytest.fixture
 async def tagged_client(tagged: CentralSystem) -> AsyncIterator[Client]:
-    async with (
-        CsmsApi(tagged) as api,
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT)) as http,
-    ):
-        yield Client(api, http)
+    async with serving(tagged) as served:
+        yield served
 
 
 async def test_the_local_list_is_the_central_systems_tags_one_version_up(

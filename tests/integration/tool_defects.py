@@ -69,6 +69,21 @@ class Defect:
         return answer
 
 
+class AcceptsWhatItRefused(Defect):
+    """The station's refusal of `action` (a status in `refusals`) goes out as Accepted."""
+
+    action: ClassVar[str] = ""
+    refusals: ClassVar[frozenset[str]] = frozenset({"Rejected"})
+
+    async def station_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        if request[2] == self.action and answer[2].get("status") in self.refusals:
+            self.injected += 1
+            return [RESULT, answer[1], {"status": "Accepted"}]
+        return answer
+
+
 class NoConnectorZeroStatus(Defect):
     """The station never reports connector 0 (the whole station) after booting ([E] 3.22
     requires a status for every connector, 0 included)."""
@@ -107,20 +122,13 @@ class DuplicateStop(Defect):
         return None if str(request[1]).endswith("-again") else answer
 
 
-class AcceptsRemoteStartWhenBusy(Defect):
+class AcceptsRemoteStartWhenBusy(AcceptsWhatItRefused):
     """A RemoteStartTransaction the station rejects (its connector is busy) is answered
     Accepted ([S] 5.11: it must be Rejected)."""
 
     name = "RemoteStart Accepted on a busy connector"
     cases = ("TC_026_CS",)
-
-    async def station_answer(
-        self, relay: Relay, request: list[Any], answer: list[Any]
-    ) -> list[Any] | None:
-        if request[2] == "RemoteStartTransaction" and answer[2].get("status") == "Rejected":
-            self.injected += 1
-            return [RESULT, answer[1], {"status": "Accepted"}]
-        return answer
+    action = "RemoteStartTransaction"
 
 
 class StartsBeforeThePlug(Defect):
@@ -312,19 +320,12 @@ class TriggerContextWrong(Defect):
         return message
 
 
-class TriggerAcceptsAbsentConnector(Defect):
+class TriggerAcceptsAbsentConnector(AcceptsWhatItRefused):
     """TriggerMessage for a connector the station lacks is Accepted (TC_055: Rejected)."""
 
     name = "TriggerMessage Accepted for an absent connector"
     cases = ("TC_055_CS",)
-
-    async def station_answer(
-        self, relay: Relay, request: list[Any], answer: list[Any]
-    ) -> list[Any] | None:
-        if request[2] == "TriggerMessage" and answer[2].get("status") == "Rejected":
-            self.injected += 1
-            return [RESULT, answer[1], {"status": "Accepted"}]
-        return answer
+    action = "TriggerMessage"
 
 
 class StartWithoutReservationId(Defect):
@@ -417,34 +418,22 @@ class ParentIgnored(Defect):
         return await super().downward(relay, message)
 
 
-class ReservesWhateverTheState(Defect):
+class ReservesWhateverTheState(AcceptsWhatItRefused):
     """ReserveNow is Accepted whatever the connector's state (Occupied, Unavailable...)."""
 
     name = "ReserveNow Accepted for a busy or unavailable connector"
     cases = ("TC_048_2_CS", "TC_048_3_CS", "TC_050_3_CS")
-
-    async def station_answer(
-        self, relay: Relay, request: list[Any], answer: list[Any]
-    ) -> list[Any] | None:
-        if request[2] == "ReserveNow" and answer[2].get("status") != "Accepted":
-            self.injected += 1
-            return [RESULT, answer[1], {"status": "Accepted"}]
-        return answer
+    action = "ReserveNow"
+    # §6.38 ReservationStatus, all but Accepted.
+    refusals = frozenset({"Faulted", "Occupied", "Rejected", "Unavailable"})
 
 
-class CancelsAnything(Defect):
+class CancelsAnything(AcceptsWhatItRefused):
     """CancelReservation is Accepted for an id the station does not hold ([S] 5.1)."""
 
     name = "CancelReservation Accepted for an unknown reservation"
     cases = ("TC_051_CS", "TC_052_CS")
-
-    async def station_answer(
-        self, relay: Relay, request: list[Any], answer: list[Any]
-    ) -> list[Any] | None:
-        if request[2] == "CancelReservation" and answer[2].get("status") == "Rejected":
-            self.injected += 1
-            return [RESULT, answer[1], {"status": "Accepted"}]
-        return answer
+    action = "CancelReservation"
 
 
 DEFECTS: tuple[type[Defect], ...] = (

@@ -16,7 +16,7 @@ from ocpp_station.station.authorization import ACCEPTED, AuthService, IdTagInfo,
 from ocpp_station.station.connector import Authorization, Connector, Transaction
 from ocpp_station.station.metering import transaction_data
 from ocpp_station.station.service import Payload, Service
-from ocpp_station.station.status import PREPARING, RESERVED
+from ocpp_station.station.status import CHARGING, PREPARING, transition_code
 from ocpp_station.storage.interface import TransactionStore
 from ocpp_station.storage.journal import StoredTransaction
 
@@ -212,9 +212,9 @@ class Sessions(Service):
         if c.authorization is None and self.can_start(c):
             c.authorization = self._adopt_authorization(c)
         if c.authorization is not None and self.can_start_with_auth(c):
-            if c.status == RESERVED:
-                # §4.9 has no Reserved -> Charging: the reserved connector shows Preparing
-                # first (G2), then the session (B3).
+            if transition_code(c.status, CHARGING) is None:
+                # §4.9 has no way from the status shown (Reserved) straight to a session: the
+                # plug's own status goes first (G2), then the session's (B3).
                 self.ctx.status.update(c)
             self.start(c)
             return

@@ -193,6 +193,8 @@ class Run:
         self._reservations: set[int] = set()
         """reservationIds the station accepted in the case: cancelled after it (one the case
         used up or that expired is answered Rejected, which is fine)."""
+        self._charging_profiles: set[int] = set()
+        """chargingProfileIds the station accepted in the case: cleared after it."""
         self._restore_heartbeat = False
         self._handlers: dict[str, SessionHandler] = {}
         self._handled_sessions: list[StationSession] = []
@@ -684,6 +686,10 @@ class Run:
         self._arm_trigger(action, payload, answer, sent, after)
         if action == "ReserveNow" and answer.get("status") == "Accepted":
             self._reservations.add(int(payload["reservationId"]))
+        if answer.get("status") == "Accepted":
+            installed = payload.get("csChargingProfiles") or payload.get("chargingProfile")
+            if isinstance(installed, dict) and "chargingProfileId" in installed:
+                self._charging_profiles.add(int(installed["chargingProfileId"]))
         if action == "ChangeAvailability" and answer.get("status") in ("Accepted", "Scheduled"):
             if payload.get("type") == "Inoperative":
                 self._inoperative.add(int(payload["connectorId"]))
@@ -946,6 +952,11 @@ class Run:
             await self._restore_step(
                 f"cancel reservation {reservation_id}",
                 self._call("CancelReservation", {"reservationId": reservation_id}),
+            )
+        for profile_id in sorted(self._charging_profiles):
+            await self._restore_step(
+                f"clear charging profile {profile_id}",
+                self._call("ClearChargingProfile", {"id": profile_id}),
             )
         for connector_id in sorted(self.jammed):
             await self._restore_step(

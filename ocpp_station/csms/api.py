@@ -12,6 +12,9 @@
 | `POST /api/stations/{id}/reserve` | ReserveNow (below): `{"status", "reservationId", ...}` |
 | `POST /api/stations/{id}/cancel-reservation` | body `{"reservationId"}`: the answer |
 | `GET /api/reservations?station=` | `[reservation]`, newest first |
+| `POST /api/stations/{id}/charging-profile` | SetChargingProfile (below): `{"status", "request"}` |
+| `POST /api/stations/{id}/clear-charging-profile` | body: the criteria (`{}`: all): the answer |
+| `GET /api/stations/{id}/composite-schedule?connectorId=&duration=&unit=` | the answer |
 
 A station: `{"id", "connected", "registration", "bootCount", "boot", "firstSeen", "lastBoot",
 "lastHeartbeat", "lastConnected", "lastDisconnected", "statuses"}`, `boot` being the last
@@ -46,10 +49,19 @@ sent, through these routes or `call`, is recorded. A reservation: `{"id", "stati
 "endedAt", "transactionId"}`, `answer` being the station's ReserveNow status and `state` one of
 Held, Used (by the session `transactionId`, whose StartTransaction carried the id), Cancelled,
 Expired or Refused (not Accepted).
+
+`POST /api/stations/{id}/charging-profile` takes a SetChargingProfile.req payload
+(`{"connectorId", "csChargingProfiles"}`) or a short form, `{"connectorId", "limit"}` or
+`{"connectorId", "periods": [[startPeriod, limit], ...]}` with optional `unit` (A, W),
+`purpose`, `stackLevel`, `chargingProfileId`, `duration`, `transactionId` and `numberPhases`
+(ocpp_station.csms.charging_profiles): an Absolute profile starting now. It answers
+`{"status", "request"}`, the request being the payload sent. The composite schedule's
+`duration` defaults to 3600 s.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -57,6 +69,11 @@ from typing import Any
 
 from aiohttp import web
 
+from ocpp_station.csms.charging_profiles import (
+    ProfileRequestError,
+    composite_query,
+    set_charging_profile,
+)
 from ocpp_station.csms.server import CentralSystem
 from ocpp_station.csms.store import CsmsStore, StoredReservation, StoredSession, StoredStation
 from ocpp_station.csms.tags import find_tag, id_tag_info
@@ -187,6 +204,10 @@ class CsmsApi(HttpServer):
         r.add_post("/api/stations/{id}/reserve", self.reserve)
         r.add_post("/api/stations/{id}/cancel-reservation", self.cancel_reservation)
         r.add_get("/api/reservations", self.reservations)
+        r.add_post("/api/stations/{id}/charging-profile", self.charging_profile)
+        r.add_post("/api/stations/{id}/clear-charging-profile", self.clear_charging_profile)
+        r.add_get("/api/stations/{id}/composite-schedule", self.composite_schedule)
+        self._profile_ids = itertools.count(1)
         r.add_get("/api/sessions", self.sessions)
         r.add_get("/api/sessions/{id}", self.session)
 
@@ -315,6 +336,28 @@ class CsmsApi(HttpServer):
         return web.json_response(
             [reservation_json(r, now) for r in self.store.reservations(station)]
         )
+
+    async def charging_profile(self, request: web.Request) -> web.Response:
+        body = _object_body(await request.text(), '{"connectorId": ..., "limit": ...}')
+        try:
+            payload = set_charging_profile(body, self.csms.answers.now(), next(self._profile_ids))
+        except ProfileRequestError as exc:
+            raise BadRequest(str(exc)) from None
+        answer = await self._ask(request.match_info["id"], "SetChargingProfile", payload)
+        if not isinstance(answer, dict):
+            return answer
+        return web.json_response({"status": answer["status"], "request": payload})
+
+    async def clear_charging_profile(self, request: web.Request) -> web.Response:
+        body = _object_body(await request.text() or "{}", '{"id": ...} or {}')
+        return await self._send(request.match_info["id"], "ClearChargingProfile", body)
+
+    async def composite_schedule(self, request: web.Request) -> web.Response:
+        try:
+            payload = composite_query(dict(request.query))
+        except ProfileRequestError as exc:
+            raise BadRequest(str(exc)) from None
+        return await self._send(request.match_info["id"], "GetCompositeSchedule", payload)
 
     async def local_list(self, request: web.Request) -> web.Response:
         identity = request.match_info["id"]

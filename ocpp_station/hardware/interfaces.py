@@ -29,6 +29,19 @@ class MeterReading:
     power_offered_w: float  # Power.Offered
 
 
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """What a connector can deliver, for smart charging's limits (§3.13): its maximum, and
+    what converts amps to watts (W = A x voltage x phases, [E] 3.69)."""
+
+    max_power_w: float
+    # 0 for DC (a limit in amps is the EV's current, at its present voltage); else the AC
+    # phases wired to the connector (1 or 3).
+    phases: int
+    # DC: the link voltage assumed while no EV tells its own; AC: phase to neutral.
+    voltage_v: float
+
+
 @runtime_checkable
 class HardwareListener(Protocol):
     """Implemented by the station; the hardware calls these, synchronously, after the fact."""
@@ -59,6 +72,11 @@ class ConnectorHardware(Protocol):
     connector_id: int
     fixed_cable: bool
     has_lock: bool
+
+    @property
+    def rating(self) -> Rating:
+        """The connector's maximum and what converts its amps to watts."""
+        ...
 
     def is_plugged(self) -> bool: ...
 

@@ -14,11 +14,14 @@ from typing import Any, Final
 from ocpp.v16.enums import ChargePointErrorCode, Measurand
 
 from ocpp_station.clock import Clock, Timer
-from ocpp_station.hardware.interfaces import HardwareListener, MeterReading
+from ocpp_station.hardware.interfaces import HardwareListener, MeterReading, Rating
 from ocpp_station.hardware.simulator_ev import ChargeSegment, EvProfile, pick_ev, unit_random
 
 SNAPSHOT_VERSION: Final = 1
 
+# The DC link voltage a limit in amps is converted at while no EV reports its own (a 400 V
+# class pack at mid charge).
+DC_NOMINAL_V: Final = 400.0
 AMBIENT_C: Final = 25.0
 # Cable and contact heating: a mild rise with power (liquid-cooled DC cables stay within a few
 # tens of degrees of ambient at full load).
@@ -183,6 +186,10 @@ class SimConnector:
 
     def active_fault(self) -> tuple[str, str | None] | None:
         return self._fault
+
+    @property
+    def rating(self) -> Rating:
+        return self._sim.rating
 
     def set_power_limit(self, limit_w: float | None) -> None:
         """Cap the power offered (W) below the EVSE maximum; None removes the cap."""
@@ -401,6 +408,7 @@ class Simulator:
         self.fixed_cable = fixed_cable
         self.has_lock = has_lock
         self.max_power_w = float(max_power_w)
+        self.rating = Rating(self.max_power_w, 0, DC_NOMINAL_V)
         self.seed = seed if seed is not None else secrets.randbits(63)
         self.ev = ev
         self._listener: HardwareListener | None = None

@@ -12,13 +12,20 @@ from collections.abc import Sequence
 from ocpp_station.profiles.local_auth_list import PROFILE as LOCAL_AUTH_LIST
 from ocpp_station.profiles.remote_trigger import PROFILE as REMOTE_TRIGGER
 from ocpp_station.profiles.reservation import PROFILE as RESERVATION
+from ocpp_station.profiles.smart_charging import PROFILE as SMART_CHARGING
 from ocpp_station.station.config import Configuration
 from ocpp_station.station.core import PROFILE as CORE
 from ocpp_station.station.metering import reportable
 from ocpp_station.station.profile import Profile
 from ocpp_station.storage.interface import ConfigStore
 
-INSTALLED: tuple[Profile, ...] = (CORE, LOCAL_AUTH_LIST, RESERVATION, REMOTE_TRIGGER)
+INSTALLED: tuple[Profile, ...] = (
+    CORE,
+    LOCAL_AUTH_LIST,
+    RESERVATION,
+    SMART_CHARGING,
+    REMOTE_TRIGGER,
+)
 
 
 def names(profiles: Sequence[Profile] = INSTALLED) -> tuple[str, ...]:

@@ -413,6 +413,24 @@ class Configuration:
         self._apply(definition, canonical)
         self._notify(name, canonical)
 
+    def set_fixed(self, key: str, value: str) -> None:
+        """Set a read-only key as a charger's build does (the bounds of its profile store,
+        say): validated like any value, not persisted, told to no one. ConfigError for a key
+        that is unknown or writable (those go through set_initial) or a bad value."""
+        name = self._base.names.get(key.casefold())
+        if name is None:
+            raise ConfigError(f"unknown configuration key {key!r}")
+        definition = self._base.keys[name]
+        if not definition.readonly:
+            raise ConfigError(f"configuration key {name} is writable: set it as such")
+        try:
+            canonical = canonical_value(
+                definition, value, self._base.facts, self._lookup, local=True
+            )
+        except ValueError as error:
+            raise ConfigError(f"{name}: {error}") from None
+        self._apply(definition, canonical)
+
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call `callback(key, value)` after every change that takes effect; returns a function
         that unsubscribes. Not called for RebootRequired changes, which take effect later."""

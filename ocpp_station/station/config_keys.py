@@ -337,25 +337,6 @@ _DEFINITIONS: tuple[KeyDef, ...] = (
         validator=authorization_key,
         local_validator=local_password,
     ),
-    # 1.6 §9.4 Smart Charging. Not on the reference; values chosen for the profile store:
-    # stack levels 0..10 per purpose,
-    KeyDef("ChargeProfileMaxStackLevel", "int", True, "10", SMART_CHARGING),
-    # a DC charger limits by current or power alike ([E] 3.88: Current = A, Power = W),
-    KeyDef(
-        "ChargingScheduleAllowedChargingRateUnit",
-        "csl",
-        True,
-        "Current,Power",
-        SMART_CHARGING,
-        csl_values=frozenset({"Current", "Power"}),
-    ),
-    # a day in half-hour periods,
-    KeyDef("ChargingScheduleMaxPeriods", "int", True, "48", SMART_CHARGING),
-    # DC has no phases to switch ([E] 4.28: boolean),
-    KeyDef("ConnectorSwitch3to1PhaseSupported", "bool", True, "false", SMART_CHARGING),
-    # and room for every stack level of two purposes on each of two connectors, plus the
-    # station-wide ChargePointMaxProfile levels: (11 + 11) * 2 + 11 = 55 <= 64.
-    KeyDef("MaxChargingProfilesInstalled", "int", True, "64", SMART_CHARGING),
     # [E] 3.90, Firmware Management. Not on the reference; HTTP and HTTPS are what the station's
     # HTTP client fetches and uploads with.
     KeyDef(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ocpp_station.rpc.errors import PropertyConstraintViolation
 from ocpp_station.station.authorization import ACCEPTED, AuthService
@@ -17,16 +17,30 @@ if TYPE_CHECKING:
 log = logging.getLogger("ocpp_station.station")
 
 
+class ProfileTaker(Protocol):
+    """What takes the chargingProfile of a RemoteStartTransaction (Smart Charging, §5.11)."""
+
+    def refuses(self, connector_id: int | None, profile: Payload) -> str | None:
+        """Why the profile makes the remote start Rejected (TC_060), or None."""
+        ...
+
+    def expect(self, id_tag: str, connector_id: int | None, profile: Payload) -> None:
+        """The remote start was Accepted: the profile is for the session it starts."""
+        ...
+
+
 class RemoteControl(Service):
     """Before the central system accepted the station, the inbound gate (BootService.admit)
     answers RemoteStart and RemoteStop with Rejected (§4.2); the handlers see only the rest."""
 
-    __slots__ = ("auth", "ctx", "sessions")
+    __slots__ = ("auth", "ctx", "profile_taker", "sessions")
 
     def __init__(self, ctx: StationContext, auth: AuthService, sessions: Sessions) -> None:
         self.ctx = ctx
         self.auth = auth
         self.sessions = sessions
+        # Without Smart Charging a RemoteStart's chargingProfile is ignored (§5.11 SHOULD).
+        self.profile_taker: ProfileTaker | None = None
 
     @handles("RemoteStartTransaction")
     def remote_start(self, request: Payload) -> Payload:
@@ -36,6 +50,12 @@ class RemoteControl(Service):
             raise PropertyConstraintViolation("connectorId 0 cannot start a transaction")
         cp = self.ctx.cp
         sessions = self.sessions
+        profile = request.get("chargingProfile")
+        if profile is not None and self.profile_taker is not None:
+            why = self.profile_taker.refuses(connector_id, profile)
+            if why is not None:
+                log.info("remote start for %s refused: %s", request["idTag"], why)
+                return {"status": "Rejected"}
         auth = self._as_known(request["idTag"])
         if connector_id is None:
             reasons = [sessions.why_not_start(c, auth) for c in cp]
@@ -57,6 +77,9 @@ class RemoteControl(Service):
     @after("RemoteStartTransaction")
     def after_remote_start(self, request: Payload, response: Payload) -> None:
         if response.get("status") == "Accepted":
+            profile = request.get("chargingProfile")
+            if profile is not None and self.profile_taker is not None:
+                self.profile_taker.expect(request["idTag"], request.get("connectorId"), profile)
             # The answer went first (§4.3 of the digest: slow work after the .conf).
             self.ctx.spawn(self._start(request["idTag"], request.get("connectorId")))
 

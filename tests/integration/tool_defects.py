@@ -436,6 +436,118 @@ class CancelsAnything(AcceptsWhatItRefused):
     action = "CancelReservation"
 
 
+class CompositeAnswer(Defect):
+    """Rewrites the chargingSchedule of the station's GetCompositeSchedule answers."""
+
+    def rewrite(self, schedule: dict[str, Any]) -> bool:
+        """Change the schedule in place; True when something changed."""
+        return False
+
+    async def station_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        schedule = answer[2].get("chargingSchedule")
+        if request[2] == "GetCompositeSchedule" and schedule and self.rewrite(schedule):
+            self.injected += 1
+        return answer
+
+
+class UnmergedComposite(CompositeAnswer):
+    """The composite repeats a limit instead of merging equal neighbours: every period after
+    the first is split in two (MicroOcpp #360: the tool counts the periods)."""
+
+    name = "composite periods not merged"
+    cases = ("TC_066_CS", "TC_072_CS")
+    unaffected = ("TC_056_CS",)
+
+    def rewrite(self, schedule: dict[str, Any]) -> bool:
+        periods = schedule["chargingSchedulePeriod"]
+        if len(periods) < 2:
+            return False
+        split = [periods[0]]
+        for p in periods[1:]:
+            split += [p, {**p, "startPeriod": p["startPeriod"] + 5}]
+        schedule["chargingSchedulePeriod"] = split
+        return True
+
+
+class CompositeWithStartSchedule(CompositeAnswer):
+    """The composite's chargingSchedule carries a startSchedule ([E] 3.57: must be omitted)."""
+
+    name = "composite with a startSchedule"
+    cases = ("TC_056_CS", "TC_072_CS")
+
+    def rewrite(self, schedule: dict[str, Any]) -> bool:
+        schedule["startSchedule"] = timefmt.iso(datetime.now(UTC))
+        return True
+
+
+class TxProfileWithoutItsTransaction(AcceptsWhatItRefused):
+    """A TxProfile for a connector without its transaction is Accepted (§3.13.1: discard it,
+    with an error status)."""
+
+    name = "TxProfile Accepted without its transaction"
+    cases = ("TC_058_1_CS", "TC_058_2_CS")
+    action = "SetChargingProfile"
+
+
+class ClearsAnything(AcceptsWhatItRefused):
+    """ClearChargingProfile is Accepted when nothing matches ([S] 5.5: Unknown)."""
+
+    name = "ClearChargingProfile Accepted when nothing matches"
+    cases = ("TC_067_CS", "TC_058_1_CS")
+    action = "ClearChargingProfile"
+    refusals = frozenset({"Unknown"})
+
+
+class PowerIgnoresTheLimit(Defect):
+    """The profile is Accepted and the composite right, but the power stays what it was: the
+    measured current is three times the limit (users' first complaint about simulators)."""
+
+    name = "the power does not follow the limit"
+    cases = ("TC_056_CS", "TC_082_CS")
+    unaffected = ("TC_066_CS",)
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action == "MeterValues":
+            for element in message[3].get("meterValue", []):
+                for sampled in element.get("sampledValue", []):
+                    if sampled.get("measurand") == "Current.Import":
+                        sampled["value"] = f"{float(sampled['value']) * 3 + 20:.1f}"
+                        self.injected += 1
+        return message
+
+
+class RemoteStartProfileIgnored(Defect):
+    """The chargingProfile of a RemoteStartTransaction never reaches the profile store: the
+    session charges without it, and a profile of the wrong purpose is not refused."""
+
+    name = "RemoteStart's chargingProfile ignored"
+    cases = ("TC_059_CS", "TC_060_CS")
+
+    async def downward(self, relay: Relay, message: list[Any]) -> list[Any] | None:
+        if message[0] == CALL and message[2] == "RemoteStartTransaction":
+            if message[3].pop("chargingProfile", None) is not None:
+                self.injected += 1
+        return await super().downward(relay, message)
+
+
+class DurationIgnored(Defect):
+    """A schedule's duration is ignored: a higher stack level never falls through to the lower
+    one (§3.13.2), nor a TxProfile to the default."""
+
+    name = "schedule duration ignored"
+    cases = ("TC_066_CS", "TC_072_CS")
+    unaffected = ("TC_056_CS",)
+
+    async def downward(self, relay: Relay, message: list[Any]) -> list[Any] | None:
+        if message[0] == CALL and message[2] == "SetChargingProfile":
+            schedule = message[3]["csChargingProfiles"]["chargingSchedule"]
+            if schedule.pop("duration", None) is not None:
+                self.injected += 1
+        return await super().downward(relay, message)
+
+
 DEFECTS: tuple[type[Defect], ...] = (
     NoConnectorZeroStatus,
     DuplicateStop,
@@ -454,4 +566,11 @@ DEFECTS: tuple[type[Defect], ...] = (
     ParentIgnored,
     ReservesWhateverTheState,
     CancelsAnything,
+    UnmergedComposite,
+    CompositeWithStartSchedule,
+    TxProfileWithoutItsTransaction,
+    ClearsAnything,
+    PowerIgnoresTheLimit,
+    RemoteStartProfileIgnored,
+    DurationIgnored,
 )

@@ -590,3 +590,101 @@ async def test_bad_reservation_requests_are_422_and_send_nothing(
     assert status == 422 and words in answer["error"], answer
     assert raw.calls.empty()
     await raw.close()
+
+
+# ------------------------------------------------------------------------------ smart charging
+
+
+async def test_set_clear_and_query_charging_profiles(csms: CentralSystem, client: Client) -> None:
+    """The short form becomes an Absolute profile starting now, ids counting up; a full
+    SetChargingProfile payload goes as given; clear and composite are the station's answers."""
+    raw = await booted(csms)
+    body = {"connectorId": 1, "periods": [[0, 16], [600, 8]], "duration": 3600}
+    request = asyncio.create_task(
+        client.request("POST", "/api/stations/CP-1/charging-profile", json=body)
+    )
+    sent = await answer_next(raw, {"status": "Accepted"})
+    profile = sent[3]["csChargingProfiles"]
+    assert sent[2] == "SetChargingProfile" and sent[3]["connectorId"] == 1
+    assert (profile["chargingProfileId"], profile["chargingProfilePurpose"]) == (
+        1,
+        "TxDefaultProfile",
+    )
+    assert (
+        profile["chargingProfileKind"] == "Absolute"
+        and "startSchedule" in profile["chargingSchedule"]
+    )
+    assert profile["chargingSchedule"]["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 16},
+        {"startPeriod": 600, "limit": 8},
+    ]
+    assert profile["chargingSchedule"]["duration"] == 3600
+    assert await request == (200, {"status": "Accepted", "request": sent[3]})
+    body = {"connectorId": 0, "limit": 40000, "unit": "W"}
+    request = asyncio.create_task(
+        client.request("POST", "/api/stations/CP-1/charging-profile", json=body)
+    )
+    sent = await answer_next(raw, {"status": "Rejected"})
+    profile = sent[3]["csChargingProfiles"]
+    assert (profile["chargingProfileId"], profile["chargingProfilePurpose"]) == (
+        2,
+        "ChargePointMaxProfile",
+    )
+    assert (await request)[1]["status"] == "Rejected"
+    request = asyncio.create_task(
+        client.request("POST", "/api/stations/CP-1/clear-charging-profile", json={"id": 1})
+    )
+    sent = await answer_next(raw, {"status": "Accepted"})
+    assert sent[2:] == ["ClearChargingProfile", {"id": 1}]
+    assert await request == (200, {"status": "Accepted"})
+    request = asyncio.create_task(
+        client.request("GET", "/api/stations/CP-1/composite-schedule?connectorId=1&unit=W")
+    )
+    answer = {"status": "Rejected"}
+    sent = await answer_next(raw, answer)
+    assert sent[2:] == [
+        "GetCompositeSchedule",
+        {"connectorId": 1, "duration": 3600, "chargingRateUnit": "W"},
+    ]
+    assert await request == (200, answer)
+    await raw.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "words"),
+    [
+        ("charging-profile", {"connectorId": 1}, 'either "limit" or "periods"'),
+        ("charging-profile", {"connectorId": 1, "limit": 5, "periods": []}, "either"),
+        ("charging-profile", {"connectorId": 1, "periods": [5]}, "[startPeriod, limit] pairs"),
+        ("charging-profile", {"connectorId": 1, "limit": 5, "unit": "V"}, "SetChargingProfile.req"),
+        ("charging-profile", {"connectorId": 1, "limit": 5, "x": 1}, "unknown fields: x"),
+        ("charging-profile", {"csChargingProfiles": {}, "y": 2}, "unknown fields: y"),
+        ("clear-charging-profile", {"id": "one"}, "ClearChargingProfile.req"),
+    ],
+)
+async def test_bad_charging_profile_requests_are_422_and_send_nothing(
+    csms: CentralSystem, client: Client, path: str, body: dict[str, Any], words: str
+) -> None:
+    raw = await booted(csms)
+    status, answer = await client.request("POST", f"/api/stations/CP-1/{path}", json=body)
+    assert status == 422 and words in answer["error"], answer
+    assert raw.calls.empty()
+    await raw.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("", "connectorId is required"),
+        ("connectorId=x", "whole numbers"),
+        ("connectorId=1&z=1", "unknown"),
+    ],
+)
+async def test_bad_composite_queries_are_422(
+    csms: CentralSystem, client: Client, query: str, words: str
+) -> None:
+    raw = await booted(csms)
+    status, answer = await client.request("GET", f"/api/stations/CP-1/composite-schedule?{query}")
+    assert status == 422 and words in answer["error"], answer
+    assert raw.calls.empty()
+    await raw.close()

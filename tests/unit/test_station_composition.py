@@ -18,12 +18,19 @@ async def test_the_status_view_has_the_contracted_shape() -> None:
     assert list(view) == ["id", "connected", "registration", "connectors", "queuedMessages"]
     assert (view["id"], view["connected"], view["queuedMessages"]) == ("CP-T", True, 0)
     zero, one, two = view["connectors"]
-    assert zero == {"id": 0, "status": "Faulted", "errorCode": "OtherError", "reservation": None}
-    assert {k: one[k] for k in ("id", "status", "errorCode", "plugged")} == {
+    assert zero == {
+        "id": 0,
+        "status": "Faulted",
+        "errorCode": "OtherError",
+        "reservation": None,
+        "limitW": None,
+    }
+    assert {k: one[k] for k in ("id", "status", "errorCode", "plugged", "limitW")} == {
         "id": 1,
         "status": "Available",
         "errorCode": "NoError",
         "plugged": False,
+        "limitW": None,
     }
     assert (two["status"], two["plugged"]) == ("Preparing", True)
     assert h.station.snapshot(False)["connected"] is False

@@ -1,0 +1,288 @@
+"""The composite schedule as a pure function (OCPP 1.6 §3.13.3, §5.7, digest §5.4): profiles,
+a connector, a time window, a unit and the electrical facts in; periods out. No clock, no I/O.
+
+At each instant a connector's limit is the lowest of
+- the prevailing ChargePointMaxProfile (connector 0; the highest stack level that says
+  something then),
+- the prevailing TxProfile of its transaction, or, where none says anything, the prevailing
+  TxDefaultProfile of the connector, or else of connector 0 (§3.13.1: a connector's own
+  default replaces connector 0's there),
+- the connector's rated maximum: a local limit, so that a window without any profile still has
+  a positive limit (OCTT expects one, digest §5.4).
+Connector 0's is what the station may draw from the grid: the sum of its connectors' limits,
+capped by the ChargePointMaxProfile.
+
+The limit changes only where some profile's period, duration, recurrence or validity begins or
+ends; the schedule is evaluated there and equal neighbours are merged (the test tool counts
+periods: MicroOcpp #360).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ocpp_station.profiles.smart_charging.model import (
+    AMPS,
+    CHARGE_POINT_MAX,
+    DEFAULT_PHASES,
+    RELATIVE,
+    TX,
+    TX_DEFAULT,
+    WATTS,
+    ChargingProfile,
+    Period,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Electrical:
+    """What converts a connector's amps to watts: W = A x voltage x phases ([E] 3.69)."""
+
+    voltage_v: float
+    phases: int  # the phases the connector really uses; 1 for DC
+    max_power_w: float  # the rated maximum: the local limit where no profile says less
+
+    def convert(self, limit: float, unit: str, number_phases: int | None, to: str) -> float:
+        """A limit given in `unit` expressed in `to`; unchanged when they are the same."""
+        if unit == to:
+            return limit
+        if unit == AMPS:
+            # [E] 3.34: more phases in the profile than in use do not scale the limit up.
+            phases = min(number_phases or DEFAULT_PHASES, self.phases)
+            return limit * self.voltage_v * phases
+        return limit / (self.voltage_v * self.phases)
+
+    def rated(self, to: str) -> float:
+        return self.convert(self.max_power_w, WATTS, None, to)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorFacts:
+    electrical: Electrical
+    tx_start: int | None = None  # a running transaction's start: a Relative profile's origin
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """The station's electrical facts: each connector's, and the grid connection's (which
+    converts a ChargePointMaxProfile and connector 0's total)."""
+
+    connectors: Mapping[int, ConnectorFacts]
+    station: Electrical
+
+
+def _prevailing(
+    profiles: Sequence[ChargingProfile], t: int, relative_origin: int
+) -> tuple[ChargingProfile, Period] | None:
+    """§3.13.2: the highest stack level among those that say something at t."""
+    best: tuple[ChargingProfile, Period] | None = None
+    for p in profiles:
+        if best is not None and p.stack_level <= best[0].stack_level:
+            continue
+        period = p.period_at(t, relative_origin)
+        if period is not None:
+            best = (p, period)
+    return best
+
+
+def _limit(
+    profiles: Sequence[ChargingProfile],
+    t: int,
+    origin: int,
+    electrical: Electrical,
+    unit: str,
+) -> float | None:
+    found = _prevailing(profiles, t, origin)
+    if found is None:
+        return None
+    profile, period = found
+    return electrical.convert(period.limit, profile.unit, period.phases, unit)
+
+
+class _Selection:
+    """The profiles that can matter to one connector, sorted out once per call."""
+
+    __slots__ = ("cp_max", "facts", "groups")
+
+    def __init__(
+        self, profiles: Sequence[ChargingProfile], connector_id: int, facts: Facts
+    ) -> None:
+        self.facts = facts.connectors[connector_id]
+        self.cp_max = [p for p in profiles if p.purpose == CHARGE_POINT_MAX]
+        defaults = [p for p in profiles if p.purpose == TX_DEFAULT]
+        # In order of precedence: the transaction's own, the connector's default, connector
+        # 0's default (§3.13.1).
+        self.groups = [
+            group
+            for group in (
+                [p for p in profiles if p.purpose == TX and p.connector_id == connector_id],
+                [p for p in defaults if p.connector_id == connector_id],
+                [p for p in defaults if p.connector_id == 0],
+            )
+            if group
+        ]
+
+    def limit(self, t: int, window_start: int, unit: str, *, with_cp_max: bool) -> float:
+        electrical = self.facts.electrical
+        origin = self.facts.tx_start if self.facts.tx_start is not None else window_start
+        limit = electrical.rated(unit)
+        for group in self.groups:
+            own = _limit(group, t, origin, electrical, unit)
+            if own is not None:
+                limit = min(limit, own)
+                break
+        if with_cp_max:
+            # A ChargePointMaxProfile in the connector's own terms: no connector can draw
+            # more than the whole station may.
+            cap = _limit(self.cp_max, t, window_start, electrical, unit)
+            if cap is not None:
+                limit = min(limit, cap)
+        return limit
+
+
+def _selections(profiles: Sequence[ChargingProfile], facts: Facts) -> list[_Selection]:
+    return [_Selection(profiles, c, facts) for c in sorted(facts.connectors)]
+
+
+def _station_limit(
+    sels: Sequence[_Selection],
+    cp_max: Sequence[ChargingProfile],
+    t: int,
+    window_start: int,
+    facts: Facts,
+    unit: str,
+) -> float:
+    """Connector 0: the sum of the connectors' limits, capped by the ChargePointMaxProfile
+    ([E] 3.30)."""
+    station = facts.station
+    total = 0.0
+    for s in sels:
+        own = s.limit(t, window_start, WATTS, with_cp_max=False)
+        total += own if unit == WATTS else station.convert(own, WATTS, None, AMPS)
+    cap = _limit(cp_max, t, window_start, station, unit)
+    return total if cap is None else min(total, cap)
+
+
+def connector_limit(
+    profiles: Sequence[ChargingProfile],
+    connector_id: int,
+    t: int,
+    facts: Facts,
+    unit: str = WATTS,
+    *,
+    with_cp_max: bool = True,
+) -> float:
+    """The limit of connector `connector_id` (0: the station) at t, in `unit`."""
+    if connector_id == 0:
+        cp_max = [p for p in profiles if p.purpose == CHARGE_POINT_MAX]
+        return _station_limit(_selections(profiles, facts), cp_max, t, t, facts, unit)
+    sel = _Selection(profiles, connector_id, facts)
+    return sel.limit(t, t, unit, with_cp_max=with_cp_max)
+
+
+def in_force(
+    profiles: Sequence[ChargingProfile], connector_id: int, t: int, facts: Facts
+) -> float | None:
+    """What the transaction profiles of connector `connector_id` (> 0) allow at t in W,
+    capped by its rating; None when none of them says anything then."""
+    sel = _Selection(profiles, connector_id, facts)
+    electrical = sel.facts.electrical
+    origin = sel.facts.tx_start if sel.facts.tx_start is not None else t
+    for group in sel.groups:
+        own = _limit(group, t, origin, electrical, WATTS)
+        if own is not None:
+            return min(own, electrical.max_power_w)
+    return None
+
+
+def share(wants: Mapping[int, float], budget: float | None) -> dict[int, float]:
+    """Split a ChargePointMaxProfile's budget over the connectors that draw: evenly, and what
+    one connector cannot use goes to the others (water filling)."""
+    if budget is None or sum(wants.values()) <= budget:
+        return dict(wants)
+    out: dict[int, float] = {}
+    left = max(budget, 0.0)
+    pending = sorted(wants.items(), key=lambda item: item[1])
+    while pending:
+        fair = left / len(pending)
+        connector_id, want = pending[0]
+        if want > fair:
+            out.update((cid, fair) for cid, _ in pending)
+            break
+        out[connector_id] = want
+        left -= want
+        pending.pop(0)
+    return out
+
+
+def cp_max_limit(
+    profiles: Sequence[ChargingProfile], t: int, facts: Facts, unit: str = WATTS
+) -> float | None:
+    """The prevailing ChargePointMaxProfile's limit at t, or None when none says anything."""
+    cp_max = [p for p in profiles if p.purpose == CHARGE_POINT_MAX]
+    return _limit(cp_max, t, t, facts.station, unit)
+
+
+def _relative_origins(facts: Facts, connector_id: int, start: int) -> set[int]:
+    """Where Relative profiles start from: each running transaction's start (connector 0
+    adds every connector's), else the window's start."""
+    if connector_id == 0:
+        chosen = [f.tx_start for f in facts.connectors.values()]
+    else:
+        chosen = [facts.connectors[connector_id].tx_start]
+    found = {t for t in chosen if t is not None}
+    return found or {start}
+
+
+def composite(
+    profiles: Sequence[ChargingProfile],
+    connector_id: int,
+    start: int,
+    duration: int,
+    unit: str,
+    facts: Facts,
+) -> list[Period]:
+    """GetCompositeSchedule's periods for [start, start + duration), relative to start, in
+    `unit` ("A" or "W"), limits to one decimal place, equal neighbours merged. Never empty:
+    a duration of 0 still gives the limit in force at start (libocpp #1169)."""
+    end = start + max(duration, 0)
+    instants = {start} | _changes(
+        profiles, start, end, _relative_origins(facts, connector_id, start)
+    )
+    cp_max = [p for p in profiles if p.purpose == CHARGE_POINT_MAX]
+    if connector_id == 0:
+        sels = _selections(profiles, facts)
+
+        def limit(t: int) -> float:
+            return _station_limit(sels, cp_max, t, start, facts, unit)
+    else:
+        sel = _Selection(profiles, connector_id, facts)
+
+        def limit(t: int) -> float:
+            return sel.limit(t, start, unit, with_cp_max=True)
+
+    periods: list[Period] = []
+    for t in sorted(instants):
+        value = round(limit(t), 1)
+        if periods and periods[-1].limit == value:
+            continue
+        periods.append(Period(t - start, value))
+    return periods
+
+
+def _changes(profiles: Sequence[ChargingProfile], lo: int, hi: int, relative: set[int]) -> set[int]:
+    instants: set[int] = set()
+    for p in profiles:
+        for origin in (relative | {lo}) if p.kind == RELATIVE else (lo,):
+            instants |= p.changes(lo, hi, origin)
+    return instants
+
+
+def next_change(
+    profiles: Sequence[ChargingProfile], now: int, facts: Facts, horizon: int
+) -> int | None:
+    """The first instant after now, within horizon seconds, at which a limit may change;
+    None when none does."""
+    found = _changes(profiles, now, now + horizon, _relative_origins(facts, 0, now))
+    return min(found) if found else None

@@ -1,0 +1,360 @@
+"""Smart Charging on the station (§3.13, §5.5, §5.7, §5.16, [E] 3.8, 3.37, 3.39): which
+profiles are taken and where, replacement, clearing, persistence, TxProfiles ending with their
+transaction, RemoteStart's profile, and the limit in force driving the simulated EV: power,
+SuspendedEVSE at 0, MeterValues and the control API's limitW."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ocpp_station import timefmt
+from ocpp_station.clock import VirtualClock
+from ocpp_station.profiles.smart_charging.service import SmartCharging
+from ocpp_station.rpc.errors import PropertyConstraintViolation
+from tests.unit.harness import Harness, open_store
+
+
+async def booted(
+    store: Any = None,
+    clock: VirtualClock | None = None,
+    fixed: dict[str, str] | None = None,
+    **config: str,
+) -> Harness:
+    h = Harness(2, config=config or None, store=store, clock=clock)
+    for key, value in (fixed or {}).items():
+        h.config.set_fixed(key, value)  # the read-only bounds of a charger's build
+    await h.boot()
+    h.csms.clear()
+    return h
+
+
+def profile(
+    h: Harness,
+    profile_id: int,
+    purpose: str,
+    periods: Sequence[tuple[int, float]],
+    *,
+    stack: int = 0,
+    unit: str = "A",
+    kind: str = "Absolute",
+    duration: int | None = None,
+    start: float = 0.0,
+    **extra: Any,
+) -> dict[str, Any]:
+    schedule: dict[str, Any] = {
+        "chargingRateUnit": unit,
+        "chargingSchedulePeriod": [{"startPeriod": s, "limit": v} for s, v in periods],
+    }
+    if kind != "Relative":
+        schedule["startSchedule"] = timefmt.iso(h.clock.now() + timedelta(seconds=start))
+    if duration is not None:
+        schedule["duration"] = duration
+    return {
+        "chargingProfileId": profile_id,
+        "stackLevel": stack,
+        "chargingProfilePurpose": purpose,
+        "chargingProfileKind": kind,
+        "chargingSchedule": schedule,
+        **extra,
+    }
+
+
+async def put(h: Harness, connector_id: int, payload: dict[str, Any]) -> str:
+    answer = await h.request(
+        "SetChargingProfile", {"connectorId": connector_id, "csChargingProfiles": payload}
+    )
+    return str(answer["status"])
+
+
+async def clear(h: Harness, **criteria: Any) -> str:
+    return str((await h.request("ClearChargingProfile", criteria))["status"])
+
+
+async def schedule(h: Harness, connector_id: int, duration: int, unit: str = "A") -> Any:
+    return await h.request(
+        "GetCompositeSchedule",
+        {"connectorId": connector_id, "duration": duration, "chargingRateUnit": unit},
+    )
+
+
+def periods(answer: Any) -> list[tuple[int, float]]:
+    return [
+        (p["startPeriod"], p["limit"]) for p in answer["chargingSchedule"]["chargingSchedulePeriod"]
+    ]
+
+
+def installed(h: Harness) -> list[int]:
+    return [p.profile_id for p in h.service(SmartCharging).profiles]
+
+
+async def charging(h: Harness, connector_id: int = 1, tag: str = "TAG") -> int:
+    """A session on the connector; its transactionId."""
+    await h.plug(connector_id)
+    await h.card(tag, connector_id)
+    assert h.status(connector_id) == "Charging"
+    return int(h.connector(connector_id).transaction.transaction_id)  # type: ignore[arg-type]
+
+
+def amps(h: Harness, connector_id: int = 1) -> float:
+    return h.hw.connector(connector_id).read_meter().current_a
+
+
+# ---------------------------------------------------------------------------- where profiles go
+
+
+async def test_a_tx_profile_needs_its_running_transaction() -> None:
+    """§3.13.1, TC_058_1 / TC_058_2: no transaction or another transactionId -> Rejected."""
+    h = await booted()
+    assert await put(h, 1, profile(h, 1, "TxProfile", [(0, 8)])) == "Rejected"
+    tx = await charging(h)
+    assert await put(h, 1, profile(h, 2, "TxProfile", [(0, 8)], transactionId=tx + 1)) == "Rejected"
+    assert await put(h, 2, profile(h, 3, "TxProfile", [(0, 8)])) == "Rejected"
+    assert installed(h) == []
+    assert await put(h, 1, profile(h, 4, "TxProfile", [(0, 8)], transactionId=tx)) == "Accepted"
+    assert await put(h, 1, profile(h, 5, "TxProfile", [(0, 9)], stack=1)) == "Accepted"
+    assert installed(h) == [4, 5]
+    await h.close()
+
+
+async def test_each_purpose_goes_where_it_may() -> None:
+    """A ChargePointMaxProfile on connector 0 only, a TxProfile never there; a transactionId
+    only on a TxProfile (§7.8)."""
+    h = await booted()
+    await charging(h)
+    assert await put(h, 1, profile(h, 1, "ChargePointMaxProfile", [(0, 8)])) == "Rejected"
+    assert await put(h, 0, profile(h, 2, "TxProfile", [(0, 8)])) == "Rejected"
+    tagged = profile(h, 3, "TxDefaultProfile", [(0, 8)], transactionId=100)
+    assert await put(h, 1, tagged) == "Rejected"
+    assert await put(h, 0, profile(h, 4, "ChargePointMaxProfile", [(0, 8)])) == "Accepted"
+    assert await put(h, 0, profile(h, 5, "TxDefaultProfile", [(0, 8)])) == "Accepted"
+    assert installed(h) == [4, 5]
+    await h.close()
+
+
+async def test_a_connector_that_does_not_exist_is_a_call_error() -> None:
+    """[E] 3.39: PropertyConstraintViolation, not Rejected; GetCompositeSchedule answers
+    Rejected for it."""
+    h = await booted()
+    with pytest.raises(PropertyConstraintViolation):
+        await put(h, 3, profile(h, 1, "TxDefaultProfile", [(0, 8)]))
+    assert (await schedule(h, 3, 60)) == {"status": "Rejected"}
+    await h.close()
+
+
+async def test_the_keys_bound_what_is_taken() -> None:
+    """§9.4: ChargeProfileMaxStackLevel, ChargingScheduleMaxPeriods,
+    ChargingScheduleAllowedChargingRateUnit and MaxChargingProfilesInstalled; and a schedule
+    whose first period does not start at 0 ([E] 3.45)."""
+    h = await booted(
+        fixed={
+            "ChargeProfileMaxStackLevel": "2",
+            "ChargingScheduleMaxPeriods": "3",
+            "ChargingScheduleAllowedChargingRateUnit": "Current",
+            "MaxChargingProfilesInstalled": "2",
+        }
+    )
+    assert await put(h, 1, profile(h, 1, "TxDefaultProfile", [(0, 8)], stack=3)) == "Rejected"
+    four = [(0, 1), (10, 2), (20, 3), (30, 4)]
+    assert await put(h, 1, profile(h, 2, "TxDefaultProfile", four)) == "Rejected"
+    assert await put(h, 1, profile(h, 3, "TxDefaultProfile", [(0, 8)], unit="W")) == "Rejected"
+    assert await put(h, 1, profile(h, 4, "TxDefaultProfile", [(5, 8)])) == "Rejected"
+    assert await put(h, 1, profile(h, 5, "TxDefaultProfile", four[:3], stack=2)) == "Accepted"
+    assert await put(h, 2, profile(h, 6, "TxDefaultProfile", [(0, 8)])) == "Accepted"
+    assert await put(h, 0, profile(h, 7, "TxDefaultProfile", [(0, 8)])) == "Rejected"  # full
+    # A replacement does not need room.
+    assert await put(h, 2, profile(h, 8, "TxDefaultProfile", [(0, 9)])) == "Accepted"
+    assert installed(h) == [5, 8]
+    await h.close()
+
+
+async def test_the_same_id_or_stack_and_purpose_on_a_connector_replaces() -> None:
+    """§5.16.2: same chargingProfileId, or same stackLevel and purpose (on the same
+    connector), replaces; anything else is added."""
+    h = await booted()
+    assert await put(h, 1, profile(h, 1, "TxDefaultProfile", [(0, 8)])) == "Accepted"
+    assert await put(h, 2, profile(h, 2, "TxDefaultProfile", [(0, 8)])) == "Accepted"
+    assert await put(h, 1, profile(h, 3, "TxDefaultProfile", [(0, 7)])) == "Accepted"
+    assert installed(h) == [2, 3]
+    assert await put(h, 1, profile(h, 2, "TxDefaultProfile", [(0, 6)], stack=4)) == "Accepted"
+    assert installed(h) == [2, 3]
+    assert [(p.connector_id, p.stack_level) for p in h.service(SmartCharging).profiles] == [
+        (1, 4),
+        (1, 0),
+    ]
+    await h.close()
+
+
+# ---------------------------------------------------------------------------- clearing
+
+
+async def test_clear_by_id_by_criteria_and_everything() -> None:
+    """§5.5, [E] 3.25/3.26: an id names one profile whatever the other fields; criteria are
+    ANDed; no field clears all; Unknown when nothing matches."""
+    h = await booted()
+    await put(h, 0, profile(h, 1, "ChargePointMaxProfile", [(0, 30)]))
+    await put(h, 1, profile(h, 2, "TxDefaultProfile", [(0, 8)]))
+    await put(h, 1, profile(h, 3, "TxDefaultProfile", [(0, 8)], stack=1))
+    await put(h, 2, profile(h, 4, "TxDefaultProfile", [(0, 8)], stack=1))
+    assert await clear(h, id=9) == "Unknown"
+    assert await clear(h, id=2, connectorId=2) == "Accepted"
+    assert installed(h) == [1, 3, 4]
+    assert await clear(h, connectorId=1, stackLevel=0) == "Unknown"
+    assert (
+        await clear(h, chargingProfilePurpose="TxDefaultProfile", stackLevel=1, connectorId=2)
+        == "Accepted"
+    )
+    assert installed(h) == [1, 3]
+    assert await clear(h) == "Accepted"
+    assert installed(h) == []
+    assert await clear(h) == "Unknown"
+    await h.close()
+
+
+# ---------------------------------------------------------------------------- the composite
+
+
+async def test_the_composite_answer_has_the_shape_errata_3_57_wants() -> None:
+    h = await booted()
+    await put(h, 1, profile(h, 1, "TxDefaultProfile", [(0, 6), (60, 10)], duration=120))
+    answer = await schedule(h, 1, 300)
+    assert answer["status"] == "Accepted" and answer["connectorId"] == 1
+    assert answer["scheduleStart"] == timefmt.iso(h.clock.now().replace(microsecond=0))
+    assert "startSchedule" not in answer["chargingSchedule"]
+    assert answer["chargingSchedule"]["duration"] == 300
+    assert periods(answer) == [(0, 6.0), (60, 10.0), (120, 125.0)]
+    default = await h.request("GetCompositeSchedule", {"connectorId": 1, "duration": 10})
+    assert default["chargingSchedule"]["chargingRateUnit"] == "A"  # the first allowed unit
+    await h.close()
+
+
+# ---------------------------------------------------------------------------- the limit in force
+
+
+async def test_the_ev_follows_a_stepped_profile_within_a_second() -> None:
+    """A TxProfile of 10 A, 0 A from 60 s, 16 A from 120 s: the EV draws 10 A, then nothing
+    (SuspendedEVSE, reported), then 16 A (Charging again), each within a second of its
+    boundary; limitW shows the limit in W."""
+    h = await booted()
+    tx = await charging(h)
+    volts = h.hw.connector(1).read_meter().voltage_v
+    steps = profile(h, 1, "TxProfile", [(0, 10), (60, 0), (120, 16)], transactionId=tx)
+    assert await put(h, 1, steps) == "Accepted"
+    assert amps(h) == pytest.approx(10.0)
+    assert h.station.snapshot(True)["connectors"][1]["limitW"] == pytest.approx(10 * volts, abs=0.1)
+    await h.run_for(59)
+    assert amps(h) == pytest.approx(10.0, rel=1e-3)
+    await h.run_for(1.5, step=0.5)
+    assert amps(h) == 0.0 and h.status(1) == "SuspendedEVSE"
+    await h.run_for(59)
+    assert h.status(1) == "SuspendedEVSE"
+    await h.run_for(1.5, step=0.5)
+    assert h.status(1) == "Charging" and amps(h) == pytest.approx(16.0, rel=1e-3)
+    assert h.csms.statuses(1)[-2:] == ["SuspendedEVSE", "Charging"]
+    await h.close()
+
+
+async def test_meter_values_show_the_offer() -> None:
+    """Power.Offered and Current.Offered in MeterValues are the limit in force."""
+    h = await booted(MeterValuesSampledData="Power.Offered,Current.Offered,Current.Import",
+                     MeterValueSampleInterval="10")  # fmt: skip
+    await charging(h)
+    await put(h, 1, profile(h, 1, "TxDefaultProfile", [(0, 7_000)], unit="W"))
+    volts = h.hw.connector(1).read_meter().voltage_v
+    h.csms.clear()
+    await h.run_for(11)
+    [sample] = h.csms.of("MeterValues")
+    values = {s["measurand"]: float(s["value"]) for s in sample["meterValue"][0]["sampledValue"]}
+    assert values["Power.Offered"] == pytest.approx(7_000.0)
+    assert values["Current.Offered"] == pytest.approx(7_000.0 / volts, abs=0.1)
+    assert values["Current.Import"] == pytest.approx(7_000.0 / volts, abs=0.1)
+    await h.close()
+
+
+async def test_a_new_default_applies_to_the_running_session_at_once() -> None:
+    """[E] 3.8, TC_082; clearing it gives the full power back."""
+    h = await booted()
+    await charging(h)
+    full = h.hw.connector(1).read_meter().power_w
+    await put(h, 0, profile(h, 1, "TxDefaultProfile", [(0, 5_000)], unit="W"))
+    assert h.hw.connector(1).read_meter().power_w == pytest.approx(5_000.0)
+    assert await clear(h, id=1) == "Accepted"
+    assert h.hw.connector(1).read_meter().power_w == pytest.approx(full)
+    assert h.station.snapshot(True)["connectors"][1]["limitW"] is None
+    await h.close()
+
+
+async def test_the_charge_point_max_is_a_budget_the_sessions_share() -> None:
+    """profile-notes: ChargePointMaxProfile limits the sum; what one connector cannot use
+    goes to the other."""
+    h = await booted()
+    await put(h, 0, profile(h, 1, "ChargePointMaxProfile", [(0, 20_000)], unit="W"))
+    await charging(h, 1, "A")
+    assert h.hw.connector(1).read_meter().power_w == pytest.approx(20_000.0)
+    await charging(h, 2, "B")
+    power = [h.hw.connector(c).read_meter().power_w for c in (1, 2)]
+    assert power == [pytest.approx(10_000.0), pytest.approx(10_000.0)]
+    await put(h, 2, profile(h, 2, "TxDefaultProfile", [(0, 4_000)], unit="W"))
+    power = [h.hw.connector(c).read_meter().power_w for c in (1, 2)]
+    assert power == [pytest.approx(16_000.0), pytest.approx(4_000.0)]
+    await h.close()
+
+
+async def test_a_tx_profile_ends_with_its_transaction() -> None:
+    """§3.13.1: it ceases to be valid when the transaction terminates."""
+    h = await booted()
+    tx = await charging(h)
+    await put(h, 1, profile(h, 1, "TxProfile", [(0, 8)], transactionId=tx))
+    await put(h, 1, profile(h, 2, "TxDefaultProfile", [(0, 12)]))
+    await h.request("RemoteStopTransaction", {"transactionId": tx})
+    assert installed(h) == [2]
+    assert periods(await schedule(h, 1, 10)) == [(0, 12.0)]
+    await h.close()
+
+
+async def test_remote_start_carries_the_sessions_profile() -> None:
+    """§5.11, TC_059: the TxProfile of RemoteStartTransaction is the session's; TC_060: a
+    profile of another purpose, or with a transactionId, makes the start Rejected."""
+    h = await booted()
+    await h.plug(1)
+    wrong = profile(h, 9, "TxDefaultProfile", [(0, 7)], kind="Relative")
+    start = {"connectorId": 1, "idTag": "TAG", "chargingProfile": wrong}
+    assert (await h.request("RemoteStartTransaction", start))["status"] == "Rejected"
+    tagged = profile(h, 9, "TxProfile", [(0, 7)], kind="Relative", transactionId=5)
+    start["chargingProfile"] = tagged
+    assert (await h.request("RemoteStartTransaction", start))["status"] == "Rejected"
+    assert h.csms.of("StartTransaction") == []
+    start["chargingProfile"] = profile(h, 9, "TxProfile", [(0, 7), (30, 9)], kind="Relative")
+    assert (await h.request("RemoteStartTransaction", start))["status"] == "Accepted"
+    await h.settle()
+    assert h.status(1) == "Charging" and installed(h) == [9]
+    assert amps(h) == pytest.approx(7.0, rel=1e-3)
+    await h.run_for(20)
+    assert periods(await schedule(h, 1, 60)) == [(0, 7.0), (10, 9.0)]
+    await h.close()
+
+
+@pytest.mark.parametrize("kind", ["station", "fleet"])
+async def test_profiles_survive_a_restart_but_not_their_transaction(
+    kind: str, tmp_path: Path
+) -> None:
+    """[E] 3.37: profiles persist, a replacement included (a libocpp bug resurrected the
+    old one); a TxProfile whose transaction the power cut ended is gone."""
+    path = tmp_path / "state.db"
+    clock = VirtualClock()
+    h = await booted(open_store(kind, path), clock)
+    tx = await charging(h)
+    await put(h, 1, profile(h, 1, "TxDefaultProfile", [(0, 8)]))
+    await put(h, 1, profile(h, 2, "TxDefaultProfile", [(0, 6)]))  # replaces 1
+    await put(h, 0, profile(h, 3, "ChargePointMaxProfile", [(0, 30)]))
+    await put(h, 1, profile(h, 4, "TxProfile", [(0, 5)], transactionId=tx))
+    h.store.close()  # the power is cut: no close, no StopTransaction from this process
+    again = await booted(open_store(kind, path), VirtualClock(clock.now() + timedelta(seconds=5)))
+    assert installed(again) == [2, 3]
+    assert periods(await schedule(again, 1, 10)) == [(0, 6.0)]
+    await again.close()
+    again.store.close()

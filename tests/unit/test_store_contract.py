@@ -25,6 +25,7 @@ def _readout(store: Any) -> dict[str, Any]:
         "config": store.load_config(),
         "availability": store.load_availability(),
         "cache": store.cache_all(),
+        "cached": store.cache_get("tag1"),
         "transactions": store.tx_all(),
         "samples": {tx.local_id: store.tx_samples(tx.local_id) for tx in store.tx_all()},
         "pending": [(m.action, m.payload, m.local_id, m.attempts) for m in store.outbox_pending()],
@@ -60,17 +61,28 @@ def _operations(rng: random.Random) -> list[Callable[[Any, list[int]], Any]]:
 
     def start(s: Any, seqs: list[int]) -> None:
         local[0] += 1
+        # Every field of a transaction varies: each must read back alike.
         tx = StoredTransaction(
-            local[0], rng.randint(1, 3), "TAG", None, 100, "t0", None, False, None, False, 1.0,
-            "t0", False,
+            local[0], rng.randint(1, 3), "TAG", rng.choice([None, "GROUP"]), 100, "t0",
+            rng.choice([None, 7]), rng.random() < 0.5, rng.choice([None, 3]), rng.random() < 0.5,
+            1.0, "t0", False,
         )  # fmt: skip
         with s.atomic():
             s.tx_insert(tx)
             seqs.append(s.outbox_add("StartTransaction", {"n": local[0]}, local[0], "t0"))
 
     def update(s: Any, seqs: list[int]) -> None:
-        if local[0]:
+        if not local[0]:
+            return
+        if rng.random() < 0.5:
             s.tx_update(rng.randint(1, local[0]), last_meter_wh=rng.random(), ended=True)
+        else:
+            s.tx_update(
+                rng.randint(1, local[0]),
+                transaction_id=rng.randint(1, 99),
+                start_failed=rng.random() < 0.5,
+                energy_suspended=rng.random() < 0.5,
+            )
 
     def sample(s: Any, seqs: list[int]) -> None:
         if local[0]:
@@ -91,6 +103,9 @@ def _operations(rng: random.Random) -> list[Callable[[Any, list[int]], Any]]:
     def forget(s: Any, seqs: list[int]) -> int:
         return int(s.tx_forget_finished())
 
+    def counter(s: Any, seqs: list[int]) -> int:
+        return int(s.next_counter(rng.choice(["transaction", "message"])))
+
     def kv(s: Any, seqs: list[int]) -> None:
         s.kv_put("simulator", f"state-{rng.randint(0, 9)}")
 
@@ -108,7 +123,7 @@ def _operations(rng: random.Random) -> list[Callable[[Any, list[int]], Any]]:
             s.records_clear(kind)
 
     return [config, availability, cache, start, update, sample, deliver, attempt, give_up,
-            forget, kv, record, record]  # fmt: skip
+            forget, counter, kv, record, record]  # fmt: skip
 
 
 def _memory(tmp_path: Path) -> Any:
@@ -143,8 +158,9 @@ def test_the_store_answers_like_the_file(seed: int, make: Any, tmp_path: Path) -
         assert _readout(stores[0]) == _readout(stores[1]), f"step {step}"
 
 
-def test_counters_count_from_one_per_name() -> None:
-    store = MemoryStore()
+@pytest.mark.parametrize("make", [_memory, _fleet_share], ids=["memory", "fleet-share"])
+def test_counters_count_from_one_per_name(make: Any, tmp_path: Path) -> None:
+    store = make(tmp_path)
     assert [store.next_counter("a") for _ in range(3)] == [1, 2, 3]
     assert store.next_counter("b") == 1
 
@@ -160,8 +176,9 @@ def test_payloads_come_back_as_copies() -> None:
     assert store.outbox_pending()[0].payload == {"meterValue": [{"v": 1}]}
 
 
-def test_an_unknown_field_is_refused_as_by_the_file() -> None:
-    for store in (StationStore(None), MemoryStore()):
+@pytest.mark.parametrize("make", [_memory, _fleet_share], ids=["memory", "fleet-share"])
+def test_an_unknown_field_is_refused_as_by_the_file(make: Any, tmp_path: Path) -> None:
+    for store in (StationStore(None), make(tmp_path)):
         with pytest.raises(ValueError, match="not updatable"):
             store.tx_update(1, connector_id=2)
 

@@ -116,7 +116,11 @@ async def remote_start_latency(http: aiohttp.ClientSession, csms_api: str, n: in
     }
 
 
-async def run_size(n: int, state: str | None) -> dict[str, Any]:
+async def run_size(
+    n: int, state: str | None, profile: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One fleet of n stations; with `profile` (a SetChargingProfile.req payload), every station
+    gets it once all are Accepted, before the warm-up."""
     csms, addresses = await spawn(
         "-m", "ocpp_station.csms.minimal", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0",
         "--heartbeat-interval", "300",
@@ -139,6 +143,9 @@ async def run_size(n: int, state: str | None) -> dict[str, Any]:
                 break
             await asyncio.sleep(0.2)
         result["connect_s"] = time.monotonic() - started
+        if profile is not None:
+            async with http.post(f"{csms_api}/charging-profile-all", json=profile) as response:
+                result["profile_statuses"] = (await response.json(content_type=None))["statuses"]
         await asyncio.sleep(WARMUP)
         cpu0, t0 = proc_cpu(fleet.pid), time.monotonic()
         s0 = await get(http, f"{api}/api/fleet")

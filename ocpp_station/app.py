@@ -39,6 +39,7 @@ class StationApp:
             password=args.password,
             config=list(args.config),
             fixed_cable=not args.socket,
+            ac=args.ac,
             seed=args.seed,
             hardware=args.hardware,
             transport=args.transport,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ocpp_station.hardware.interfaces import AcSupply
+
 
 class UsageError(Exception):
     """Bad arguments found after parsing (a file that will not load, a port in use): the
@@ -33,6 +35,23 @@ def positive_number(text: str) -> float:
     if not value > 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
+
+
+AC_DEFAULT = "3x32"
+
+
+def ac_supply(text: str) -> AcSupply:
+    """PHASESxAMPS[@VOLTS] (3x32, 1x32@230) as an argparse type: an AC charger's supply."""
+    spec, at, volts = text.partition("@")
+    phases, x, amps = spec.lower().partition("x")
+    try:
+        if not x or (at and not volts):
+            raise ValueError("incomplete")
+        return AcSupply(int(phases), float(amps), float(volts) if at else 230.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected PHASESxAMPS[@VOLTS] with 1 or 3 phases (e.g. 3x32, 1x32@230), got {text!r}"
+        ) from None
 
 
 def format_address(address: tuple[str, int]) -> str:

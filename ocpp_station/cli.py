@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from ocpp_station import __version__
-from ocpp_station.argtypes import UsageError, host_port
+from ocpp_station.argtypes import AC_DEFAULT, UsageError, ac_supply, host_port
 from ocpp_station.conformance import cli as conformance_cli
 from ocpp_station.csms import cli as csms_cli
 from ocpp_station.csms.minimal import cli as minimal_cli
@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--firmware")
     run.add_argument(
         "--socket", action="store_true", help="socket outlets with a lock instead of fixed cables"
+    )
+    run.add_argument(
+        "--ac",
+        nargs="?",
+        const=ac_supply(AC_DEFAULT),
+        type=ac_supply,
+        metavar="PHASESxAMPS[@VOLTS]",
+        help=f"simulate an AC charger instead of the DC one (default {AC_DEFAULT} at 230 V)",
     )
     run.add_argument("--seed", type=int, help="seed of the simulator's randomness")
     run.add_argument(

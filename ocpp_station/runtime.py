@@ -23,7 +23,7 @@ from ocpp_station import profiles
 from ocpp_station.clock import Clock, LoopClock
 from ocpp_station.file_transfer import UrlFileTransfer
 from ocpp_station.hardware.firmware import SimulatedInstaller
-from ocpp_station.hardware.interfaces import Hardware, HasFirmwareInstaller
+from ocpp_station.hardware.interfaces import AcSupply, Hardware, HasFirmwareInstaller
 from ocpp_station.hardware.simulator import Simulator
 from ocpp_station.rpc.endpoint import RpcEndpoint
 from ocpp_station.station.boot_info import BootInfo
@@ -67,6 +67,8 @@ class StationOptions:
     serial: str | None = DEFAULT_SERIAL
     firmware: str | None = DEFAULT_FIRMWARE
     fixed_cable: bool = True
+    # An AC charger's supply; None simulates the reference DC charger.
+    ac: AcSupply | None = None
     seed: int | None = None
     # "package.module:factory" of real hardware drivers; None runs the simulator.
     hardware: str | None = None
@@ -357,4 +359,5 @@ def make_hardware(options: StationOptions, clock: Clock) -> Hardware:
         fixed_cable=options.fixed_cable,
         has_lock=not options.fixed_cable,
         seed=options.seed,
+        supply=options.ac,
     )

@@ -27,6 +27,29 @@ class MeterReading:
     temperature_c: float  # Temperature (connector/cable)
     current_offered_a: float  # Current.Offered
     power_offered_w: float  # Power.Offered
+    # 0 for DC; on AC the phases drawn from, each carrying current_a at voltage_v (phase to
+    # neutral): MeterValues then report Current.Import, Current.Offered and Voltage per phase.
+    phases: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AcSupply:
+    """An AC charger's supply: `phases` of `max_current_a` each at `voltage_v` phase to
+    neutral (three phases x 32 A at 230 V is 22 kW)."""
+
+    phases: int = 3
+    max_current_a: float = 32.0
+    voltage_v: float = 230.0
+
+    def __post_init__(self) -> None:
+        if self.phases not in (1, 3):
+            raise ValueError(f"an AC supply has 1 or 3 phases, not {self.phases}")
+        if not self.max_current_a > 0 or not self.voltage_v > 0:
+            raise ValueError("an AC supply needs a positive current and voltage")
+
+    @property
+    def max_power_w(self) -> float:
+        return self.phases * self.max_current_a * self.voltage_v
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Any, Final
 from ocpp.v16.enums import ChargePointErrorCode, Measurand
 
 from ocpp_station.clock import Clock, Timer
-from ocpp_station.hardware.interfaces import HardwareListener, MeterReading, Rating
+from ocpp_station.hardware.interfaces import AcSupply, HardwareListener, MeterReading, Rating
 from ocpp_station.hardware.simulator_ev import ChargeSegment, EvProfile, pick_ev, unit_random
 
 SNAPSHOT_VERSION: Final = 1
@@ -171,8 +171,23 @@ class SimConnector:
     def read_meter(self) -> MeterReading:
         energy, soc, power = self._now_state()
         ev = self._ev
-        voltage = ev.voltage_v(soc) if ev is not None else 0.0
         offered = self.power_offered_w()
+        supply = self._sim.supply
+        if supply is not None:
+            # AC: the grid's voltage on each phase, the current shared by the phases.
+            per_phase = supply.voltage_v * supply.phases
+            return MeterReading(
+                energy_wh=energy,
+                power_w=power,
+                current_a=power / per_phase,
+                voltage_v=supply.voltage_v,
+                soc_percent=soc * 100.0 if ev is not None else None,
+                temperature_c=AMBIENT_C + TEMPERATURE_RISE_C_PER_KW * power / 1000.0,
+                current_offered_a=offered / per_phase,
+                power_offered_w=offered,
+                phases=supply.phases,
+            )
+        voltage = ev.voltage_v(soc) if ev is not None else 0.0
         return MeterReading(
             energy_wh=energy,
             power_w=power,
@@ -383,7 +398,8 @@ def initial_register_wh(seed: int, connector_id: int) -> float:
 
 
 class Simulator:
-    """Simulated hardware of a DC charging station, implementing `Hardware`."""
+    """Simulated hardware of a DC (or, with an AcSupply, AC) charging station, implementing
+    `Hardware`."""
 
     measurands: frozenset[str] = MEASURANDS
 
@@ -397,7 +413,10 @@ class Simulator:
         max_power_w: float = 50_000.0,
         seed: int | None = None,
         ev: EvProfile | None = None,
+        supply: AcSupply | None = None,
     ) -> None:
+        """A DC charger of `max_power_w` per connector, or, with `supply`, an AC charger whose
+        connectors each get that supply (its power replaces max_power_w)."""
         if isinstance(connectors, bool) or not isinstance(connectors, int) or connectors < 1:
             raise ValueError(f"connectors must be a positive integer, got {connectors!r}")
         if fixed_cable and has_lock:
@@ -407,8 +426,13 @@ class Simulator:
         self.clock = clock
         self.fixed_cable = fixed_cable
         self.has_lock = has_lock
-        self.max_power_w = float(max_power_w)
-        self.rating = Rating(self.max_power_w, 0, DC_NOMINAL_V)
+        self.supply = supply
+        if supply is None:
+            self.max_power_w = float(max_power_w)
+            self.rating = Rating(self.max_power_w, 0, DC_NOMINAL_V)
+        else:
+            self.max_power_w = supply.max_power_w
+            self.rating = Rating(self.max_power_w, supply.phases, supply.voltage_v)
         self.seed = seed if seed is not None else secrets.randbits(63)
         self.ev = ev
         self._listener: HardwareListener | None = None

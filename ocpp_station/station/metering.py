@@ -59,6 +59,14 @@ def _value(measurand: str, reading: MeterReading, interval_wh: float) -> tuple[s
     return None
 
 
+# On AC, what each phase carries (§7.30 Phase): currents on L1..L3, voltages phase to neutral.
+PER_PHASE = {
+    "Current.Import": ("L1", "L2", "L3"),
+    "Current.Offered": ("L1", "L2", "L3"),
+    "Voltage": ("L1-N", "L2-N", "L3-N"),
+}
+
+
 def sampled_values(
     reading: MeterReading, measurands: list[str], context: str, interval_wh: float = 0.0
 ) -> list[dict[str, Any]]:
@@ -78,7 +86,11 @@ def sampled_values(
             entry["location"] = "EV"
         else:
             entry["location"] = "Outlet"
-        values.append(entry)
+        phases = PER_PHASE.get(measurand)
+        if reading.phases and phases is not None:
+            values.extend({**entry, "phase": phase} for phase in phases[: reading.phases])
+        else:
+            values.append(entry)
     return values
 
 
@@ -407,4 +419,5 @@ def _add(a: MeterReading, b: MeterReading) -> MeterReading:
         temperature_c=max(a.temperature_c, b.temperature_c),
         current_offered_a=a.current_offered_a + b.current_offered_a,
         power_offered_w=a.power_offered_w + b.power_offered_w,
+        phases=max(a.phases, b.phases),
     )

@@ -10,7 +10,7 @@ import pytest
 from ocpp_station import profiles
 from ocpp_station.conformance.case import Case, Verdict, load_library
 from ocpp_station.rpc.actions import CORE
-from tests.integration.test_conformance_core import passes_on_its_variant
+from tests.integration.test_conformance_core import explain, passes_on_its_variant, run_own
 
 OPTIONAL = [p for p in profiles.names() if p != CORE]
 CASES = load_library().select(profiles=OPTIONAL)
@@ -27,3 +27,20 @@ async def test_profile_case_passes_against_our_station(case: Case, tmp_path: Pat
         return
     [row] = [f for f in results.functionalities() if f.profile == case.profile]
     assert row.verdict is Verdict.PASS
+
+
+SMART_CHARGING = [c for c in CASES if c.profile == "SmartCharging"]
+
+
+@pytest.mark.parametrize("supply", ["3x32", "1x32"])
+async def test_the_smart_charging_cases_pass_on_the_ac_variants(
+    supply: str, tmp_path: Path
+) -> None:
+    """The AC charger limits amps per phase: the module 23 cases (limits in A, the measured
+    Current.Import per phase) pass on three phases and on one."""
+    results = await run_own(SMART_CHARGING, ("--ac", supply), tmp_path)
+    verdicts = {c.id: c.verdict for c in results.cases}
+    assert verdicts == dict.fromkeys(verdicts, Verdict.PASS), [
+        explain(c, tmp_path) for c in results.cases if c.verdict is not Verdict.PASS
+    ]
+    assert len(verdicts) == 10

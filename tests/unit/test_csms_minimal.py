@@ -432,6 +432,30 @@ async def test_remote_stop_all_stops_every_open_transaction(running: Running) ->
         await station.close()
 
 
+async def test_a_charging_profile_goes_to_every_connected_station(running: Running) -> None:
+    """A load test's profile on every station: each gets the same SetChargingProfile, and the
+    answers are counted by status."""
+    stations = [await running.station(f"CP-{i}") for i in (1, 2)]
+    profile = {"chargingProfileId": 1, "stackLevel": 0}
+    body = {"connectorId": 0, "csChargingProfiles": profile, "timeout": WAIT}
+    try:
+        request = asyncio.create_task(running.post("/charging-profile-all", body))
+        for station, answer in zip(stations, ("Accepted", "Rejected"), strict=True):
+            call = await station.next_call()
+            assert call[2:] == [
+                "SetChargingProfile",
+                {"connectorId": 0, "csChargingProfiles": profile},
+            ]
+            await station.reply(call[1], {"status": answer})
+        result = await request
+        assert result == (200, {"count": 2, "statuses": {"Accepted": 1, "Rejected": 1}})
+        status, report = await running.post("/charging-profile-all", {"connectorId": -1})
+        assert status == 400 and "connectorId >= 0" in report["error"]
+    finally:
+        for station in stations:
+            await station.close()
+
+
 # ---------------------------------------------------------------------------------- the command
 
 

@@ -6,6 +6,7 @@
 | `GET /stations/{id}` | one station's ledger; 404 for a station never seen |
 | `POST /remote-start` | body `{"count", "connectorId"?, "idTag", "timeout"?}` (below) |
 | `POST /remote-stop-all` | body `{"timeout"?}`: RemoteStopTransaction for every open transaction |
+| `POST /charging-profile-all` | body `{"connectorId", "csChargingProfiles", "timeout"?}` (below) |
 
 `/stats`: `{"transport", "connected", "connections", "booted", "messages" (inbound CALLs per
 action), "messagesTotal", "answers", "malformed", "callErrors", "started", "open", "stopped",
@@ -17,7 +18,10 @@ after the other (each waits for the previous answer), and answers `{"count", "an
 "p50Ms", "p99Ms", "maxMs", "statuses"}`: latencies of the answers that came, `statuses`
 counting each answer's status (or `CallError:<code>`, `Timeout`, `Disconnected`). `timeout` is
 the wait per station in seconds (default 30, at most 300). 409 when fewer than `count`
-stations are connected. Every error body is `{"error": "<one sentence>"}`.
+stations are connected. `/charging-profile-all` sends SetChargingProfile to every connected
+station at once (a load test's profile on every station; the payload is not checked here: a
+station answers a bad one with a CALLERROR). It and `/remote-stop-all` answer `{"count",
+"statuses"}`. Every error body is `{"error": "<one sentence>"}`.
 """
 
 from __future__ import annotations
@@ -121,6 +125,7 @@ class MinimalApi(HttpServer):
                 web.get("/stations/{identity}", _errors(self._station)),
                 web.post("/remote-start", _errors(self._remote_start)),
                 web.post("/remote-stop-all", _errors(self._remote_stop_all)),
+                web.post("/charging-profile-all", _errors(self._charging_profile_all)),
             ]
         )
 
@@ -196,6 +201,21 @@ class MinimalApi(HttpServer):
                 self._call(identity, "RemoteStopTransaction", {"transactionId": tx}, timeout)
                 for identity, tx in targets
             )
+        )
+        statuses = Counter(status for status, _ in results)
+        return _json({"count": len(targets), "statuses": dict(statuses)})
+
+    async def _charging_profile_all(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        timeout = _timeout(body)
+        connector_id = body.get("connectorId")
+        profile = body.get("csChargingProfiles")
+        if type(connector_id) is not int or connector_id < 0 or not isinstance(profile, dict):
+            raise _Refused(400, "the body needs a connectorId >= 0 and csChargingProfiles")
+        payload = {"connectorId": connector_id, "csChargingProfiles": profile}
+        targets = list(self.core.links)
+        results = await asyncio.gather(
+            *(self._call(identity, "SetChargingProfile", payload, timeout) for identity in targets)
         )
         statuses = Counter(status for status, _ in results)
         return _json({"count": len(targets), "statuses": dict(statuses)})

@@ -100,100 +100,80 @@ def _limit(
     return electrical.convert(period.limit, profile.unit, period.phases, unit)
 
 
-class _Selection:
-    """The profiles that can matter to one connector, sorted out once per call."""
+class Book:
+    """Profiles sorted out once for the questions below: the ChargePointMaxProfiles, and per
+    connector its groups in order of precedence. Immutable: a station makes a new one when its
+    profiles change."""
 
-    __slots__ = ("cp_max", "facts", "groups")
+    __slots__ = ("_groups", "cp_max", "profiles")
 
-    def __init__(
-        self, profiles: Sequence[ChargingProfile], connector_id: int, facts: Facts
-    ) -> None:
-        self.facts = facts.connectors[connector_id]
-        self.cp_max = [p for p in profiles if p.purpose == CHARGE_POINT_MAX]
-        defaults = [p for p in profiles if p.purpose == TX_DEFAULT]
-        # In order of precedence: the transaction's own, the connector's default, connector
-        # 0's default (§3.13.1).
-        self.groups = [
-            group
-            for group in (
-                [p for p in profiles if p.purpose == TX and p.connector_id == connector_id],
+    def __init__(self, profiles: Sequence[ChargingProfile]) -> None:
+        self.profiles = tuple(profiles)
+        self.cp_max = [p for p in self.profiles if p.purpose == CHARGE_POINT_MAX]
+        self._groups: dict[int, list[list[ChargingProfile]]] = {}
+
+    def groups(self, connector_id: int) -> list[list[ChargingProfile]]:
+        """§3.13.1, in order of precedence: the transaction's own profiles, the connector's
+        defaults, connector 0's defaults; the empty ones left out."""
+        found = self._groups.get(connector_id)
+        if found is None:
+            defaults = [p for p in self.profiles if p.purpose == TX_DEFAULT]
+            candidates = (
+                [p for p in self.profiles if p.purpose == TX and p.connector_id == connector_id],
                 [p for p in defaults if p.connector_id == connector_id],
                 [p for p in defaults if p.connector_id == 0],
             )
-            if group
-        ]
-
-    def limit(self, t: int, window_start: int, unit: str, *, with_cp_max: bool) -> float:
-        electrical = self.facts.electrical
-        origin = self.facts.tx_start if self.facts.tx_start is not None else window_start
-        limit = electrical.rated(unit)
-        for group in self.groups:
-            own = _limit(group, t, origin, electrical, unit)
-            if own is not None:
-                limit = min(limit, own)
-                break
-        if with_cp_max:
-            # A ChargePointMaxProfile in the connector's own terms: no connector can draw
-            # more than the whole station may.
-            cap = _limit(self.cp_max, t, window_start, electrical, unit)
-            if cap is not None:
-                limit = min(limit, cap)
-        return limit
+            found = self._groups[connector_id] = [g for g in candidates if g]
+        return found
 
 
-def _selections(profiles: Sequence[ChargingProfile], facts: Facts) -> list[_Selection]:
-    return [_Selection(profiles, c, facts) for c in sorted(facts.connectors)]
+def _own(
+    book: Book, connector_id: int, facts: ConnectorFacts, t: int, window_start: int, unit: str
+) -> float | None:
+    """What the connector's transaction profiles allow at t, or None where none says."""
+    origin = facts.tx_start if facts.tx_start is not None else window_start
+    for group in book.groups(connector_id):
+        own = _limit(group, t, origin, facts.electrical, unit)
+        if own is not None:
+            return own
+    return None
 
 
-def _station_limit(
-    sels: Sequence[_Selection],
-    cp_max: Sequence[ChargingProfile],
-    t: int,
-    window_start: int,
-    facts: Facts,
-    unit: str,
+def _connector_limit(
+    book: Book, connector_id: int, facts: Facts, t: int, window_start: int, unit: str
 ) -> float:
+    """A connector's composite at t: its rating, its profiles and the ChargePointMaxProfile
+    in the connector's own terms (no connector can draw more than the whole station may)."""
+    mine = facts.connectors[connector_id]
+    limit = mine.electrical.rated(unit)
+    own = _own(book, connector_id, mine, t, window_start, unit)
+    if own is not None:
+        limit = min(limit, own)
+    cap = _limit(book.cp_max, t, window_start, mine.electrical, unit)
+    return limit if cap is None else min(limit, cap)
+
+
+def _station_limit(book: Book, facts: Facts, t: int, window_start: int, unit: str) -> float:
     """Connector 0: the sum of the connectors' limits, capped by the ChargePointMaxProfile
     ([E] 3.30)."""
     station = facts.station
     total = 0.0
-    for s in sels:
-        own = s.limit(t, window_start, WATTS, with_cp_max=False)
-        total += own if unit == WATTS else station.convert(own, WATTS, None, AMPS)
-    cap = _limit(cp_max, t, window_start, station, unit)
+    for connector_id, mine in facts.connectors.items():
+        own = _own(book, connector_id, mine, t, window_start, WATTS)
+        watts = (
+            mine.electrical.max_power_w if own is None else min(own, mine.electrical.max_power_w)
+        )
+        total += watts if unit == WATTS else station.convert(watts, WATTS, None, AMPS)
+    cap = _limit(book.cp_max, t, window_start, station, unit)
     return total if cap is None else min(total, cap)
 
 
-def connector_limit(
-    profiles: Sequence[ChargingProfile],
-    connector_id: int,
-    t: int,
-    facts: Facts,
-    unit: str = WATTS,
-    *,
-    with_cp_max: bool = True,
-) -> float:
-    """The limit of connector `connector_id` (0: the station) at t, in `unit`."""
-    if connector_id == 0:
-        cp_max = [p for p in profiles if p.purpose == CHARGE_POINT_MAX]
-        return _station_limit(_selections(profiles, facts), cp_max, t, t, facts, unit)
-    sel = _Selection(profiles, connector_id, facts)
-    return sel.limit(t, t, unit, with_cp_max=with_cp_max)
-
-
-def in_force(
-    profiles: Sequence[ChargingProfile], connector_id: int, t: int, facts: Facts
-) -> float | None:
+def in_force(book: Book, connector_id: int, t: int, facts: Facts) -> float | None:
     """What the transaction profiles of connector `connector_id` (> 0) allow at t in W,
     capped by its rating; None when none of them says anything then."""
-    sel = _Selection(profiles, connector_id, facts)
-    electrical = sel.facts.electrical
-    origin = sel.facts.tx_start if sel.facts.tx_start is not None else t
-    for group in sel.groups:
-        own = _limit(group, t, origin, electrical, WATTS)
-        if own is not None:
-            return min(own, electrical.max_power_w)
-    return None
+    mine = facts.connectors[connector_id]
+    own = _own(book, connector_id, mine, t, t, WATTS)
+    return None if own is None else min(own, mine.electrical.max_power_w)
 
 
 def share(wants: Mapping[int, float], budget: float | None) -> dict[int, float]:
@@ -216,23 +196,19 @@ def share(wants: Mapping[int, float], budget: float | None) -> dict[int, float]:
     return out
 
 
-def cp_max_limit(
-    profiles: Sequence[ChargingProfile], t: int, facts: Facts, unit: str = WATTS
-) -> float | None:
+def cp_max_limit(book: Book, t: int, facts: Facts, unit: str = WATTS) -> float | None:
     """The prevailing ChargePointMaxProfile's limit at t, or None when none says anything."""
-    cp_max = [p for p in profiles if p.purpose == CHARGE_POINT_MAX]
-    return _limit(cp_max, t, t, facts.station, unit)
+    return _limit(book.cp_max, t, t, facts.station, unit)
 
 
 def _relative_origins(facts: Facts, connector_id: int, start: int) -> set[int]:
     """Where Relative profiles start from: each running transaction's start (connector 0
-    adds every connector's), else the window's start."""
+    adds every connector's), and the window's start."""
     if connector_id == 0:
         chosen = [f.tx_start for f in facts.connectors.values()]
     else:
         chosen = [facts.connectors[connector_id].tx_start]
-    found = {t for t in chosen if t is not None}
-    return found or {start}
+    return {t for t in chosen if t is not None} | {start}
 
 
 def composite(
@@ -247,42 +223,32 @@ def composite(
     `unit` ("A" or "W"), limits to one decimal place, equal neighbours merged. Never empty:
     a duration of 0 still gives the limit in force at start (libocpp #1169)."""
     end = start + max(duration, 0)
-    instants = {start} | _changes(
-        profiles, start, end, _relative_origins(facts, connector_id, start)
-    )
-    cp_max = [p for p in profiles if p.purpose == CHARGE_POINT_MAX]
-    if connector_id == 0:
-        sels = _selections(profiles, facts)
-
-        def limit(t: int) -> float:
-            return _station_limit(sels, cp_max, t, start, facts, unit)
-    else:
-        sel = _Selection(profiles, connector_id, facts)
-
-        def limit(t: int) -> float:
-            return sel.limit(t, start, unit, with_cp_max=True)
-
+    book = Book(profiles)
+    instants = {start}
+    relative = _relative_origins(facts, connector_id, start)
+    for p in book.profiles:
+        for origin in relative if p.kind == RELATIVE else (start,):
+            instants |= p.changes(start, end, origin)
     periods: list[Period] = []
     for t in sorted(instants):
-        value = round(limit(t), 1)
+        if connector_id == 0:
+            value = _station_limit(book, facts, t, start, unit)
+        else:
+            value = _connector_limit(book, connector_id, facts, t, start, unit)
+        value = round(value, 1)
         if periods and periods[-1].limit == value:
             continue
         periods.append(Period(t - start, value))
     return periods
 
 
-def _changes(profiles: Sequence[ChargingProfile], lo: int, hi: int, relative: set[int]) -> set[int]:
-    instants: set[int] = set()
-    for p in profiles:
-        for origin in (relative | {lo}) if p.kind == RELATIVE else (lo,):
-            instants |= p.changes(lo, hi, origin)
-    return instants
-
-
-def next_change(
-    profiles: Sequence[ChargingProfile], now: int, facts: Facts, horizon: int
-) -> int | None:
-    """The first instant after now, within horizon seconds, at which a limit may change;
-    None when none does."""
-    found = _changes(profiles, now, now + horizon, _relative_origins(facts, 0, now))
+def next_change(book: Book, now: int, facts: Facts) -> int | None:
+    """The first instant after now at which a limit may change; None when none ever does."""
+    relative = _relative_origins(facts, 0, now)
+    found = [
+        t
+        for p in book.profiles
+        for origin in (relative if p.kind == RELATIVE else (now,))
+        if (t := p.next_after(now, origin)) is not None
+    ]
     return min(found) if found else None

@@ -8,6 +8,7 @@ seconds (§7.14 startPeriod is an integer), so nothing finer can show.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
@@ -71,6 +72,7 @@ class ChargingProfile:
     min_rate: float | None
     received: int
     raw: dict[str, Any] = field(compare=False, repr=False)
+    starts: tuple[int, ...] = field(default=(), compare=False, repr=False)  # of the periods
 
     @classmethod
     def from_request(
@@ -125,6 +127,7 @@ class ChargingProfile:
             min_rate=schedule.get("minChargingRate"),
             received=received,
             raw=payload,
+            starts=tuple(p.start for p in periods),
         )
 
     def record(self) -> dict[str, Any]:
@@ -134,15 +137,6 @@ class ChargingProfile:
     @classmethod
     def from_record(cls, value: dict[str, Any]) -> ChargingProfile:
         return cls.from_request(int(value["connectorId"]), value["profile"], int(value["received"]))
-
-    def with_transaction(self, transaction_id: int | None) -> ChargingProfile:
-        """The TxProfile of a RemoteStartTransaction, bound to the transaction it started."""
-        raw = dict(self.raw)
-        if transaction_id is None:
-            raw.pop("transactionId", None)
-        else:
-            raw["transactionId"] = transaction_id
-        return ChargingProfile.from_request(self.connector_id, raw, self.received)
 
     # -- what the schedule says when -----------------------------------------------------------
     @property
@@ -175,13 +169,32 @@ class ChargingProfile:
         if self.duration is not None and offset >= self.duration:
             return None
         # A recurrence cuts what runs past it (§5.16.2: "the remainder periods SHALL not be
-        # executed"); origin() already keeps offset below the recurrence.
-        found = self.periods[0]
-        for p in self.periods:
-            if p.start > offset:
-                break
-            found = p
-        return found
+        # executed"); origin() already keeps offset below the recurrence. The first period
+        # starts at 0 (from_request), so one always covers offset >= 0.
+        return self.periods[bisect_right(self.starts, offset) - 1]
+
+    def next_after(self, t: int, relative_origin: int) -> int | None:
+        """The first instant after t at which period_at may change (the least of changes(t,
+        ...)), found without listing them: None when it never does."""
+        found: list[int] = []
+        if self.valid_from > t:
+            found.append(self.valid_from)
+        if self.valid_to is not None and self.valid_to > t:
+            found.append(self.valid_to)
+        origin = relative_origin if self.kind == RELATIVE else self.anchor
+        if self.recurrency is not None and t >= origin:
+            every = RECURRENCE[self.recurrency]
+            origin += (t - origin) // every * every
+            found.append(origin + every)
+        if t < origin:
+            found.append(origin)
+        else:
+            following = bisect_right(self.starts, t - origin)
+            if following < len(self.starts):
+                found.append(origin + self.starts[following])
+            if self.duration is not None and origin + self.duration > t:
+                found.append(origin + self.duration)
+        return min(found) if found else None
 
     def changes(self, lo: int, hi: int, relative_origin: int) -> set[int]:
         """Every instant in (lo, hi) at which period_at may change."""

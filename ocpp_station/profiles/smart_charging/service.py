@@ -26,6 +26,7 @@ from ocpp_station import timefmt
 from ocpp_station.clock import Timer
 from ocpp_station.hardware.interfaces import MeterReading
 from ocpp_station.profiles.smart_charging.composite import (
+    Book,
     ConnectorFacts,
     Electrical,
     Facts,
@@ -56,17 +57,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("ocpp_station.station")
 
 KIND = "charging_profile"
-HORIZON = 86_400
-"""How far ahead the next boundary is looked for; with none in it, the limit is looked at again
-then (a weekly recurrence, a validFrom next month)."""
 UNITS = {"Current": AMPS, "Power": WATTS}  # ChargingScheduleAllowedChargingRateUnit ([E] 3.88)
+VOLTAGE_DRIFT = 0.01
+"""A limit in amps follows the EV's voltage once its watts moved by more than this share: 1 %
+is about 4 V on a 400 V pack, minutes of charging."""
 PENDING_MAX = 16
 """RemoteStart profiles waiting for their session: a bound, since a remote start whose driver
 never comes leaves one behind."""
 
 
 class SmartCharging(Service):
-    __slots__ = ("_limits", "_pending", "_profiles", "_timer", "ctx", "records")
+    __slots__ = ("_booked", "_limits", "_pending", "_profiles", "_timer", "ctx", "records")
 
     def __init__(self, ctx: StationContext, records: RecordStore) -> None:
         self.ctx = ctx
@@ -78,6 +79,7 @@ class SmartCharging(Service):
             except (KeyError, TypeError, ValueError) as exc:
                 log.error("charging profile %s in the store is unreadable, dropped: %s", key, exc)
                 records.record_delete(KIND, key)
+        self._booked: Book | None = None  # the profiles sorted out; None once they changed
         # Connector -> the limit in force (W), None where no profile limits it.
         self._limits: dict[int, float | None] = {}
         self._timer: Timer | None = None
@@ -92,6 +94,13 @@ class SmartCharging(Service):
     @property
     def profiles(self) -> list[ChargingProfile]:
         return sorted(self._profiles.values(), key=lambda p: p.profile_id)
+
+    @property
+    def _book(self) -> Book:
+        book = self._booked
+        if book is None:
+            book = self._booked = Book(self.profiles)
+        return book
 
     def limit_w(self, connector_id: int) -> float | None:
         """The limit in force on a connector (W), None when no profile limits it."""
@@ -119,7 +128,7 @@ class SmartCharging(Service):
 
     def snapshot(self, view: Payload) -> None:
         now = seconds(self.ctx.clock.now())
-        view["connectors"][0]["limitW"] = cp_max_limit(self.profiles, now, self._facts())
+        view["connectors"][0]["limitW"] = cp_max_limit(self._book, now, self._facts())
 
     def snapshot_connector(self, c: Connector, entry: Payload) -> None:
         entry["limitW"] = self._limits.get(c.connector_id)
@@ -272,6 +281,7 @@ class SmartCharging(Service):
                 del self._profiles[old.profile_id]
             self.records.record_put(KIND, str(profile.profile_id), profile.record())
             self._profiles[profile.profile_id] = profile
+        self._booked = None
         return replaced
 
     def _install(self, profile: ChargingProfile) -> None:
@@ -297,6 +307,7 @@ class SmartCharging(Service):
             for p in gone:
                 self.records.record_delete(KIND, str(p.profile_id))
                 self._profiles.pop(p.profile_id, None)
+        self._booked = None
         for p in gone:
             log.info("charging profile %d removed: %s", p.profile_id, why)
 
@@ -327,18 +338,20 @@ class SmartCharging(Service):
             total += rating.max_power_w
         return Facts(connectors, Electrical(station_v or 1.0, station_phases, total))
 
-    def apply(self, starting: Transaction | None = None) -> None:
-        """Set each connector's limit in force now, and wait for the next boundary."""
+    def apply(self, starting: Transaction | None = None, *, drift: float = 0.0) -> None:
+        """Set each connector's limit in force now, and wait for the next boundary. `drift`:
+        a relative change of a limit this small is left alone (the EV's voltage moving an
+        amps limit's watts by a hair is not worth a new charge plan)."""
         self._cancel_timer()
-        profiles = self.profiles
         ctx = self.ctx
-        if not profiles and not any(v is not None for v in self._limits.values()):
+        if not self._profiles and not any(v is not None for v in self._limits.values()):
             self._limits.clear()
             return
         now = seconds(ctx.clock.now())
         facts = self._facts(starting)
-        own = {cid: in_force(profiles, cid, now, facts) for cid in facts.connectors}
-        cap = cp_max_limit(profiles, now, facts)
+        book = self._book
+        own = {cid: in_force(book, cid, now, facts) for cid in facts.connectors}
+        cap = cp_max_limit(book, now, facts)
         charging = [cid for cid, f in facts.connectors.items() if f.tx_start is not None]
         wants: dict[int, float] = {}
         for cid in charging:
@@ -356,7 +369,7 @@ class SmartCharging(Service):
             if limit is not None:
                 limit = round(limit, 1)
             old = self._limits.get(cid)
-            if limit == old:
+            if limit == old or (drift and limit and old and abs(limit - old) <= drift * old):
                 continue
             self._limits[cid] = limit
             ctx.hw(cid).set_power_limit(limit)
@@ -365,9 +378,9 @@ class SmartCharging(Service):
             )
             if (old == 0) != (limit == 0) and (starting is None or starting.connector_id != cid):
                 ctx.status.update(c)  # SuspendedEVSE comes or goes with a limit of 0
-        if profiles:
-            nxt = next_change(profiles, now, facts, HORIZON)
-            at = nxt if nxt is not None else now + HORIZON
+        at = next_change(book, now, facts)
+        if at is not None:
+            # A hair after the boundary: the whole second it starts is then past.
             delay = max(0.0, at - ctx.clock.now().timestamp()) + 0.01
             self._timer = ctx.clock.call_later(delay, self._boundary)
 
@@ -412,4 +425,5 @@ class SmartCharging(Service):
 
     def _sampled(self, c: Connector, reading: MeterReading) -> None:
         if any(p.unit == AMPS for p in self._profiles.values()):
-            self.apply()  # the EV's voltage moved: the same amps are other watts
+            # The EV's voltage moved: the same amps are other watts.
+            self.apply(drift=VOLTAGE_DRIFT)

@@ -12,10 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ocpp_station.profiles.smart_charging.composite import (
+    Book,
     ConnectorFacts,
     Electrical,
     Facts,
     composite,
+    next_change,
     share,
 )
 from ocpp_station.profiles.smart_charging.model import ChargingProfile, Refused
@@ -325,3 +327,23 @@ def test_the_composite_equals_a_second_by_second_evaluation(
         [s.built() for s in specs_], connector_id, start, duration, "A", facts(tx_start)
     )
     assert pairs(got) == brute_force(specs_, connector_id, start, duration, tx_start)
+
+
+@settings(max_examples=300, deadline=None)
+@given(specs(), st.integers(-400, 800), st.none() | st.integers(-400, 0))
+def test_the_next_change_is_the_first_of_all_changes(
+    specs_: list[Spec], offset: int, tx: int | None
+) -> None:
+    """next_change finds, without listing them, the first instant after now at which any
+    profile may change: the least of every profile's changes over the next days."""
+    now = T0 + offset
+    tx_start = None if tx is None else now + tx
+    built = [s.built() for s in specs_]
+    origins = {now} | ({tx_start} if tx_start is not None else set())
+    listed = [
+        t
+        for p in built
+        for o in (origins if p.kind == "Relative" else {now})
+        for t in p.changes(now, now + 3 * 86_400, o)
+    ]
+    assert next_change(Book(built), now, facts(tx_start)) == (min(listed) if listed else None)

@@ -14,6 +14,7 @@ import pytest
 
 from ocpp_station import timefmt
 from ocpp_station.clock import VirtualClock
+from ocpp_station.hardware import AcSupply, Simulator
 from ocpp_station.profiles.smart_charging.service import SmartCharging
 from ocpp_station.rpc.errors import PropertyConstraintViolation
 from tests.unit.harness import Harness, open_store
@@ -358,3 +359,55 @@ async def test_profiles_survive_a_restart_but_not_their_transaction(
     assert periods(await schedule(again, 1, 10)) == [(0, 6.0)]
     await again.close()
     again.store.close()
+
+
+# ---------------------------------------------------------------------------- an AC charger
+
+
+async def ac_booted(phases: int, **config: str) -> Harness:
+    clock = VirtualClock()
+    hw = Simulator(clock, 2, seed=7, supply=AcSupply(phases, 32.0, 230.0))
+    h = Harness(2, config=config or None, clock=clock, hardware=hw)
+    await h.boot()
+    h.csms.clear()
+    return h
+
+
+@pytest.mark.parametrize("phases", [3, 1])
+async def test_an_ac_charger_limits_amps_per_phase(phases: int) -> None:
+    """On AC a limit in A is per phase (W = A x 230 V x phases, [E] 3.69): the EV draws 16 A
+    on each phase in use; MeterValues carry Current.Import and Voltage per phase (§7.30)."""
+    h = await ac_booted(
+        phases,
+        MeterValuesSampledData="Current.Import,Voltage,Power.Active.Import",
+        MeterValueSampleInterval="10",
+    )
+    await charging(h)
+    assert amps(h) == pytest.approx(32.0)  # the supply's maximum without a profile
+    await put(h, 1, profile(h, 1, "TxDefaultProfile", [(0, 16)]))
+    assert amps(h) == pytest.approx(16.0)
+    assert periods(await schedule(h, 1, 60, "W")) == [(0, 16 * 230.0 * phases)]
+    h.csms.clear()
+    await h.run_for(11)
+    [sample] = h.csms.of("MeterValues")
+    values = sample["meterValue"][0]["sampledValue"]
+    currents = [v for v in values if v["measurand"] == "Current.Import"]
+    assert [v["phase"] for v in currents] == ["L1", "L2", "L3"][:phases]
+    assert [float(v["value"]) for v in currents] == [pytest.approx(16.0, abs=0.1)] * phases
+    volts = [(v["phase"], v["value"]) for v in values if v["measurand"] == "Voltage"]
+    assert volts == [(p, "230.0") for p in ("L1-N", "L2-N", "L3-N")[:phases]]
+    power = [float(v["value"]) for v in values if v["measurand"] == "Power.Active.Import"]
+    assert power == [pytest.approx(16 * 230.0 * phases, rel=1e-3)]
+    await h.close()
+
+
+async def test_fewer_phases_in_the_profile_limit_the_power_more() -> None:
+    """numberPhases 1 on a three-phase charger: 16 A on one phase is 3.68 kW; more phases than
+    in use never scale a limit up ([E] 3.34)."""
+    h = await ac_booted(3)
+    await charging(h)
+    one = profile(h, 1, "TxDefaultProfile", [(0, 16)])
+    one["chargingSchedule"]["chargingSchedulePeriod"][0]["numberPhases"] = 1
+    await put(h, 1, one)
+    assert h.hw.connector(1).read_meter().power_w == pytest.approx(3_680.0)
+    await h.close()

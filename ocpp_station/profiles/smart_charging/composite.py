@@ -164,6 +164,8 @@ def _station_limit(book: Book, facts: Facts, t: int, window_start: int, unit: st
             mine.electrical.max_power_w if own is None else min(own, mine.electrical.max_power_w)
         )
         total += watts if unit == WATTS else station.convert(watts, WATTS, None, AMPS)
+    # The station's own rating (its grid connection) may be below the sum of its connectors'.
+    total = min(total, station.rated(unit))
     cap = _limit(book.cp_max, t, window_start, station, unit)
     return total if cap is None else min(total, cap)
 

@@ -48,10 +48,8 @@ class Period:
     phases: int | None = None
 
     def json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"startPeriod": self.start, "limit": self.limit}
-        if self.phases is not None:
-            out["numberPhases"] = self.phases
-        return out
+        """A period of GetCompositeSchedule.conf (whose limits are per phase in use)."""
+        return {"startPeriod": self.start, "limit": self.limit}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +67,6 @@ class ChargingProfile:
     periods: tuple[Period, ...]
     duration: int | None
     start_schedule: int | None  # absent for an Absolute or Recurring one: when received
-    min_rate: float | None
     received: int
     raw: dict[str, Any] = field(compare=False, repr=False)
     starts: tuple[int, ...] = field(default=(), compare=False, repr=False)  # of the periods
@@ -124,7 +121,6 @@ class ChargingProfile:
             periods=periods,
             duration=duration,
             start_schedule=start,
-            min_rate=schedule.get("minChargingRate"),
             received=received,
             raw=payload,
             starts=tuple(p.start for p in periods),
@@ -209,8 +205,8 @@ class ChargingProfile:
             first = self.anchor
             if lo > first:
                 first += (lo - first) // every * every
+            # Each recurrence begins with a period at 0: its start is among the changes.
             origins = list(range(first, hi, every))
-            out.update(o + every for o in origins)
         else:
             origins = [self.anchor]
         for o in origins:

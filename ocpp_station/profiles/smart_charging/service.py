@@ -102,10 +102,6 @@ class SmartCharging(Service):
             book = self._booked = Book(self.profiles)
         return book
 
-    def limit_w(self, connector_id: int) -> float | None:
-        """The limit in force on a connector (W), None when no profile limits it."""
-        return self._limits.get(connector_id)
-
     # -- the station's moments -------------------------------------------------------------------
     def on_power_up(self, cold: bool) -> None:
         # A TxProfile whose transaction did not survive the restart goes (§3.13.1: "SHALL
@@ -201,7 +197,9 @@ class SmartCharging(Service):
         if "transactionId" in payload:
             return "a RemoteStartTransaction's chargingProfile carries no transactionId"
         try:
-            self._check_room(self._read(connector_id or 1, payload))
+            # Without a connectorId, where the session will run is not known yet: the profile
+            # is counted as one more (connector 0 holds no TxProfile it could replace).
+            self._check_room(self._read(connector_id or 0, payload))
         except Refused as exc:
             return f"its chargingProfile: {exc}"
         return None

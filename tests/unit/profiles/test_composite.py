@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,8 @@ from ocpp_station.profiles.smart_charging.composite import (
     Electrical,
     Facts,
     composite,
+    cp_max_limit,
+    in_force,
     next_change,
     share,
 )
@@ -173,13 +176,133 @@ def test_validity_bounds_the_profile() -> None:
     assert pairs(composite([p], 1, T0, 30, "A", facts())) == [(0, 125.0), (10, 6.0), (20, 125.0)]
 
 
-def test_malformed_schedules_are_refused() -> None:
-    for periods in ([(5, 6)], [(0, 6), (0, 7)], [(0, 6), (20, 7), (10, 8)], [(0, -1)]):
-        try:
-            make(1, 1, "TxDefaultProfile", periods)
-        except Refused:
-            continue
-        raise AssertionError(f"{periods} was taken")
+@pytest.mark.parametrize(
+    ("periods", "extra", "why"),
+    [
+        ([], {}, "a schedule needs at least one period"),
+        ([(5, 6)], {}, "the first startPeriod must be 0 ([E] 3.45)"),
+        ([(0, 6), (0, 7)], {}, "startPeriod must increase from period to period"),
+        ([(0, 6), (20, 7), (10, 8)], {}, "startPeriod must increase"),
+        ([(0, -1)], {}, "a limit cannot be negative"),
+        ([(0, 6)], {"phases": 4}, "numberPhases must be 1, 2 or 3"),
+        ([(0, 6)], {"kind": "Recurring"}, "a Recurring profile needs a recurrencyKind"),
+        ([(0, 6)], {"duration": -1}, "duration cannot be negative"),
+        ([(0, 6)], {"valid": (T0, T0)}, "validTo must be after validFrom"),
+    ],
+)
+def test_malformed_schedules_are_refused_saying_why(
+    periods: list[tuple[int, float]], extra: dict[str, Any], why: str
+) -> None:
+    """What the schema cannot say and §7.13/[E] 3.45 do: Refused (SetChargingProfile
+    Rejected), with the reason the log shows."""
+    with pytest.raises(Refused) as refused:
+        make(1, 1, "TxDefaultProfile", periods, **extra)
+    assert str(refused.value).startswith(why)
+
+
+def test_a_date_that_is_not_one_is_refused() -> None:
+    payload = {
+        "chargingProfileId": 1,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute",
+        "validFrom": "yesterday",
+        "chargingSchedule": {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6}],
+        },
+    }
+    with pytest.raises(Refused, match="not a date: 'yesterday'"):
+        ChargingProfile.from_request(1, payload, T0)
+
+
+def test_what_a_request_leaves_out_takes_its_default() -> None:
+    """§7.8: without validFrom valid once received; an Absolute schedule without
+    startSchedule starts then; a recurrencyKind means nothing on an Absolute profile; one
+    phase, one to three, and a duration of 0 (which says nothing) are taken."""
+    received = T0 - 10_000
+    p = make(1, 1, "TxDefaultProfile", [(0, 6), (100, 7)], start=None, recurrency="Daily")
+    assert (p.valid_from, p.start_schedule, p.recurrency) == (received, received, None)
+    assert p.period_at(received + 100, 0) == p.periods[1]
+    assert p.period_at(received + 86_400 + 10, 0) == p.periods[1]  # not repeated
+    for phases in (1, 3):
+        assert make(1, 1, "TxDefaultProfile", [(0, 6)], phases=phases).periods[0].phases == phases
+    silent = make(2, 1, "TxDefaultProfile", [(0, 6)], duration=0)
+    assert pairs(composite([silent], 1, T0, 10, "A", facts())) == [(0, 125.0)]
+
+
+def test_the_next_change_of_one_profile() -> None:
+    """next_after: strictly after t; validTo at t is no change to come; a daily profile
+    days after its start changes at its next period and at the next day's start."""
+    p = make(1, 1, "TxDefaultProfile", [(0, 6)], valid=(None, T0 + 50))
+    assert p.next_after(T0 + 50, 0) is None
+    assert p.next_after(T0 + 49, 0) == T0 + 50
+    daily = make(
+        2, 1, "TxDefaultProfile", [(0, 6), (3_600, 9)], kind="Recurring", recurrency="Daily",
+        start=T0 - 5 * 86_400,
+    )  # fmt: skip
+    assert daily.next_after(T0 + 10, 0) == T0 + 3_600
+    assert daily.next_after(T0 + 3_600, 0) == T0 + 86_400
+    short = make(3, 1, "TxDefaultProfile", [(0, 6)], kind="Recurring", recurrency="Weekly",
+                 start=T0 - 3 * 604_800, duration=60)  # fmt: skip
+    assert short.next_after(T0 + 10, 0) == T0 + 60
+    assert short.next_after(T0 + 60, 0) == T0 + 604_800
+    assert short.next_after(T0 - 4 * 604_800, 0) == T0 - 3 * 604_800
+    # At a recurrence's very start, with one period and no duration: the next one.
+    single = make(4, 1, "TxDefaultProfile", [(0, 6)], kind="Recurring", recurrency="Daily",
+                  start=T0 - 2 * 86_400)  # fmt: skip
+    assert single.next_after(T0, 0) == T0 + 86_400
+    assert single.next_after(T0 - 2 * 86_400, 0) == T0 - 86_400
+
+
+def test_the_highest_stack_level_prevails_whatever_the_order_of_ids() -> None:
+    """§3.13.2: a lower stack level met between two higher ones does not end the search."""
+    group = [
+        make(1, 1, "TxDefaultProfile", [(0, 10)], stack=1),
+        make(2, 1, "TxDefaultProfile", [(0, 20)], stack=0),
+        make(3, 1, "TxDefaultProfile", [(0, 30)], stack=2),
+    ]
+    assert pairs(composite(group, 1, T0, 10, "A", facts())) == [(0, 30.0)]
+
+
+def test_the_station_rating_caps_connector_zero() -> None:
+    """A grid connection below the sum of the connectors' ratings bounds connector 0."""
+    small = Facts({c: ConnectorFacts(DC) for c in (1, 2)}, Electrical(400.0, 1, 80_000.0))
+    assert pairs(composite([], 0, T0, 10, "W", small)) == [(0, 80_000.0)]
+    assert pairs(composite([], 0, T0, 10, "A", small)) == [(0, 200.0)]
+
+
+def test_limits_are_rounded_to_one_decimal_and_convert_on_three_phases() -> None:
+    """§7.14: a limit has one decimal place; W -> A divides by the phases in use too."""
+    ac3 = Electrical(230.0, 3, 22_080.0)
+    watts = make(1, 1, "TxDefaultProfile", [(0, 11_040), (10, 1_000)], unit="W")
+    assert pairs(composite([watts], 1, T0, 20, "A", facts(e=ac3))) == [(0, 16.0), (10, 1.4)]
+
+
+def test_relative_profiles_without_a_transaction_start_now() -> None:
+    """A Relative TxDefaultProfile or ChargePointMaxProfile with no transaction: the limit
+    now is its first period (digest §5.4: "use now for a composite preview")."""
+    rel = make(1, 1, "TxDefaultProfile", [(0, 6), (100, 9)], kind="Relative")
+    cap = make(2, 0, "ChargePointMaxProfile", [(0, 2_000), (100, 9_000)], kind="Relative", unit="W")
+    book = Book([rel, cap])
+    assert in_force(book, 1, T0, facts()) == 6 * 400.0
+    assert cp_max_limit(book, T0, facts()) == 2_000.0
+
+
+def test_the_next_change_follows_every_connectors_transaction() -> None:
+    """A Relative profile runs from each connector's own start: connector 2's counts."""
+    rel = make(1, 0, "TxDefaultProfile", [(0, 6), (100, 9)], kind="Relative")
+    two = Facts(
+        {1: ConnectorFacts(DC, None), 2: ConnectorFacts(DC, T0 - 30)},
+        Electrical(400.0, 1, 100_000.0),
+    )
+    assert next_change(Book([rel]), T0, two) == T0 + 70
+
+
+def test_connector_zero_without_profiles_is_the_sum_of_the_ratings() -> None:
+    assert pairs(composite([], 0, T0, 60, "W", facts())) == [(0, 100_000.0)]
+    cap = make(1, 0, "ChargePointMaxProfile", [(0, 10)])
+    assert pairs(composite([cap], 0, T0, 60, "W", facts())) == [(0, 4_000.0)]
 
 
 def test_a_budget_is_shared_evenly_and_what_one_cannot_use_goes_to_the_others() -> None:

@@ -5,6 +5,7 @@ SuspendedEVSE at 0, MeterValues and the control API's limitW."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -14,19 +15,28 @@ import pytest
 
 from ocpp_station import timefmt
 from ocpp_station.clock import VirtualClock
-from ocpp_station.hardware import AcSupply, Simulator
-from ocpp_station.profiles.smart_charging.service import SmartCharging
+from ocpp_station.hardware import AcSupply, EvProfile, Simulator
+from ocpp_station.profiles.smart_charging.service import PENDING_MAX, SmartCharging
 from ocpp_station.rpc.errors import PropertyConstraintViolation
 from tests.unit.harness import Harness, open_store
+
+
+@pytest.fixture(autouse=True)
+def _info_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """The station's INFO lines, where the reasons for refusals and removals are (on its own
+    logger: a fleet run in the same process leaves that one at WARNING)."""
+    caplog.set_level(logging.INFO, logger="ocpp_station.station")
 
 
 async def booted(
     store: Any = None,
     clock: VirtualClock | None = None,
     fixed: dict[str, str] | None = None,
+    heartbeat: int = 20,
     **config: str,
 ) -> Harness:
     h = Harness(2, config=config or None, store=store, clock=clock)
+    h.csms.answer_boot("Accepted", heartbeat)
     for key, value in (fixed or {}).items():
         h.config.set_fixed(key, value)  # the read-only bounds of a charger's build
     await h.boot()
@@ -236,27 +246,45 @@ async def test_the_composite_answer_has_the_shape_errata_3_57_wants() -> None:
 # ---------------------------------------------------------------------------- the limit in force
 
 
+async def until(h: Harness, instant: float) -> None:
+    """Move the virtual clock to the epoch second `instant`."""
+    await h.run_for(instant - h.clock.now().timestamp(), step=0.5)
+
+
 async def test_the_ev_follows_a_stepped_profile_within_a_second() -> None:
-    """A TxProfile of 10 A, 0 A from 60 s, 16 A from 120 s: the EV draws 10 A, then nothing
-    (SuspendedEVSE, reported), then 16 A (Charging again), each within a second of its
-    boundary; limitW shows the limit in W."""
-    h = await booted()
+    """A TxProfile of 10 kW, 0 from 60 s, 16 kW from 120 s: the EV draws 10 kW, then nothing
+    (SuspendedEVSE, reported), then 16 kW (Charging again), each within 0.1 s of its boundary
+    (no meter sample or heartbeat helps: the boundary's own timer); limitW shows it in W."""
+    h = await booted(MeterValueSampleInterval="0", heartbeat=3600)
     tx = await charging(h)
-    volts = h.hw.connector(1).read_meter().voltage_v
-    steps = profile(h, 1, "TxProfile", [(0, 10), (60, 0), (120, 16)], transactionId=tx)
+    steps = profile(h, 1, "TxProfile", [(0, 10_000), (60, 0), (120, 16_000)], unit="W",
+                    transactionId=tx)  # fmt: skip
+    start = float(int(h.clock.now().timestamp()))  # startSchedule in whole seconds
     assert await put(h, 1, steps) == "Accepted"
-    assert amps(h) == pytest.approx(10.0)
-    assert h.station.snapshot(True)["connectors"][1]["limitW"] == pytest.approx(10 * volts, abs=0.1)
-    await h.run_for(59)
-    assert amps(h) == pytest.approx(10.0, rel=1e-3)
-    await h.run_for(1.5, step=0.5)
-    assert amps(h) == 0.0 and h.status(1) == "SuspendedEVSE"
-    await h.run_for(59)
+    assert power(h) == pytest.approx(10_000.0)
+    assert h.station.snapshot(True)["connectors"][1]["limitW"] == 10_000.0
+    await until(h, start + 59.9)
+    assert power(h) == pytest.approx(10_000.0) and h.status(1) == "Charging"
+    await until(h, start + 60.1)
+    assert power(h) == 0.0 and h.status(1) == "SuspendedEVSE"
+    await until(h, start + 119.9)
     assert h.status(1) == "SuspendedEVSE"
-    await h.run_for(1.5, step=0.5)
-    assert h.status(1) == "Charging" and amps(h) == pytest.approx(16.0, rel=1e-3)
+    await until(h, start + 120.1)
+    assert h.status(1) == "Charging" and power(h) == pytest.approx(16_000.0)
     assert h.csms.statuses(1)[-2:] == ["SuspendedEVSE", "Charging"]
+    # Replaced by a flat profile: no boundary left to wait for, and later changes still apply.
+    flat = profile(h, 1, "TxProfile", [(0, 5_000)], unit="W", transactionId=tx)
+    assert await put(h, 1, flat) == "Accepted"
+    assert (
+        await put(h, 0, profile(h, 2, "ChargePointMaxProfile", [(0, 4_000)], unit="W"))
+        == "Accepted"
+    )
+    assert power(h) == pytest.approx(4_000.0)
     await h.close()
+
+
+def power(h: Harness, connector_id: int = 1) -> float:
+    return h.hw.connector(connector_id).read_meter().power_w
 
 
 async def test_meter_values_show_the_offer() -> None:
@@ -317,17 +345,27 @@ async def test_a_tx_profile_ends_with_its_transaction() -> None:
     await h.close()
 
 
-async def test_remote_start_carries_the_sessions_profile() -> None:
+async def test_remote_start_carries_the_sessions_profile(caplog: pytest.LogCaptureFixture) -> None:
     """§5.11, TC_059: the TxProfile of RemoteStartTransaction is the session's; TC_060: a
-    profile of another purpose, or with a transactionId, makes the start Rejected."""
+    profile of another purpose, or with a transactionId, makes the start Rejected (the log
+    says why)."""
     h = await booted()
     await h.plug(1)
     wrong = profile(h, 9, "TxDefaultProfile", [(0, 7)], kind="Relative")
     start = {"connectorId": 1, "idTag": "TAG", "chargingProfile": wrong}
     assert (await h.request("RemoteStartTransaction", start))["status"] == "Rejected"
+    refused = "remote start for TAG refused: "
+    assert (
+        f"{refused}the chargingProfile of a RemoteStartTransaction must be a TxProfile"
+        in caplog.text
+    )
     tagged = profile(h, 9, "TxProfile", [(0, 7)], kind="Relative", transactionId=5)
     start["chargingProfile"] = tagged
     assert (await h.request("RemoteStartTransaction", start))["status"] == "Rejected"
+    assert (
+        f"{refused}a RemoteStartTransaction's chargingProfile carries no transactionId"
+        in caplog.text
+    )
     assert h.csms.of("StartTransaction") == []
     start["chargingProfile"] = profile(h, 9, "TxProfile", [(0, 7), (30, 9)], kind="Relative")
     assert (await h.request("RemoteStartTransaction", start))["status"] == "Accepted"
@@ -411,3 +449,222 @@ async def test_fewer_phases_in_the_profile_limit_the_power_more() -> None:
     await put(h, 1, one)
     assert h.hw.connector(1).read_meter().power_w == pytest.approx(3_680.0)
     await h.close()
+
+
+# ---------------------------------------------------------------------------- what the log says
+
+
+@pytest.mark.parametrize(
+    ("connector_id", "overrides", "why"),
+    [
+        (1, {"stackLevel": 11}, "stackLevel 11 is above 10"),
+        (1, {"periods": [(k * 10, 6) for k in range(49)]}, "49 periods, at most 48"),
+        (0, {"purpose": "TxProfile"}, "a TxProfile needs a connector > 0"),
+        (
+            1,
+            {"purpose": "ChargePointMaxProfile"},
+            "a ChargePointMaxProfile is for connector 0 only",
+        ),
+        (1, {"transactionId": 5}, "only a TxProfile may carry a transactionId"),
+        (2, {"purpose": "TxProfile"}, "no transaction on connector 2"),
+        (
+            1,
+            {"purpose": "TxProfile", "transactionId": 999},
+            "transactionId 999 is not the running one (100)",
+        ),
+    ],
+)
+async def test_a_refusal_says_why_in_the_log(
+    connector_id: int, overrides: dict[str, Any], why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The log tells the operator which rule refused a profile (SetChargingProfile has no
+    field for it)."""
+    h = await booted()
+    await charging(h)  # transaction 100 on connector 1
+    extra = {k: v for k, v in overrides.items() if k == "transactionId"}
+    payload = profile(
+        h,
+        3,
+        overrides.get("purpose", "TxDefaultProfile"),
+        overrides.get("periods", [(0, 6)]),
+        stack=overrides.get("stackLevel", 0),
+        **extra,
+    )
+    assert await put(h, connector_id, payload) == "Rejected"
+    assert f"SetChargingProfile 3 refused: {why}" in caplog.text
+    await h.close()
+
+
+async def test_units_and_room_refusals_say_why(caplog: pytest.LogCaptureFixture) -> None:
+    h = await booted(
+        fixed={
+            "ChargingScheduleAllowedChargingRateUnit": "Power",
+            "MaxChargingProfilesInstalled": "1",
+        }
+    )
+    assert await put(h, 1, profile(h, 1, "TxDefaultProfile", [(0, 6)])) == "Rejected"
+    assert "SetChargingProfile 1 refused: chargingRateUnit A is not allowed here" in caplog.text
+    assert await put(h, 1, profile(h, 2, "TxDefaultProfile", [(0, 6_000)], unit="W")) == "Accepted"
+    assert await put(h, 2, profile(h, 3, "TxDefaultProfile", [(0, 6_000)], unit="W")) == "Rejected"
+    assert "SetChargingProfile 3 refused: 2 profiles would be installed, at most 1" in caplog.text
+    # The store full, a RemoteStart's profile has no room either (§5.11: Rejected).
+    await h.plug(1)
+    tx_profile = profile(h, 9, "TxProfile", [(0, 6_000)], unit="W", kind="Relative")
+    start = {"connectorId": 1, "idTag": "TAG", "chargingProfile": tx_profile}
+    assert (await h.request("RemoteStartTransaction", start))["status"] == "Rejected"
+    assert "its chargingProfile: 2 profiles would be installed, at most 1" in caplog.text
+    await h.close()
+
+
+async def test_a_remote_start_without_connector_counts_its_profile_as_one_more(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The session's connector is not known yet: the profile cannot be taken for one it
+    would replace (here the TxProfile of connector 1's session), so a full store refuses."""
+    h = await booted(fixed={"MaxChargingProfilesInstalled": "1"})
+    tx = await charging(h)
+    assert await put(h, 1, profile(h, 1, "TxProfile", [(0, 6)], transactionId=tx)) == "Accepted"
+    await h.plug(2)
+    tx_profile = profile(h, 9, "TxProfile", [(0, 6)], kind="Relative")
+    start = {"idTag": "OTHER", "chargingProfile": tx_profile}
+    assert (await h.request("RemoteStartTransaction", start))["status"] == "Rejected"
+    assert "2 profiles would be installed, at most 1" in caplog.text
+    await h.close()
+
+
+# ---------------------------------------------------------------------------- more of the limit
+
+
+async def test_each_connector_gets_its_own_limit_and_idle_ones_show_theirs() -> None:
+    """A default on connector 2 alone limits connector 2 only; an idle connector shows the
+    lower of its profile and the ChargePointMaxProfile, and connector 0 the latter; limitW has
+    one decimal."""
+    h = await booted()
+    await charging(h, 1)
+    await put(h, 2, profile(h, 1, "TxDefaultProfile", [(0, 9)]))
+    view = h.station.snapshot(True)["connectors"]
+    assert view[1]["limitW"] is None and view[2]["limitW"] == 9 * 400.0
+    await put(h, 0, profile(h, 2, "ChargePointMaxProfile", [(0, 5_000)], unit="W"))
+    view = h.station.snapshot(True)["connectors"]
+    assert (view[0]["limitW"], view[1]["limitW"], view[2]["limitW"]) == (5_000.0, 5_000.0, 3_600.0)
+    await put(h, 0, profile(h, 2, "ChargePointMaxProfile", [(0, 3_000)], unit="W"))
+    view = h.station.snapshot(True)["connectors"]
+    assert (view[0]["limitW"], view[1]["limitW"], view[2]["limitW"]) == (3_000.0, 3_000.0, 3_000.0)
+    # An amps limit at the EV's voltage has more decimals than the one limitW keeps.
+    volts = h.hw.connector(1).read_meter().voltage_v
+    amps_ = next(
+        a / 10
+        for a in range(30, 45)
+        if round(a / 10 * volts, 1) not in (round(a / 10 * volts), round(a / 10 * volts, 2))
+    )
+    await put(h, 1, profile(h, 3, "TxDefaultProfile", [(0, amps_)]))
+    limit = h.station.snapshot(True)["connectors"][1]["limitW"]
+    assert limit == round(amps_ * volts, 1)
+    await h.close()
+
+
+async def test_the_station_converts_its_amps_at_the_nominal_voltage() -> None:
+    """Connector 0 of the DC charger: a ChargePointMaxProfile of 10 A is 4 kW at 400 V DC;
+    without one, the sum of both ratings."""
+    h = await booted()
+    assert periods(await schedule(h, 0, 10, "W")) == [(0, 100_000.0)]
+    await put(h, 0, profile(h, 1, "ChargePointMaxProfile", [(0, 10)]))
+    assert periods(await schedule(h, 0, 10, "W")) == [(0, 4_000.0)]
+    await h.close()
+
+
+async def test_a_limit_in_amps_follows_the_evs_voltage_past_one_percent() -> None:
+    """DC: amps are the EV's current at its present voltage. A change of the watts below 1 %
+    leaves the hardware alone; past it the limit follows the voltage."""
+    clock = VirtualClock()
+    hw = Simulator(clock, 2, seed=7, ev=EvProfile(40.0, 20.0, 150_000.0))
+    h = Harness(2, config={"MeterValueSampleInterval": "60"}, clock=clock, hardware=hw)
+    h.csms.answer_boot("Accepted", 3600)  # no heartbeat (whose currentTime re-applies exactly)
+    await h.boot()
+    await charging(h)
+    await put(h, 1, profile(h, 1, "TxDefaultProfile", [(0, 100)]))
+    first = h.station.snapshot(True)["connectors"][1]["limitW"]
+    volts = hw.connector(1).read_meter().voltage_v
+    await h.run_for(120, step=10)
+    assert hw.connector(1).read_meter().voltage_v > volts  # it moved, by less than 1 %
+    assert h.station.snapshot(True)["connectors"][1]["limitW"] == first
+    await h.run_for(900, step=30)
+    now_volts = hw.connector(1).read_meter().voltage_v
+    assert now_volts > volts * 1.01
+    limit = h.station.snapshot(True)["connectors"][1]["limitW"]
+    assert limit != first and limit == pytest.approx(100 * now_volts, rel=0.011)
+    await h.close()
+
+
+# ---------------------------------------------------------------------------- remote starts
+
+
+async def test_remote_start_profiles_waiting_for_their_session_are_bounded() -> None:
+    """An accepted remote start whose driver never comes leaves its profile waiting; at most
+    PENDING_MAX wait, the oldest going first, and a new start for the same idTag replaces
+    its own."""
+    h = await booted()
+    service = h.service(SmartCharging)
+    for i in range(PENDING_MAX + 2):
+        service.expect(f"T{i}", 1, profile(h, i, "TxProfile", [(0, 6)], kind="Relative"))
+    service.expect("T5", 2, profile(h, 99, "TxProfile", [(0, 6)], kind="Relative"))
+    waiting = list(service._pending)
+    assert len(waiting) == PENDING_MAX
+    assert waiting[0] == "T2" and waiting[-1] == "T5" and {"T0", "T1"}.isdisjoint(waiting)
+    assert service._pending["T5"][0] == 2
+    await h.close()
+
+
+# ---------------------------------------------------------------------------- the store
+
+
+async def test_cleared_and_ended_profiles_stay_gone_after_a_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "state.db"
+    clock = VirtualClock()
+    h = await booted(open_store("station", path), clock)
+    tx = await charging(h)
+    await put(h, 1, profile(h, 1, "TxDefaultProfile", [(0, 8)]))
+    await put(h, 2, profile(h, 2, "TxDefaultProfile", [(0, 8)]))
+    await put(h, 1, profile(h, 3, "TxProfile", [(0, 8)], transactionId=tx))
+    assert await clear(h, id=1) == "Accepted"
+    await h.request("RemoteStopTransaction", {"transactionId": tx})
+    assert "charging profile 3 removed: the transaction on connector 1 ended" in caplog.text
+    await h.close()
+    h.store.close()
+    again = await booted(open_store("station", path), VirtualClock(clock.now()))
+    assert installed(again) == [2]
+    await again.close()
+    again.store.close()
+
+
+async def test_an_unreadable_stored_profile_is_dropped_from_the_store(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "state.db"
+    store = open_store("station", path)
+    store.record_put("charging_profile", "5", {"connectorId": 1, "received": 0, "profile": {}})
+    store.record_put("charging_profile", "6", {"connectorId": 1})
+    h = await booted(store)
+    assert installed(h) == []
+    assert "charging profile 5 in the store is unreadable, dropped" in caplog.text
+    assert store.records("charging_profile") == {}
+    await h.close()
+    store.close()
+
+
+async def test_a_power_cut_ends_the_tx_profile_with_its_transaction(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "state.db"
+    clock = VirtualClock()
+    h = await booted(open_store("station", path), clock)
+    tx = await charging(h)
+    await put(h, 1, profile(h, 4, "TxProfile", [(0, 5)], transactionId=tx))
+    h.store.close()
+    again = await booted(open_store("station", path), VirtualClock(clock.now()))
+    assert "charging profile 4 removed: its transaction ended with the restart" in caplog.text
+    assert again.store.records("charging_profile") == {}
+    await again.close()
+    again.store.close()

@@ -30,8 +30,9 @@ class UrlFileTransfer:
     """Downloads and uploads over HTTP, HTTPS, FTP and FTPS.
 
     `tls` is the context HTTPS and FTPS verify servers with (None: the system's trust store).
-    An HTTP upload is a PUT of the file's bytes to the URL; an FTP upload stores the file at
-    the URL's path (the caller names the file).
+    An HTTP upload is a PUT of the file's bytes to the URL (a POST of a form with the file
+    where the server refuses PUT); an FTP upload stores the file at the URL's path (the
+    caller names the file).
     """
 
     protocols = frozenset(_SCHEMES.values())
@@ -89,11 +90,20 @@ class UrlFileTransfer:
             raise TransferError(f"{_shown(url)}: {exc}") from None
 
     async def _http_put(self, source: Path, url: str) -> None:
+        """PUT the bytes; a server that will not take a PUT (405) gets a POST of a form with
+        the file, as web upload endpoints expect."""
         data = await asyncio.to_thread(source.read_bytes)
         try:
-            async with self._session() as session, session.put(url, data=data) as response:
-                if response.status not in (200, 201, 204):
-                    raise TransferError(f"{_shown(url)}: HTTP {response.status} {response.reason}")
+            async with self._session() as session:
+                async with session.put(url, data=data) as response:
+                    status, reason = response.status, response.reason
+                if status == 405:
+                    form = aiohttp.FormData()
+                    form.add_field("file", data, filename=source.name)
+                    async with session.post(url, data=form) as response:
+                        status, reason = response.status, response.reason
+                if status not in (200, 201, 204):
+                    raise TransferError(f"{_shown(url)}: HTTP {status} {reason}")
         except aiohttp.ClientError as exc:
             raise TransferError(f"{_shown(url)}: {exc}") from None
 

@@ -25,9 +25,10 @@ from ocpp_station.file_transfer import UrlFileTransfer
 from ocpp_station.hardware.firmware import SimulatedInstaller
 from ocpp_station.hardware.interfaces import AcSupply, Hardware, HasFirmwareInstaller
 from ocpp_station.hardware.simulator import Simulator
+from ocpp_station.hardware.transfer_faults import FaultyFiles, FaultyInstaller, TransferFaults
 from ocpp_station.rpc.endpoint import RpcEndpoint
 from ocpp_station.station.boot_info import BootInfo
-from ocpp_station.station.ports import Ports
+from ocpp_station.station.ports import FileTransfer, FirmwareInstaller, Ports
 from ocpp_station.station.station import Station
 from ocpp_station.station_logs import StationLogs, process_log
 from ocpp_station.storage.interface import StateStore
@@ -127,6 +128,7 @@ class StationRuntime:
             store = StationStore(path)
         self.store = store
         self.hardware = make_hardware(options, self.clock)
+        self.transfer_faults = TransferFaults()
         self._restore_physical()
         self.config = profiles.configuration(
             connectors=options.connectors,
@@ -177,15 +179,22 @@ class StationRuntime:
 
     def _default_ports(self) -> Ports:
         hardware = self.hardware
-        installer = (
+        installer: FirmwareInstaller = (
             hardware.firmware_installer
             if isinstance(hardware, HasFirmwareInstaller)
             else SimulatedInstaller()
         )
+        files: FileTransfer = UrlFileTransfer()
+        if isinstance(hardware, Simulator):
+            # The simulator's failure switches (control API), off until someone turns them on.
+            files = FaultyFiles(files, self.transfer_faults, self.clock)
+            installer = FaultyInstaller(installer, self.transfer_faults)
+        state = self.options.state_dir
         return Ports(
-            files=UrlFileTransfer(),
+            files=files,
             installer=installer,
             logs=StationLogs(process_log(), self.messages.frames),
+            folder=state / "files" if state is not None else None,
         )
 
     def _next_message_id(self) -> str:

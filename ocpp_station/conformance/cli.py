@@ -15,6 +15,7 @@ from pathlib import Path
 from ocpp_station.argtypes import host_port, positive_number
 from ocpp_station.conformance.case import HARDWARE_FEATURES, load_library
 from ocpp_station.conformance.drivers import Console, ControlApiDriver, Driver, OperatorDriver
+from ocpp_station.conformance.file_servers import PROTOCOLS
 from ocpp_station.conformance.report import render_html, render_markdown, summary_markdown
 from ocpp_station.conformance.runner import ListenError, Runner
 from ocpp_station.conformance.settings import Settings
@@ -155,6 +156,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="own: keep each case's station state and log here (default: a temporary folder)",
     )
+    parser.add_argument(
+        "--file-host",
+        metavar="HOST",
+        help="the address the station reaches the tool's file server at, for the firmware and "
+        "diagnostics cases (default: the --listen host)",
+    )
+    parser.add_argument(
+        "--file-protocol",
+        choices=PROTOCOLS,
+        default="http",
+        help="how the tool serves firmware images and takes diagnostics (ftp needs pyftpdlib)",
+    )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
 
 
@@ -224,6 +237,8 @@ async def main(args: argparse.Namespace) -> int:
             settle_timeout=args.settle_timeout,
             status_settle=args.status_settle,
             timings=dict(args.timing),
+            file_host=args.file_host,
+            file_protocol=args.file_protocol,
         )
         target, listen = _target(args, console)
         cases = library.select(args.cases, args.profile)

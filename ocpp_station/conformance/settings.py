@@ -78,6 +78,11 @@ class Settings:
     timings: Mapping[str, float] = field(default_factory=dict)
     """Overrides of the cases' shrunk timings: `NAME` for every case, `TC_002_CS.NAME` for one."""
     tags: TagSet = field(default_factory=TagSet)
+    file_host: str | None = None
+    """The address the station reaches the tool's file server at (firmware images, diagnostics
+    uploads); None: the address the tool's central system listens on."""
+    file_protocol: str = "http"
+    """How the tool serves those files: http or ftp (pyftpdlib)."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -91,6 +96,8 @@ class Settings:
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.file_protocol not in ("http", "ftp"):
+            raise ValueError(f"file_protocol must be http or ftp, got {self.file_protocol!r}")
         if self.failure_grace < 0 or self.frames_before < 0 or self.frames_after < 0:
             raise ValueError("failure_grace, frames_before and frames_after must not be negative")
         if isinstance(self.heartbeat_interval, bool) or self.heartbeat_interval < 0:

@@ -98,6 +98,9 @@ class ControlApi(HttpServer):
         r.add_get(f"{p}/messages", self.messages)
         r.add_post(f"{p}/rfid", self.rfid)
         r.add_post(f"{p}/datatransfer", self.data_transfer)
+        # The simulator's Firmware Management failures (hardware/transfer_faults.py).
+        r.add_get(f"{p}/transfer-faults", self.transfer_faults)
+        r.add_post(f"{p}/transfer-faults", self.set_transfer_faults)
         if runtime is not None:
             r.add_get("/", self.page)
         r.add_post(f"{p}/connectors/{{id}}/plug", self._connector_action("plug"))
@@ -199,6 +202,22 @@ class ControlApi(HttpServer):
         except (CallErrorReceived, RpcTimeout, OcppError) as exc:
             return _error(502, f"the central system did not accept it: {exc}")
         return web.json_response(answer)
+
+    async def transfer_faults(self, request: web.Request) -> web.Response:
+        """The switches: {"download", "upload", "install", "delaySeconds"}."""
+        return web.json_response(self._resolve(request).transfer_faults.view())
+
+    async def set_transfer_faults(self, request: web.Request) -> web.Response:
+        """Turn switches on or off (the fields given); answers all of them."""
+        rt = self._resolve(request)
+        body = await _json_body(request, required=True)
+        if not isinstance(rt.hardware, Simulator):
+            raise InvalidAction("real hardware has no simulated transfer faults")
+        try:
+            rt.transfer_faults.change(body)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        return web.json_response(rt.transfer_faults.view())
 
     async def page(self, request: web.Request) -> web.Response:
         return web.Response(text=PAGE, content_type="text/html")

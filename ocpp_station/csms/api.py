@@ -15,6 +15,11 @@
 | `POST /api/stations/{id}/charging-profile` | SetChargingProfile (below): `{"status", "request"}` |
 | `POST /api/stations/{id}/clear-charging-profile` | body: the criteria (`{}`: all): the answer |
 | `GET /api/stations/{id}/composite-schedule?connectorId=&duration=&unit=` | the answer |
+| `POST /api/stations/{id}/update-firmware` | UpdateFirmware (below): location, retrieveDate |
+| `POST /api/stations/{id}/get-diagnostics` | GetDiagnostics (below): the answer and `location` |
+| `GET /api/diagnostics` | `[{"name", "size", "receivedAt", "method"}]`, the uploads received |
+| `GET /api/diagnostics/{name}` | the uploaded file itself; 404 for a name never received |
+| `GET /files/{name}`, `PUT/POST /diagnostics/{name}` | the file depot (ocpp_station.csms.files) |
 
 A station: `{"id", "connected", "registration", "bootCount", "boot", "firstSeen", "lastBoot",
 "lastHeartbeat", "lastConnected", "lastDisconnected", "statuses"}`, `boot` being the last
@@ -57,6 +62,14 @@ Expired or Refused (not Accepted).
 (ocpp_station.csms.charging_profiles): an Absolute profile starting now. It answers
 `{"status", "request"}`, the request being the payload sent. The composite schedule's
 `duration` defaults to 3600 s.
+
+`POST /api/stations/{id}/update-firmware` takes `{"version"?, "location"?, "retrieveDate"?,
+"retries"?, "retryInterval"?}`: without a location the station fetches this API's own
+`/files/firmware-<version>.bin` (version default 2.0.0), an image the simulator installs as
+that version; retrieveDate defaults to now. `POST .../get-diagnostics` takes `{"location"?,
+"startTime"?, "stopTime"?, "retries"?, "retryInterval"?}`; without a location the station
+uploads to this API's `/diagnostics/`. The station's last FirmwareStatusNotification and
+DiagnosticsStatusNotification show as `firmwareStatus` and `diagnosticsStatus` of the station.
 """
 
 from __future__ import annotations
@@ -74,6 +87,7 @@ from ocpp_station.csms.charging_profiles import (
     composite_query,
     set_charging_profile,
 )
+from ocpp_station.csms.files import FIRMWARE_NAME, MAX_FILE, FileDepot
 from ocpp_station.csms.server import CentralSystem
 from ocpp_station.csms.store import CsmsStore, StoredReservation, StoredSession, StoredStation
 from ocpp_station.csms.tags import find_tag, id_tag_info
@@ -194,7 +208,8 @@ class CsmsApi(HttpServer):
             raise ValueError("the HTTP API needs a central system with a store")
         self.csms = csms
         self.store: CsmsStore = found
-        super().__init__(web.Application(middlewares=[self._errors]))
+        # Diagnostics archives come in through the file depot: larger than a JSON body.
+        super().__init__(web.Application(middlewares=[self._errors], client_max_size=MAX_FILE))
         r = self.app.router
         r.add_get("/api/stations", self.stations)
         r.add_get("/api/stations/{id}", self.station)
@@ -207,6 +222,12 @@ class CsmsApi(HttpServer):
         r.add_post("/api/stations/{id}/charging-profile", self.charging_profile)
         r.add_post("/api/stations/{id}/clear-charging-profile", self.clear_charging_profile)
         r.add_get("/api/stations/{id}/composite-schedule", self.composite_schedule)
+        r.add_post("/api/stations/{id}/update-firmware", self.update_firmware)
+        r.add_post("/api/stations/{id}/get-diagnostics", self.get_diagnostics)
+        r.add_get("/api/diagnostics", self.diagnostics)
+        r.add_get("/api/diagnostics/{name}", self.diagnostics_file)
+        self.files = FileDepot()
+        self.app.add_routes(self.files.routes())
         self._profile_ids = itertools.count(1)
         r.add_get("/api/sessions", self.sessions)
         r.add_get("/api/sessions/{id}", self.session)
@@ -238,19 +259,22 @@ class CsmsApi(HttpServer):
         return session is not None and not session.closed.is_set()
 
     async def stations(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            [
-                station_json(station, self._connected(station.identity))
-                for station in self.store.stations()
-            ]
-        )
+        return web.json_response([self._station_view(station) for station in self.store.stations()])
 
     async def station(self, request: web.Request) -> web.Response:
         identity = request.match_info["id"]
         station = self.store.station(identity)
         if station is None:
             raise NotFound(f"no station {identity!r} has connected")
-        return web.json_response(station_json(station, self._connected(identity)))
+        return web.json_response(self._station_view(station))
+
+    def _station_view(self, station: StoredStation) -> dict[str, Any]:
+        """A station as the store keeps it, with what this run heard of its transfers."""
+        body = station_json(station, self._connected(station.identity))
+        record = self.csms.records.get(station.identity)
+        body["firmwareStatus"] = record.firmware_status if record is not None else None
+        body["diagnosticsStatus"] = record.diagnostics_status if record is not None else None
+        return body
 
     async def sessions(self, request: web.Request) -> web.Response:
         limit = _int_param(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
@@ -358,6 +382,60 @@ class CsmsApi(HttpServer):
         except ProfileRequestError as exc:
             raise BadRequest(str(exc)) from None
         return await self._send(request.match_info["id"], "GetCompositeSchedule", payload)
+
+    async def update_firmware(self, request: web.Request) -> web.Response:
+        body = _object_body(await request.text() or "{}", '{"version": ...} or {}')
+        unknown = set(body) - {"version", "location", "retrieveDate", "retries", "retryInterval"}
+        if unknown:
+            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+        version = body.pop("version", "2.0.0")
+        if (
+            not isinstance(version, str)
+            or FIRMWARE_NAME.fullmatch(f"firmware-{version}.bin") is None
+        ):
+            raise BadRequest("version must be 1 to 50 letters, digits, dots, dashes or underscores")
+        payload = {
+            "location": f"{self.url}/files/firmware-{version}.bin",
+            "retrieveDate": iso(self.csms.answers.now()),
+            **body,
+        }
+        answer = await self._ask(request.match_info["id"], "UpdateFirmware", payload)
+        if not isinstance(answer, dict):
+            return answer
+        return web.json_response(
+            {"location": payload["location"], "retrieveDate": payload["retrieveDate"]}
+        )
+
+    async def get_diagnostics(self, request: web.Request) -> web.Response:
+        body = _object_body(await request.text() or "{}", '{"location": ...} or {}')
+        unknown = set(body) - {"location", "startTime", "stopTime", "retries", "retryInterval"}
+        if unknown:
+            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+        payload = {"location": f"{self.url}/diagnostics/", **body}
+        answer = await self._ask(request.match_info["id"], "GetDiagnostics", payload)
+        if not isinstance(answer, dict):
+            return answer
+        return web.json_response({**answer, "location": payload["location"]})
+
+    async def diagnostics(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            [
+                {
+                    "name": u.name,
+                    "size": len(u.data),
+                    "receivedAt": iso(u.received),
+                    "method": u.method,
+                }
+                for u in self.files.uploads
+            ]
+        )
+
+    async def diagnostics_file(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        for upload in reversed(self.files.uploads):
+            if upload.name == name:
+                return web.Response(body=upload.data, content_type="application/octet-stream")
+        raise NotFound(f"no upload named {name!r} was received")
 
     async def local_list(self, request: web.Request) -> web.Response:
         identity = request.match_info["id"]

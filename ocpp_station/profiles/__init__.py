@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ocpp_station.profiles.firmware import PROFILE as FIRMWARE
 from ocpp_station.profiles.local_auth_list import PROFILE as LOCAL_AUTH_LIST
 from ocpp_station.profiles.remote_trigger import PROFILE as REMOTE_TRIGGER
 from ocpp_station.profiles.reservation import PROFILE as RESERVATION
@@ -25,6 +26,7 @@ INSTALLED: tuple[Profile, ...] = (
     RESERVATION,
     SMART_CHARGING,
     REMOTE_TRIGGER,
+    FIRMWARE,  # after Remote Trigger, which it lets trigger its notifications
 )
 
 

@@ -337,16 +337,6 @@ _DEFINITIONS: tuple[KeyDef, ...] = (
         validator=authorization_key,
         local_validator=local_password,
     ),
-    # [E] 3.90, Firmware Management. Not on the reference; HTTP and HTTPS are what the station's
-    # HTTP client fetches and uploads with.
-    KeyDef(
-        "SupportedFileTransferProtocols",
-        "csl",
-        True,
-        "HTTP,HTTPS",
-        FIRMWARE_MANAGEMENT,
-        csl_values=frozenset({"FTP", "FTPS", "HTTP", "HTTPS"}),
-    ),
 )
 
 KEYS: dict[str, KeyDef] = {definition.name: definition for definition in _DEFINITIONS}

@@ -86,3 +86,6 @@ class Ports:
     installer: FirmwareInstaller | None = None
     logs: LogSource | None = None
     certificates: CertificateStore | None = None
+    # Where a profile keeps its files (a downloaded image, an archive being uploaded): in the
+    # state folder; None for a station without one (a temporary folder then).
+    folder: Path | None = None

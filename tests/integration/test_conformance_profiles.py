@@ -9,6 +9,9 @@ import pytest
 
 from ocpp_station import profiles
 from ocpp_station.conformance.case import Case, Verdict, load_library
+from ocpp_station.conformance.runner import Runner
+from ocpp_station.conformance.settings import Settings
+from ocpp_station.conformance.target import OwnStation
 from ocpp_station.rpc.actions import CORE
 from tests.integration.test_conformance_core import explain, passes_on_its_variant, run_own
 
@@ -44,3 +47,16 @@ async def test_the_smart_charging_cases_pass_on_the_ac_variants(
         explain(c, tmp_path) for c in results.cases if c.verdict is not Verdict.PASS
     ]
     assert len(verdicts) == 10
+
+
+async def test_the_firmware_cases_pass_over_ftp_too(tmp_path: Path) -> None:
+    """The tool serves the image and takes the upload over FTP (pyftpdlib): the module 19 and
+    20 cases pass as over HTTP."""
+    cases = [c for c in CASES if c.profile == "FirmwareManagement"]
+    runner = Runner(OwnStation((), workdir=tmp_path), Settings(file_protocol="ftp"), say=print)
+    results = await runner.run(cases)
+    verdicts = {c.id: c.verdict for c in results.cases}
+    assert verdicts == dict.fromkeys(verdicts, Verdict.PASS), [
+        explain(c, tmp_path) for c in results.cases if c.verdict is not Verdict.PASS
+    ]
+    assert len(verdicts) == 5

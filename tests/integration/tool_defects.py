@@ -548,6 +548,68 @@ class DurationIgnored(Defect):
         return await super().downward(relay, message)
 
 
+class SkipsDownloaded(Defect):
+    """FirmwareStatusNotification Downloaded never reaches the central system (§4.5: every
+    status is reported)."""
+
+    name = "no Downloaded"
+    cases = ("TC_044_1_CS", "TC_044_3_CS")
+    unaffected = ("TC_044_2_CS",)
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action == "FirmwareStatusNotification" and message[3].get("status") == "Downloaded":
+            self.injected += 1
+            await relay.send_station([RESULT, message[1], {}])
+            return None
+        return message
+
+
+class OldVersionAfterUpdate(Defect):
+    """After the update the BootNotification still reports the old firmwareVersion."""
+
+    name = "the old firmwareVersion after an update"
+    cases = ("TC_044_1_CS",)
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action == "BootNotification" and message[3].get("firmwareVersion") == "9.9.9":
+            message[3]["firmwareVersion"] = "1.0.0"
+            self.injected += 1
+        return message
+
+
+class NoFileName(Defect):
+    """GetDiagnostics.conf without the fileName of the file it will upload."""
+
+    name = "GetDiagnostics.conf without fileName"
+    cases = ("TC_045_1_CS",)
+    unaffected = ("TC_045_2_CS",)
+
+    async def station_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        if request[2] == "GetDiagnostics" and answer[2].pop("fileName", None) is not None:
+            self.injected += 1
+        return answer
+
+
+class ClaimsUploaded(Defect):
+    """The station reports Uploaded although nothing arrived: its uploads go nowhere."""
+
+    name = "Uploaded without an upload"
+    cases = ("TC_045_1_CS", "TC_045_2_CS")
+
+    async def downward(self, relay: Relay, message: list[Any]) -> list[Any] | None:
+        if message[0] == CALL and message[2] == "GetDiagnostics":
+            message[3]["location"] = "http://127.0.0.1:9/nowhere/"
+        return await super().downward(relay, message)
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action == "DiagnosticsStatusNotification" and message[3].get("status") == "UploadFailed":
+            message[3]["status"] = "Uploaded"
+            self.injected += 1
+        return message
+
+
 DEFECTS: tuple[type[Defect], ...] = (
     NoConnectorZeroStatus,
     DuplicateStop,
@@ -573,4 +635,8 @@ DEFECTS: tuple[type[Defect], ...] = (
     PowerIgnoresTheLimit,
     RemoteStartProfileIgnored,
     DurationIgnored,
+    SkipsDownloaded,
+    OldVersionAfterUpdate,
+    NoFileName,
+    ClaimsUploaded,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,6 +14,8 @@ from ocpp_station.hardware.simulator import Simulator
 from ocpp_station.rpc.errors import ConnectionLost
 from ocpp_station.station.boot import BootInfo, BootService
 from ocpp_station.station.connector import Connector
+from ocpp_station.station.ports import Ports
+from ocpp_station.station.profile import Profile
 from ocpp_station.station.service import Service
 from ocpp_station.station.station import Station
 from ocpp_station.storage.fleet import FleetDatabase, StationShare
@@ -112,6 +114,8 @@ class Harness:
         store: StationStore | StationShare | None = None,
         hardware: Simulator | None = None,
         clock: VirtualClock | None = None,
+        installed: Sequence[Profile] = profiles.INSTALLED,
+        ports: Ports | None = None,
     ) -> None:
         self.clock = clock or VirtualClock()
         self.store = store or StationStore(None)
@@ -123,6 +127,7 @@ class Harness:
             measurands=self.hw.measurands,
             store=self.store,
             fixed_cable=fixed_cable,
+            profiles=installed,
         )
         for key, value in (config or {}).items():
             self.config.set_initial(key, value)
@@ -136,6 +141,8 @@ class Harness:
             store=self.store,
             info=BootInfo("Vendor", "Model", "SN1", "1.0.0"),
             on_reboot=self._reboot,
+            profiles=installed,
+            ports=ports,
         )
         self.online = False
 

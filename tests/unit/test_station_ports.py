@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ocpp_station.hardware.firmware import SimulatedInstaller, image_version
+from ocpp_station.hardware.transfer_faults import FaultyFiles, FaultyInstaller
 from ocpp_station.runtime import MessageLog, StationOptions, StationRuntime
 from ocpp_station.station.ports import InstallError
 from ocpp_station.station_logs import LogRing, StationLogs, process_log
@@ -86,7 +87,15 @@ async def test_the_runtime_plugs_in_every_port() -> None:
     runtime = StationRuntime(StationOptions(csms_url="ws://127.0.0.1:9/ocpp"))
     ports = runtime.station.ctx.ports
     assert ports.files is not None and ports.files.protocols == {"FTP", "FTPS", "HTTP", "HTTPS"}
-    assert isinstance(ports.installer, SimulatedInstaller)
+    # The simulator's installer, behind the control API's failure switch (off).
+    assert isinstance(ports.installer, FaultyInstaller)
+    assert isinstance(ports.installer._inner, SimulatedInstaller)
+    assert isinstance(ports.files, FaultyFiles) and runtime.transfer_faults.view() == {
+        "download": False,
+        "upload": False,
+        "install": False,
+        "delaySeconds": 0.0,
+    }
     assert ports.logs is not None and set(ports.logs.names) == {"station", "ocpp"}
     logging.getLogger("ocpp_station.station").warning("seen by diagnostics")
     assert any(

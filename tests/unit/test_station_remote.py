@@ -6,6 +6,7 @@ import pytest
 
 from ocpp_station import profiles
 from ocpp_station.rpc.errors import PropertyConstraintViolation
+from ocpp_station.station.config_keys import PROFILES
 from ocpp_station.station.datatransfer import DataTransferService
 from ocpp_station.storage.store import StationStore
 from tests.unit.harness import Harness
@@ -218,7 +219,9 @@ async def test_configuration_requests_tc019_tc021_tc040() -> None:
     h = await booted()
     everything = await h.request("GetConfiguration", {})
     keys = {k["key"]: k for k in everything["configurationKey"]}
-    assert keys["SupportedFeatureProfiles"]["value"] == ",".join(profiles.names())
+    # §9.1.29 lists them in the specification's order, whatever the order of installation.
+    wanted = set(profiles.names())
+    assert keys["SupportedFeatureProfiles"]["value"] == ",".join(p for p in PROFILES if p in wanted)
     assert keys["SupportedFeatureProfiles"]["readonly"] is True
     assert "AuthorizationKey" not in keys or "value" not in keys["AuthorizationKey"]
     some = await h.request("GetConfiguration", {"key": ["HeartbeatInterval", "Nope"]})

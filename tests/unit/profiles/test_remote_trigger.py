@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from ocpp_station.profiles.remote_trigger import PROFILE as REMOTE_TRIGGER
 from ocpp_station.profiles.remote_trigger.service import TriggerService, TriggerSource
+from ocpp_station.station.core import PROFILE as CORE
 from tests.unit.harness import Harness
 
 
@@ -155,7 +157,9 @@ async def test_while_pending_the_trigger_is_answered_and_its_message_goes() -> N
 
 
 async def test_a_message_without_a_source_is_not_implemented_until_one_is_added() -> None:
-    h = await booted()
+    # A station without Firmware Management: nothing sends its notifications.
+    h = Harness(installed=(CORE, REMOTE_TRIGGER))
+    await h.boot()
     assert await trigger(h, "FirmwareStatusNotification") == "NotImplemented"
     assert await trigger(h, "DiagnosticsStatusNotification", 1) == "NotImplemented"
     sent: list[int | None] = []

@@ -1,0 +1,151 @@
+"""GetDiagnostics and DiagnosticsStatusNotification (OCPP 1.6 §5.9, §4.4, digest §5.1).
+
+The answer goes at once with the file's name (profile-notes: a station that uploads before
+answering times out on large files); then the archive is built and uploaded: Uploading, then
+Uploaded or, after 1 + retries tries retryInterval seconds apart ([E] 3.50: retries=0 is one
+try), UploadFailed. The archive is a zip of the station's log and its OCPP frames between
+startTime and stopTime (either open). A location whose scheme the station cannot use gets no
+fileName and UploadFailed at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ocpp_station import timefmt
+from ocpp_station.station.ports import LogSource, TransferError
+from ocpp_station.station.service import Payload, Service, after, handles
+from ocpp_station.station.timers import sleep
+
+if TYPE_CHECKING:
+    from ocpp_station.station.context import StationContext
+
+log = logging.getLogger("ocpp_station.station")
+
+# DiagnosticsStatus (§7.23).
+IDLE, UPLOADING, UPLOADED, UPLOAD_FAILED = "Idle", "Uploading", "Uploaded", "UploadFailed"
+SCHEMES = {"http": "HTTP", "https": "HTTPS", "ftp": "FTP", "ftps": "FTPS"}
+
+
+def file_name(identity: str, now: datetime) -> str:
+    """diagnostics-<identity>-<UTC time>.zip: what GetDiagnostics.conf names (CiString255)."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in identity)[:64]
+    return f"diagnostics-{safe}-{now.strftime('%Y%m%dT%H%M%SZ')}.zip"
+
+
+def target(location: str, name: str) -> str:
+    """Where the file goes: the location is a folder; the file keeps its name in it."""
+    return location if location.endswith(name) else f"{location.rstrip('/')}/{name}"
+
+
+def write_archive(
+    path: Path, logs: LogSource | None, start: datetime | None, stop: datetime | None
+) -> None:
+    """The zip: one text file per log of the station (`station.log`, `ocpp.log`), each line
+    its UTC time and text, only the lines between start and stop."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in logs.names if logs is not None else ():
+            lines = logs.read(name, start, stop) if logs is not None else []
+            text = "".join(f"{timefmt.iso(line.time)} {line.text}\n" for line in lines)
+            archive.writestr(f"{name}.log", text)
+
+
+class Diagnostics(Service):
+    __slots__ = ("_task", "ctx", "folder")
+
+    def __init__(self, ctx: StationContext, folder: Path | None) -> None:
+        self.ctx = ctx
+        self.folder = folder
+        self._task: asyncio.Task[Any] | None = None
+
+    @property
+    def status(self) -> str:
+        """What a TriggerMessage reports: Uploading while an upload runs, else Idle."""
+        return UPLOADING if self._task is not None else IDLE
+
+    def on_reboot(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    @handles("GetDiagnostics")
+    def get_diagnostics(self, request: Payload) -> Payload:
+        files = self.ctx.ports.files
+        scheme = SCHEMES.get(urlsplit(request["location"]).scheme.lower())
+        if files is None or scheme not in files.protocols or scheme not in self._allowed():
+            log.info("GetDiagnostics to %s: the station cannot upload there", request["location"])
+            return {}  # §6.33: no fileName when there is nothing to upload
+        return {"fileName": file_name(self.ctx.identity, self.ctx.clock.now())}
+
+    @after("GetDiagnostics")
+    def upload(self, request: Payload, response: Payload) -> None:
+        if self._task is not None:
+            log.info("GetDiagnostics replaces the upload under way")
+            self._task.cancel()
+            self._task = None
+        name = response.get("fileName")
+        if name is None:
+            self._send(UPLOAD_FAILED)
+            return
+        self._task = self.ctx.spawn(self._upload(request, name))
+
+    def _allowed(self) -> set[str]:
+        return set(self.ctx.config.get_list("SupportedFileTransferProtocols"))
+
+    async def _upload(self, request: Payload, name: str) -> None:
+        try:
+            await self._transfer(request, name)
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
+
+    async def _transfer(self, request: Payload, name: str) -> None:
+        files = self.ctx.ports.files
+        if files is None:  # the runtime's ports changed under the request: nothing to do
+            self._send(UPLOAD_FAILED)
+            return
+        start = _time(request.get("startTime"))
+        stop = _time(request.get("stopTime"))
+        tries = 1 + max(0, request.get("retries") or 0)
+        interval = max(0, request.get("retryInterval") or 0)
+        folder = self.folder or Path(tempfile.gettempdir())
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        self._send(UPLOADING)
+        try:
+            await asyncio.to_thread(write_archive, path, self.ctx.ports.logs, start, stop)
+            url = target(request["location"], name)
+            for attempt in range(1, tries + 1):
+                try:
+                    await files.upload(path, url)
+                except TransferError as exc:
+                    log.warning("diagnostics upload %d of %d failed: %s", attempt, tries, exc)
+                    if attempt < tries:
+                        await sleep(self.ctx.clock, interval)
+                    continue
+                log.info("diagnostics %s uploaded", name)
+                self._send(UPLOADED)
+                return
+            self._send(UPLOAD_FAILED)
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _send(self, status: str) -> None:
+        self.ctx.sender.enqueue("DiagnosticsStatusNotification", {"status": status}, None)
+
+    def trigger(self) -> None:
+        """TriggerMessage(DiagnosticsStatusNotification): Uploading or Idle (§5.17)."""
+        self.ctx.sender.notify(
+            "DiagnosticsStatusNotification", {"status": self.status}, triggered=True
+        )
+
+
+def _time(text: str | None) -> datetime | None:
+    return timefmt.parse(text) if text else None

@@ -688,3 +688,80 @@ async def test_bad_composite_queries_are_422(
     assert status == 422 and words in answer["error"], answer
     assert raw.calls.empty()
     await raw.close()
+
+
+# ------------------------------------------------------------------------------ firmware, files
+
+
+async def test_update_firmware_from_the_own_depot_and_the_statuses_heard(
+    csms: CentralSystem, client: Client
+) -> None:
+    """Without a location the station fetches this API's firmware-<version>.bin, an image of
+    that version; the last FirmwareStatusNotification shows on the station."""
+    raw = await booted(csms)
+    request = asyncio.create_task(
+        client.request("POST", "/api/stations/CP-1/update-firmware", json={"version": "2.1.0"})
+    )
+    sent = await answer_next(raw, {})
+    location = sent[3]["location"]
+    assert sent[2] == "UpdateFirmware" and location == f"{client.api.url}/files/firmware-2.1.0.bin"
+    status, body = await request
+    assert status == 200 and body == {"location": location, "retrieveDate": sent[3]["retrieveDate"]}
+    async with client.http.get(location) as response:
+        image = await response.read()
+    assert image.startswith(b"version: 2.1.0\n")
+    await raw.result("FirmwareStatusNotification", {"status": "Downloading"})
+    await raw.result("DiagnosticsStatusNotification", {"status": "Uploading"})
+    station = await client.get("/api/stations/CP-1")
+    assert (station["firmwareStatus"], station["diagnosticsStatus"]) == ("Downloading", "Uploading")
+    status, body = await client.request(
+        "POST", "/api/stations/CP-1/update-firmware", json={"version": "../etc"}
+    )
+    assert status == 422 and "version must be" in body["error"]
+    status, body = await client.request(
+        "POST", "/api/stations/CP-1/update-firmware", json={"when": 1}
+    )
+    assert status == 422 and "unknown fields: when" in body["error"]
+    await raw.close()
+
+
+async def test_get_diagnostics_into_the_own_depot(csms: CentralSystem, client: Client) -> None:
+    """The station uploads to this API's /diagnostics/ (PUT, or a POSTed form); every upload
+    is listed and can be fetched back."""
+    raw = await booted(csms)
+    request = asyncio.create_task(
+        client.request("POST", "/api/stations/CP-1/get-diagnostics", json={"retries": 1})
+    )
+    sent = await answer_next(raw, {"fileName": "diag.zip"})
+    assert sent[2:] == [
+        "GetDiagnostics",
+        {"location": f"{client.api.url}/diagnostics/", "retries": 1},
+    ]
+    assert await request == (
+        200,
+        {"fileName": "diag.zip", "location": f"{client.api.url}/diagnostics/"},
+    )
+    base = client.api.url
+    async with client.http.put(f"{base}/diagnostics/diag.zip", data=b"PK-one") as response:
+        assert response.status == 201
+    form = aiohttp.FormData()
+    form.add_field("file", b"PK-two", filename="two.zip")
+    async with client.http.post(f"{base}/diagnostics/two.zip", data=form) as response:
+        assert response.status == 201
+    listed = await client.get("/api/diagnostics")
+    assert [(d["name"], d["size"], d["method"]) for d in listed] == [
+        ("diag.zip", 6, "PUT"),
+        ("two.zip", 6, "POST"),
+    ]
+    async with client.http.get(f"{base}/api/diagnostics/two.zip") as response:
+        assert await response.read() == b"PK-two"
+    status, body = await client.request("GET", "/api/diagnostics/none.zip")
+    assert status == 404 and "none.zip" in body["error"]
+    async with client.http.get(f"{base}/files/unknown.bin") as response:
+        assert response.status == 404
+    async with client.http.put(f"{base}/files/own.bin", data=b"mine") as response:
+        assert response.status == 201
+    async with client.http.get(f"{base}/files/own.bin") as response:
+        assert await response.read() == b"mine"
+    assert client.api.files.downloads == ["own.bin"]
+    await raw.close()

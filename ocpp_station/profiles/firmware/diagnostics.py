@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ocpp_station import timefmt
-from ocpp_station.station.ports import LogSource, TransferError
+from ocpp_station.station.ports import FileTransfer, LogSource, TransferError
 from ocpp_station.station.service import Payload, Service, after, handles
 from ocpp_station.station.timers import sleep
 
@@ -36,7 +36,8 @@ SCHEMES = {"http": "HTTP", "https": "HTTPS", "ftp": "FTP", "ftps": "FTPS"}
 
 def file_name(identity: str, now: datetime) -> str:
     """diagnostics-<identity>-<UTC time>.zip: what GetDiagnostics.conf names (CiString255)."""
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in identity)[:64]
+    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "_" for ch in identity)
+    safe = safe[:64]
     return f"diagnostics-{safe}-{now.strftime('%Y%m%dT%H%M%SZ')}.zip"
 
 
@@ -91,26 +92,23 @@ class Diagnostics(Service):
             self._task.cancel()
             self._task = None
         name = response.get("fileName")
-        if name is None:
+        files = self.ctx.ports.files
+        if name is None or files is None:
             self._send(UPLOAD_FAILED)
             return
-        self._task = self.ctx.spawn(self._upload(request, name))
+        self._task = self.ctx.spawn(self._upload(files, request, name))
 
     def _allowed(self) -> set[str]:
         return set(self.ctx.config.get_list("SupportedFileTransferProtocols"))
 
-    async def _upload(self, request: Payload, name: str) -> None:
+    async def _upload(self, files: FileTransfer, request: Payload, name: str) -> None:
         try:
-            await self._transfer(request, name)
+            await self._transfer(files, request, name)
         finally:
             if self._task is asyncio.current_task():
                 self._task = None
 
-    async def _transfer(self, request: Payload, name: str) -> None:
-        files = self.ctx.ports.files
-        if files is None:  # the runtime's ports changed under the request: nothing to do
-            self._send(UPLOAD_FAILED)
-            return
+    async def _transfer(self, files: FileTransfer, request: Payload, name: str) -> None:
         start = _time(request.get("startTime"))
         stop = _time(request.get("stopTime"))
         tries = 1 + max(0, request.get("retries") or 0)

@@ -228,7 +228,6 @@ class FirmwareUpdate(Service):
         if not image.exists():
             self._finish(INSTALLATION_FAILED, "the downloaded image is gone")
             return
-        update.phase = READY
         await self._sessions_ended()
         installer = self.ctx.ports.installer
         update.phase = FLASHING
@@ -246,10 +245,8 @@ class FirmwareUpdate(Service):
         with self.records.atomic():
             self.records.record_put(KIND, VERSION, version)
             self._keep()
-        image.unlink(missing_ok=True)
-        self.ctx.info.firmware = version
+        image.unlink()
         log.info("firmware %s installed: rebooting into it", version)
-        self._task = None
         sender = self.ctx.sender
         if sender.open:
             # Installing reaches the central system before the reboot does (digest §5.1).

@@ -183,6 +183,18 @@ async def composite_is(
     return periods
 
 
+async def composite_limits(run: Run, connector_id: int, duration: int) -> list[Any]:
+    """The limits of a composite schedule (in the cases' unit), whatever their periods."""
+    unit, _ = unit_of(run)
+    answer = await run.call(
+        "GetCompositeSchedule",
+        {"connectorId": connector_id, "duration": duration, "chargingRateUnit": unit},
+        status="Accepted",
+    )
+    schedule = answer.get("chargingSchedule") or {}
+    return [p.get("limit") for p in schedule.get("chargingSchedulePeriod") or []]
+
+
 # ---------------------------------------------------------------------------- sessions, meters
 
 
@@ -294,16 +306,7 @@ async def tc_057(run: Run) -> None:
     await run.call("RemoteStopTransaction", {"transactionId": transaction_id}, status="Accepted")
     await run.expect("StopTransaction", transactionId=transaction_id)
     _, scale = unit_of(run)
-    unit, _ = unit_of(run)
-    answer = await run.call(
-        "GetCompositeSchedule",
-        {"connectorId": 1, "duration": 60, "chargingRateUnit": unit},
-        status="Accepted",
-    )
-    limits = [
-        p.get("limit")
-        for p in (answer.get("chargingSchedule") or {}).get("chargingSchedulePeriod") or []
-    ]
+    limits = await composite_limits(run, 1, 60)
     await run.check(
         "the TxProfile's 8 A is gone with its transaction", 8 * scale not in limits, limits
     )
@@ -410,16 +413,8 @@ async def tc_067(run: Run) -> None:
     await clear(run, "Unknown", connectorId=1, chargingProfilePurpose="TxDefaultProfile")
     await composite_is(run, 1, 60, origin, [(0, 5)])
     await clear(run, "Accepted")
-    unit, scale = unit_of(run)
-    answer = await run.call(
-        "GetCompositeSchedule",
-        {"connectorId": 1, "duration": 60, "chargingRateUnit": unit},
-        status="Accepted",
-    )
-    limits = [
-        p.get("limit")
-        for p in (answer.get("chargingSchedule") or {}).get("chargingSchedulePeriod") or []
-    ]
+    _, scale = unit_of(run)
+    limits = await composite_limits(run, 1, 60)
     await run.check(
         "after clearing everything no 5 A limit remains",
         bool(limits) and all(isinstance(v, int | float) and v > 5 * scale for v in limits),

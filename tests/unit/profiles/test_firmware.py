@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import zipfile
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from ocpp_station import timefmt
 from ocpp_station.clock import VirtualClock
 from ocpp_station.hardware.firmware import image_version
+from ocpp_station.profiles.firmware.diagnostics import file_name, target, write_archive
 from ocpp_station.profiles.firmware.update import FirmwareUpdate
 from ocpp_station.station.ports import LogLine, Ports, TransferError
 from tests.unit.harness import Harness, open_store
@@ -323,7 +325,11 @@ async def test_diagnostics_answer_a_name_then_upload_the_window(tmp_path: Path) 
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert sorted(archive.namelist()) == ["ocpp.log", "station.log"]
         text = archive.read("station.log").decode()
-    assert text == f"{timefmt.iso(now)} station now\n"
+    # Only the line inside the window (the one of two hours ago is not), with its UTC time.
+    [line] = text.splitlines()
+    stamp, words = line.split(" ", 1)
+    assert words == "station now" and stamp.endswith("Z")
+    assert abs((timefmt.parse(stamp) - now).total_seconds()) < 60
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("diagnostics-")]  # noqa: ASYNC240
     await h.close()
 
@@ -375,3 +381,253 @@ def test_the_image_folder_defaults_to_a_temporary_one() -> None:
     service.folder = None
     image = service._image()
     assert image.parent.is_dir() and image.name == "firmware.img" and service.folder is not None
+
+
+# ---------------------------------------------------------------------------- diagnostics' parts
+
+
+def test_the_file_name_is_safe_for_any_folder() -> None:
+    """CiString255 and a name every FTP server and file system takes: ASCII letters, digits,
+    - and _ of the identity (64 at most) and the UTC time."""
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert file_name("CP 7/ü-x_y", when) == "diagnostics-CP_7__-x_y-20260102T030405Z.zip"
+    assert file_name("A" * 80, when) == f"diagnostics-{'A' * 64}-20260102T030405Z.zip"
+
+
+@pytest.mark.parametrize(
+    ("location", "wanted"),
+    [
+        ("ftp://h/in", "ftp://h/in/d.zip"),
+        ("ftp://h/in/", "ftp://h/in/d.zip"),
+        ("http://h/up/d.zip", "http://h/up/d.zip"),
+    ],
+)
+def test_the_upload_goes_into_the_location(location: str, wanted: str) -> None:
+    assert target(location, "d.zip") == wanted
+
+
+def test_the_archive_is_compressed_and_bounded_by_the_window(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    now = clock.now()
+    path = tmp_path / "a.zip"
+    write_archive(path, Logs(clock), None, now - timedelta(hours=3))
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("station.log")
+        assert info.compress_type == zipfile.ZIP_DEFLATED
+        assert archive.read("station.log") == b""  # both lines are after the stop
+    write_archive(path, Logs(clock), None, None)
+    with zipfile.ZipFile(path) as archive:
+        lines = archive.read("ocpp.log").decode().splitlines()
+    assert lines == [
+        f"{timefmt.iso(now - timedelta(hours=2))} ocpp old",
+        f"{timefmt.iso(now)} ocpp now",
+    ]
+    write_archive(path, None, None, None)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist() == []
+
+
+async def test_a_stop_time_in_the_past_leaves_the_newer_lines_out(tmp_path: Path) -> None:
+    files = Files()
+    h = await booted(tmp_path, files)
+    stop = h.clock.now() - timedelta(hours=1)
+    await diagnose(h, stopTime=timefmt.iso(stop))
+    await eventually(h, lambda: len(diagnostics_statuses(h)) == 2, step=0.1)
+    [data] = files.uploads.values()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.read("station.log").decode().endswith(" station old\n")
+    await h.close()
+
+
+async def test_diagnostics_retry_interval_apart_and_then_idle(tmp_path: Path) -> None:
+    """Tries retryInterval apart (back to back without one); once done, a trigger says Idle
+    again; a station without a state folder uses a temporary one."""
+    files = Files()
+    files.fail = 1
+    h = await booted(tmp_path, files)
+    await diagnose(h, retries=1, retryInterval=40)
+    await eventually(h, lambda: len(diagnostics_statuses(h)) == 2, step=5)
+    assert diagnostics_statuses(h) == ["Uploading", "Uploaded"]
+    first, second = (t for _, t in files.tries)
+    assert second - first == pytest.approx(40, abs=5)
+    files.fail = 1
+    files.tries.clear()
+    await diagnose(h, retries=1)
+    await eventually(h, lambda: len(diagnostics_statuses(h)) == 4, step=0.1)
+    first, second = (t for _, t in files.tries)
+    assert second - first < 0.5
+    await h.request("TriggerMessage", {"requestedMessage": "DiagnosticsStatusNotification"})
+    assert diagnostics_statuses(h)[-1] == "Idle"
+    await h.close()
+
+
+async def test_without_a_folder_the_archive_is_made_in_a_temporary_one(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    files = Files()
+    files.clock = clock
+    ports = Ports(files=files, installer=Installer(), logs=Logs(clock), folder=None)
+    h = Harness(2, clock=clock, ports=ports)
+    h.csms.answer_boot("Accepted", 3600)
+    await h.boot()
+    await diagnose(h)
+    await eventually(h, lambda: "Uploaded" in diagnostics_statuses(h), step=0.1)
+    await h.close()
+
+
+async def test_a_pending_station_still_answers_a_triggered_status(tmp_path: Path) -> None:
+    """§4.2: while Pending the central system may trigger messages, and they go."""
+    clock = VirtualClock()
+    ports = Ports(files=Files(), installer=Installer(), logs=Logs(clock), folder=tmp_path)
+    h = Harness(2, clock=clock, ports=ports)
+    h.csms.answer_boot("Pending", 60)
+    await h.boot()
+    for message in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
+        answer = await h.request("TriggerMessage", {"requestedMessage": message})
+        assert answer == {"status": "Accepted"}
+    assert diagnostics_statuses(h) == ["Idle"] and firmware_statuses(h) == ["Idle"]
+    await h.close()
+
+
+# ---------------------------------------------------------------------------- what the log says
+
+
+@pytest.fixture
+def info_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger="ocpp_station.station")
+    return caplog
+
+
+async def test_the_log_says_how_each_update_ended(tmp_path: Path, info_log: Any) -> None:
+    files = Files(image=b"")
+    h = await booted(tmp_path, files)
+    await update(h)
+    await run_for(h, 2)
+    assert "firmware update InstallationFailed: the image is empty" in info_log.text
+    assert not (tmp_path / "firmware.img").exists()  # nothing left behind
+    files.image = IMAGE
+    files.fail = 1
+    await update(h)  # no retries: one try
+    await run_for(h, 2)
+    assert len(files.tries) == 2
+    assert "firmware update DownloadFailed: no try downloaded the image" in info_log.text
+    await update(h)
+    await run_for(h, 2)
+    assert "firmware update Installed: firmware 2.0.0 runs" in info_log.text
+    await h.close()
+
+
+@pytest.mark.parametrize(
+    ("ports", "why"),
+    [
+        (Ports(installer=Installer()), "DownloadFailed: no try downloaded the image"),
+        (Ports(files=Files()), "InstallationFailed: this station has no firmware installer"),
+    ],
+)
+async def test_a_station_without_a_port_fails_cleanly(
+    tmp_path: Path, ports: Ports, why: str, info_log: Any
+) -> None:
+    ports.folder = tmp_path
+    h = Harness(2, ports=ports)
+    h.csms.answer_boot("Accepted", 3600)
+    await h.boot()
+    await update(h)
+    await run_for(h, 2)
+    assert f"firmware update {why}" in info_log.text
+    if ports.files is None:
+        assert "this station has no file transfer" in info_log.text
+    await h.close()
+
+
+async def test_retries_without_an_interval_follow_at_once(tmp_path: Path) -> None:
+    files = Files()
+    files.fail = 1
+    h = await booted(tmp_path, files)
+    await update(h, retries=1)
+    await h.run_for(0.1, step=0.01)
+    first, second = (t for _, t in files.tries)
+    assert second - first < 0.05
+    await h.close()
+
+
+async def test_the_last_failed_try_is_reported_at_once(tmp_path: Path) -> None:
+    """No wait after the last try: DownloadFailed right after it."""
+    files = Files()
+    files.fail = 2
+    h = await booted(tmp_path, files)
+    await update(h, retries=1, retryInterval=100)
+    await run_for(h, 101, step=1)
+    assert firmware_statuses(h) == ["Downloading", "DownloadFailed"]
+    await h.close()
+
+
+async def test_a_retrieve_date_under_a_second_away_is_waited_for(tmp_path: Path) -> None:
+    files = Files()
+    h = await booted(tmp_path, files)
+    await update(h, in_seconds=0.6)
+    await h.run_for(0.3, step=0.1)
+    assert files.tries == []
+    await h.run_for(0.5, step=0.1)
+    assert len(files.tries) == 1
+    await h.close()
+
+
+class Blocking:
+    """An installer that never ends: the power is cut while it flashes."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    async def install(self, image: Path) -> str:
+        self.started = True
+        await asyncio.Event().wait()
+        return "never"
+
+
+async def test_the_image_waits_in_the_state_folder_and_a_cut_while_flashing_fails_it(
+    tmp_path: Path, info_log: Any
+) -> None:
+    path = tmp_path / "state.db"
+    clock = VirtualClock()
+    files = Files()
+    files.clock = clock
+    blocking = Blocking()
+    ports = Ports(files=files, installer=blocking, logs=Logs(clock), folder=tmp_path)
+    h = Harness(2, store=open_store("station", path), clock=clock, ports=ports)
+    h.csms.answer_boot("Accepted", 3600)
+    await h.boot()
+    await h.plug(1)
+    await h.card("TAG", 1)
+    await update(h)
+    await run_for(h, 2)
+    assert (tmp_path / "firmware.img").exists()  # in the state folder, waiting
+    await h.plug(2)
+    await h.card("OTHER", 2)
+    assert "a firmware update is being installed" in info_log.text
+    await h.card("TAG", 1)
+    await h.unplug(1)
+    await h.run_for(1.05, step=0.05)
+    assert blocking.started and firmware_statuses(h)[-1] == "Installing"
+    await h.station.close()
+    h.store.close()
+    again = await booted(tmp_path, files, open_store("station", path), VirtualClock(clock.now()),
+                         clear=False)  # fmt: skip
+    assert firmware_statuses(again) == ["InstallationFailed"]
+    await again.close()
+    again.store.close()
+
+
+async def test_a_resumed_update_whose_image_is_gone_fails(tmp_path: Path, info_log: Any) -> None:
+    path = tmp_path / "state.db"
+    store = open_store("station", path)
+    store.record_put(
+        "firmware",
+        "update",
+        {"location": "https://x/y.bin", "retrieve": "2026-01-01T00:00:00Z", "tries_left": 0,
+         "interval": 0, "phase": "downloaded", "version": None},
+    )  # fmt: skip
+    h = await booted(tmp_path, Files(), store, clear=False)
+    await run_for(h, 1)
+    assert firmware_statuses(h) == ["InstallationFailed"]
+    assert "the downloaded image is gone" in info_log.text
+    await h.close()
+    store.close()

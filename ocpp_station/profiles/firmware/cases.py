@@ -23,6 +23,7 @@ from ocpp_station import timefmt
 from ocpp_station.conformance.case import case
 from ocpp_station.conformance.file_servers import CaseFiles, start_files
 from ocpp_station.conformance.steps import Run
+from ocpp_station.conformance.transcript import Message
 from ocpp_station.csms.files import firmware_image
 from ocpp_station.rpc.actions import FIRMWARE_MANAGEMENT
 
@@ -66,11 +67,18 @@ async def update(run: Run, location: str, *, retries: int = 0, interval: int = 1
     return mark
 
 
+async def next_status(run: Run, action: str, status: str) -> Message:
+    """The station's next `action` (within the boot time-out: transfers take a while) must
+    carry `status`: another one fails the case at once, not after a wait."""
+    message = await run.expect(action, timeout=run.settings.boot_timeout)
+    await run.check_equal(f"the status of {action} #{message.seq}", message.get("status"), status)
+    return message
+
+
 async def statuses_in_order(run: Run, action: str, statuses: list[str], *, after: int) -> None:
-    """The station sends `action` with each status in order (each within the boot time-out:
-    transfers take a while), and no other status of it."""
+    """The station sends `action` with each status in order, and no other status of it."""
     for status in statuses:
-        await run.expect(action, status=status, timeout=run.settings.boot_timeout)
+        await next_status(run, action, status)
     sent = [m.get("status") for m in run.messages(action, after=after)]
     await run.check_equal(f"the {action} statuses", sent, statuses)
 
@@ -85,15 +93,13 @@ async def tc_044_1(run: Run) -> None:
     async with file_server(run) as files:
         files.offer(f"firmware-{version}.bin", firmware_image(version))
         mark = await update(run, files.file_url(f"firmware-{version}.bin"))
-        wait = run.settings.boot_timeout
         for status in ("Downloading", "Downloaded", "Installing"):
-            await run.expect("FirmwareStatusNotification", status=status, timeout=wait)
+            await next_status(run, "FirmwareStatusNotification", status)
         boot = await run.expect_boot()
         await run.check_equal(
             "the firmwareVersion after the update", boot.get("firmwareVersion"), version
         )
-        await run.expect("FirmwareStatusNotification", status="Installed", after=boot.seq,
-                         timeout=wait)  # fmt: skip
+        await next_status(run, "FirmwareStatusNotification", "Installed")
         sent = [m.get("status") for m in run.messages("FirmwareStatusNotification", after=mark)]
         await run.check_equal(
             "the FirmwareStatusNotification statuses",

@@ -626,3 +626,21 @@ def test_a_refused_value_says_why(definition: KeyDef, raw: str, reason: str) -> 
 def test_the_lowest_int32_is_accepted_where_no_minimum_is_set() -> None:
     definition = KeyDef("I", "int", False, "0", "Core")
     assert canonical_value(definition, "-2147483648", _FACTS, lambda key: None) == "-2147483648"
+
+
+def test_a_build_sets_its_read_only_bounds_and_nothing_else(tmp_path: Path) -> None:
+    """set_fixed: a charger's build sets a read-only key (validated, not stored); a writable
+    or unknown key, or a bad value, is a ConfigError and changes nothing."""
+    store = StationStore(tmp_path / "s.db")
+    config = core(profiles=["Core", "SmartCharging"], store=store)
+    config.set_fixed("chargeprofilemaxstacklevel", "3")
+    assert config.get_int("ChargeProfileMaxStackLevel") == 3
+    assert "ChargeProfileMaxStackLevel" not in store.load_config()
+    with pytest.raises(ConfigError, match="configuration key HeartbeatInterval is writable"):
+        config.set_fixed("HeartbeatInterval", "5")
+    with pytest.raises(ConfigError, match="unknown configuration key 'NoSuchKey'"):
+        config.set_fixed("NoSuchKey", "1")
+    with pytest.raises(ConfigError, match=r"^ChargeProfileMaxStackLevel: "):
+        config.set_fixed("ChargeProfileMaxStackLevel", "many")
+    assert config.get_int("ChargeProfileMaxStackLevel") == 3
+    store.close()

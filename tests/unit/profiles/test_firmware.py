@@ -286,15 +286,17 @@ async def test_installed_is_reported_once_across_power_cuts(tmp_path: Path) -> N
     third.store.close()
 
 
+def kept_update(tmp_path: Path, phase: str) -> Any:
+    """A station's store holding an update at `phase`, as a power cut left it."""
+    store = open_store("station", tmp_path / "state.db")
+    kept = {"location": "https://x/y.bin", "retrieve": "2026-01-01T00:00:00Z", "tries_left": 0,
+            "interval": 0, "phase": phase, "version": None}  # fmt: skip
+    store.record_put("firmware", "update", kept)
+    return store
+
+
 async def test_a_cut_while_flashing_is_installation_failed(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    store = open_store("station", path)
-    store.record_put(
-        "firmware",
-        "update",
-        {"location": "https://x/y.bin", "retrieve": "2026-01-01T00:00:00Z", "tries_left": 0,
-         "interval": 0, "phase": "installing", "version": None},
-    )  # fmt: skip
+    store = kept_update(tmp_path, "installing")
     h = await booted(tmp_path, Files(), store, clear=False)
     assert firmware_statuses(h) == ["InstallationFailed"]
     assert store.record_get("firmware", "update") is None
@@ -621,14 +623,7 @@ async def test_the_image_waits_in_the_state_folder_and_a_cut_while_flashing_fail
 
 
 async def test_a_resumed_update_whose_image_is_gone_fails(tmp_path: Path, info_log: Any) -> None:
-    path = tmp_path / "state.db"
-    store = open_store("station", path)
-    store.record_put(
-        "firmware",
-        "update",
-        {"location": "https://x/y.bin", "retrieve": "2026-01-01T00:00:00Z", "tries_left": 0,
-         "interval": 0, "phase": "downloaded", "version": None},
-    )  # fmt: skip
+    store = kept_update(tmp_path, "downloaded")
     h = await booted(tmp_path, Files(), store, clear=False)
     await run_for(h, 1)
     assert firmware_statuses(h) == ["InstallationFailed"]

@@ -18,12 +18,11 @@ from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
-from ocpp_station.station.ports import TransferError
+from ocpp_station.station.ports import PROTOCOLS, TransferError, protocol_of, shown
 
 # How long one transfer may take before it counts as failed.
 DEFAULT_TIMEOUT = 300.0
 _CHUNK = 64 * 1024
-_SCHEMES = {"http": "HTTP", "https": "HTTPS", "ftp": "FTP", "ftps": "FTPS"}
 
 
 class UrlFileTransfer:
@@ -35,7 +34,7 @@ class UrlFileTransfer:
     caller names the file).
     """
 
-    protocols = frozenset(_SCHEMES.values())
+    protocols = frozenset(PROTOCOLS.values())
 
     def __init__(self, *, tls: ssl.SSLContext | None = None, timeout: float = DEFAULT_TIMEOUT):
         if not timeout > 0:
@@ -54,9 +53,9 @@ class UrlFileTransfer:
                     await asyncio.to_thread(self._ftp_get, url, partial)
             os.replace(partial, destination)
         except TimeoutError:
-            raise TransferError(f"{_shown(url)}: not complete in {self._timeout:g} s") from None
+            raise TransferError(f"{shown(url)}: not complete in {self._timeout:g} s") from None
         except OSError as exc:
-            raise TransferError(f"{_shown(url)}: {_reason(exc)}") from None
+            raise TransferError(f"{shown(url)}: {_reason(exc)}") from None
         finally:
             partial.unlink(missing_ok=True)
 
@@ -69,9 +68,9 @@ class UrlFileTransfer:
                 else:
                     await asyncio.to_thread(self._ftp_put, source, url)
         except TimeoutError:
-            raise TransferError(f"{_shown(url)}: not accepted in {self._timeout:g} s") from None
+            raise TransferError(f"{shown(url)}: not accepted in {self._timeout:g} s") from None
         except OSError as exc:
-            raise TransferError(f"{_shown(url)}: {_reason(exc)}") from None
+            raise TransferError(f"{shown(url)}: {_reason(exc)}") from None
 
     # -- HTTP(S) ----------------------------------------------------------------------------
     def _session(self) -> aiohttp.ClientSession:
@@ -82,12 +81,12 @@ class UrlFileTransfer:
         try:
             async with self._session() as session, session.get(url) as response:
                 if response.status != 200:
-                    raise TransferError(f"{_shown(url)}: HTTP {response.status} {response.reason}")
+                    raise TransferError(f"{shown(url)}: HTTP {response.status} {response.reason}")
                 with into.open("wb") as out:
                     async for chunk in response.content.iter_chunked(_CHUNK):
                         out.write(chunk)
         except aiohttp.ClientError as exc:
-            raise TransferError(f"{_shown(url)}: {exc}") from None
+            raise TransferError(f"{shown(url)}: {exc}") from None
 
     async def _http_put(self, source: Path, url: str) -> None:
         """PUT the bytes; a server that will not take a PUT (405) gets a POST of a form with
@@ -103,15 +102,15 @@ class UrlFileTransfer:
                     async with session.post(url, data=form) as response:
                         status, reason = response.status, response.reason
                 if status not in (200, 201, 204):
-                    raise TransferError(f"{_shown(url)}: HTTP {status} {reason}")
+                    raise TransferError(f"{shown(url)}: HTTP {status} {reason}")
         except aiohttp.ClientError as exc:
-            raise TransferError(f"{_shown(url)}: {exc}") from None
+            raise TransferError(f"{shown(url)}: {exc}") from None
 
     # -- FTP(S), in a worker thread ------------------------------------------------------------
     def _ftp(self, url: str) -> tuple[ftplib.FTP, str]:
         parts = urlsplit(url)
         if not parts.hostname:
-            raise TransferError(f"{_shown(url)}: no host")
+            raise TransferError(f"{shown(url)}: no host")
         ftp: ftplib.FTP
         if parts.scheme.lower() == "ftps":
             context = self._tls if self._tls is not None else ssl.create_default_context()
@@ -125,7 +124,7 @@ class UrlFileTransfer:
                 ftp.prot_p()  # the file itself over TLS too, not only the commands
         except ftplib.Error as exc:
             ftp.close()
-            raise TransferError(f"{_shown(url)}: {exc}") from None
+            raise TransferError(f"{shown(url)}: {exc}") from None
         except BaseException:
             ftp.close()
             raise
@@ -139,7 +138,7 @@ class UrlFileTransfer:
                 ftp.retrbinary(f"RETR {path}", out.write, blocksize=_CHUNK)
             ftp.quit()
         except ftplib.Error as exc:
-            raise TransferError(f"{_shown(url)}: {exc}") from None
+            raise TransferError(f"{shown(url)}: {exc}") from None
         finally:
             ftp.close()
 
@@ -150,27 +149,18 @@ class UrlFileTransfer:
                 ftp.storbinary(f"STOR {path}", data, blocksize=_CHUNK)
             ftp.quit()
         except ftplib.Error as exc:
-            raise TransferError(f"{_shown(url)}: {exc}") from None
+            raise TransferError(f"{shown(url)}: {exc}") from None
         finally:
             ftp.close()
 
 
 def _scheme(url: str) -> str:
     """The protocol name of `url` (HTTP, HTTPS, FTP, FTPS); TransferError for anything else."""
-    scheme = urlsplit(url).scheme.lower()
-    name = _SCHEMES.get(scheme)
+    name = protocol_of(url)
     if name is None:
-        raise TransferError(f"{_shown(url)}: unsupported scheme {scheme or '(none)'!r}")
+        scheme = urlsplit(url).scheme.lower()
+        raise TransferError(f"{shown(url)}: unsupported scheme {scheme or '(none)'!r}")
     return name
-
-
-def _shown(url: str) -> str:
-    """The URL as a log line may show it: without the password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 def _reason(exc: OSError) -> str:

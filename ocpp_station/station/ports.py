@@ -13,6 +13,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
+
+# URL scheme -> the protocol as SupportedFileTransferProtocols names it ([E] 3.90).
+PROTOCOLS = {"http": "HTTP", "https": "HTTPS", "ftp": "FTP", "ftps": "FTPS"}
+
+
+def protocol_of(url: str) -> str | None:
+    """The protocol of `url` (HTTP, HTTPS, FTP, FTPS), or None for any other scheme."""
+    return PROTOCOLS.get(urlsplit(url).scheme.lower())
+
+
+def shown(url: str) -> str:
+    """The URL as a log line may show it: without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 class TransferError(Exception):

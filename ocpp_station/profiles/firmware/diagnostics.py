@@ -17,10 +17,9 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from ocpp_station import timefmt
-from ocpp_station.station.ports import FileTransfer, LogSource, TransferError
+from ocpp_station.station.ports import FileTransfer, LogSource, TransferError, protocol_of, shown
 from ocpp_station.station.service import Payload, Service, after, handles
 from ocpp_station.station.timers import sleep
 
@@ -31,7 +30,6 @@ log = logging.getLogger("ocpp_station.station")
 
 # DiagnosticsStatus (§7.23).
 IDLE, UPLOADING, UPLOADED, UPLOAD_FAILED = "Idle", "Uploading", "Uploaded", "UploadFailed"
-SCHEMES = {"http": "HTTP", "https": "HTTPS", "ftp": "FTP", "ftps": "FTPS"}
 
 
 def file_name(identity: str, now: datetime) -> str:
@@ -79,9 +77,10 @@ class Diagnostics(Service):
     @handles("GetDiagnostics")
     def get_diagnostics(self, request: Payload) -> Payload:
         files = self.ctx.ports.files
-        scheme = SCHEMES.get(urlsplit(request["location"]).scheme.lower())
-        if files is None or scheme not in files.protocols or scheme not in self._allowed():
-            log.info("GetDiagnostics to %s: the station cannot upload there", request["location"])
+        location = request["location"]
+        protocol = protocol_of(location)
+        if files is None or protocol not in files.protocols or protocol not in self._allowed():
+            log.info("GetDiagnostics to %s: the station cannot upload there", shown(location))
             return {}  # §6.33: no fileName when there is nothing to upload
         return {"fileName": file_name(self.ctx.identity, self.ctx.clock.now())}
 

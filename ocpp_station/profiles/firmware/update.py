@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ocpp_station import timefmt
 from ocpp_station.station.connector import Authorization, Connector
-from ocpp_station.station.ports import InstallError, TransferError
+from ocpp_station.station.ports import InstallError, TransferError, shown
 from ocpp_station.station.reset import DRAIN_SECONDS
 from ocpp_station.station.service import Payload, Service, after, handles
 from ocpp_station.station.status import AVAILABLE, PREPARING, UNAVAILABLE
@@ -130,7 +130,9 @@ class FirmwareUpdate(Service):
             self._finish(INSTALLATION_FAILED, "the installation was interrupted")
             return
         if update.phase != REBOOTING and self._task is None:
-            log.info("resuming the firmware update from %s (%s)", update.location, update.phase)
+            log.info(
+                "resuming the firmware update from %s (%s)", shown(update.location), update.phase
+            )
             self._task = self.ctx.spawn(self._run())
 
     def _stored(self) -> Update | None:
@@ -167,7 +169,7 @@ class FirmwareUpdate(Service):
             if self.update.phase in (FLASHING, REBOOTING):
                 log.info("UpdateFirmware ignored: an installation is under way")
                 return
-            log.info("UpdateFirmware replaces the update from %s", self.update.location)
+            log.info("UpdateFirmware replaces the update from %s", shown(self.update.location))
             if self._task is not None:
                 self._task.cancel()
             self._release()

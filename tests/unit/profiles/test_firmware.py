@@ -218,14 +218,18 @@ async def test_a_running_session_is_never_cut(tmp_path: Path) -> None:
     await h.close()
 
 
-async def test_a_new_update_replaces_one_that_waits(tmp_path: Path) -> None:
+async def test_a_new_update_replaces_one_that_waits(tmp_path: Path, info_log: Any) -> None:
     files = Files()
     h = await booted(tmp_path, files)
-    await update(h, in_seconds=600, location="https://old.example/a.bin")
+    await update(h, in_seconds=600, location="ftp://u:secret@old.example/a.bin")
     await update(h, location="https://new.example/b.bin")
     await run_for(h, 700, step=50)
     assert [url for url, _ in files.tries] == ["https://new.example/b.bin"]
     assert firmware_statuses(h) == ["Downloading", "Downloaded", "Installing", "Installed"]
+    assert "UpdateFirmware replaces the update from ftp://u:***@old.example/a.bin" in (
+        info_log.messages
+    )
+    assert "secret" not in info_log.text  # the password never reaches a log line
     await h.close()
 
 
@@ -349,12 +353,17 @@ async def test_diagnostics_retries(tmp_path: Path, retries: int, tries: int) -> 
     await h.close()
 
 
-async def test_a_location_the_station_cannot_use_gets_no_name(tmp_path: Path) -> None:
-    """A scheme outside SupportedFileTransferProtocols: no fileName, UploadFailed."""
+async def test_a_location_the_station_cannot_use_gets_no_name(
+    tmp_path: Path, info_log: Any
+) -> None:
+    """A scheme outside SupportedFileTransferProtocols: no fileName, UploadFailed; the log
+    names the location without its password."""
     h = await booted(tmp_path)
-    assert await diagnose(h, location="sftp://files.example/in/") == {}
+    assert await diagnose(h, location="sftp://u:secret@files.example/in/") == {}
     await run_for(h, 1)
     assert diagnostics_statuses(h) == ["UploadFailed"]
+    wanted = "GetDiagnostics to sftp://u:***@files.example/in/: the station cannot upload there"
+    assert wanted in info_log.messages and "secret" not in info_log.text
     await h.close()
 
 

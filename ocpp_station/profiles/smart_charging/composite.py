@@ -139,6 +139,14 @@ def _own(
     return None
 
 
+def _own_watts(
+    book: Book, connector_id: int, mine: ConnectorFacts, t: int, window_start: int
+) -> float | None:
+    """_own in W, capped by the connector's rating."""
+    own = _own(book, connector_id, mine, t, window_start, WATTS)
+    return None if own is None else min(own, mine.electrical.max_power_w)
+
+
 def _connector_limit(
     book: Book, connector_id: int, facts: Facts, t: int, window_start: int, unit: str
 ) -> float:
@@ -159,10 +167,9 @@ def _station_limit(book: Book, facts: Facts, t: int, window_start: int, unit: st
     station = facts.station
     total = 0.0
     for connector_id, mine in facts.connectors.items():
-        own = _own(book, connector_id, mine, t, window_start, WATTS)
-        watts = (
-            mine.electrical.max_power_w if own is None else min(own, mine.electrical.max_power_w)
-        )
+        watts = _own_watts(book, connector_id, mine, t, window_start)
+        if watts is None:
+            watts = mine.electrical.max_power_w
         total += watts if unit == WATTS else station.convert(watts, WATTS, None, AMPS)
     # The station's own rating (its grid connection) may be below the sum of its connectors'.
     total = min(total, station.rated(unit))
@@ -173,9 +180,7 @@ def _station_limit(book: Book, facts: Facts, t: int, window_start: int, unit: st
 def in_force(book: Book, connector_id: int, t: int, facts: Facts) -> float | None:
     """What the transaction profiles of connector `connector_id` (> 0) allow at t in W,
     capped by its rating; None when none of them says anything then."""
-    mine = facts.connectors[connector_id]
-    own = _own(book, connector_id, mine, t, t, WATTS)
-    return None if own is None else min(own, mine.electrical.max_power_w)
+    return _own_watts(book, connector_id, facts.connectors[connector_id], t, t)
 
 
 def share(wants: Mapping[int, float], budget: float | None) -> dict[int, float]:

@@ -212,8 +212,8 @@ class SmartCharging(Service):
 
     # -- rules --------------------------------------------------------------------------------
     def _allowed_units(self) -> list[str]:
-        words = self.ctx.config.get("ChargingScheduleAllowedChargingRateUnit") or ""
-        units = [UNITS[w.strip()] for w in words.split(",") if w.strip() in UNITS]
+        words = self.ctx.config.get_list("ChargingScheduleAllowedChargingRateUnit")
+        units = [UNITS[w] for w in words if w in UNITS]
         return units or [WATTS]
 
     def _read(self, connector_id: int, payload: Payload) -> ChargingProfile:

@@ -585,6 +585,13 @@ async def test_reserve_cancel_and_the_reservations_the_central_system_keeps(
 async def test_bad_reservation_requests_are_422_and_send_nothing(
     csms: CentralSystem, client: Client, path: str, body: dict[str, Any], words: str
 ) -> None:
+    await refused_422(csms, client, path, body, words)
+
+
+async def refused_422(
+    csms: CentralSystem, client: Client, path: str, body: dict[str, Any], words: str
+) -> None:
+    """POST `body` to a station route: 422 naming `words`, and nothing sent to the station."""
     raw = await booted(csms)
     status, answer = await client.request("POST", f"/api/stations/CP-1/{path}", json=body)
     assert status == 422 and words in answer["error"], answer
@@ -665,11 +672,7 @@ async def test_set_clear_and_query_charging_profiles(csms: CentralSystem, client
 async def test_bad_charging_profile_requests_are_422_and_send_nothing(
     csms: CentralSystem, client: Client, path: str, body: dict[str, Any], words: str
 ) -> None:
-    raw = await booted(csms)
-    status, answer = await client.request("POST", f"/api/stations/CP-1/{path}", json=body)
-    assert status == 422 and words in answer["error"], answer
-    assert raw.calls.empty()
-    await raw.close()
+    await refused_422(csms, client, path, body, words)
 
 
 @pytest.mark.parametrize(

@@ -175,28 +175,21 @@ class SimConnector:
         supply = self._sim.supply
         if supply is not None:
             # AC: the grid's voltage on each phase, the current shared by the phases.
-            per_phase = supply.voltage_v * supply.phases
-            return MeterReading(
-                energy_wh=energy,
-                power_w=power,
-                current_a=power / per_phase,
-                voltage_v=supply.voltage_v,
-                soc_percent=soc * 100.0 if ev is not None else None,
-                temperature_c=AMBIENT_C + TEMPERATURE_RISE_C_PER_KW * power / 1000.0,
-                current_offered_a=offered / per_phase,
-                power_offered_w=offered,
-                phases=supply.phases,
-            )
-        voltage = ev.voltage_v(soc) if ev is not None else 0.0
+            voltage, phases = supply.voltage_v, supply.phases
+        else:
+            # DC: the EV's pack voltage, one current (no phases).
+            voltage, phases = (ev.voltage_v(soc) if ev is not None else 0.0), 0
+        per_phase = voltage * max(phases, 1)
         return MeterReading(
             energy_wh=energy,
             power_w=power,
-            current_a=power / voltage if voltage else 0.0,
+            current_a=power / per_phase if per_phase else 0.0,
             voltage_v=voltage,
             soc_percent=soc * 100.0 if ev is not None else None,
             temperature_c=AMBIENT_C + TEMPERATURE_RISE_C_PER_KW * power / 1000.0,
-            current_offered_a=offered / voltage if voltage else 0.0,
+            current_offered_a=offered / per_phase if per_phase else 0.0,
             power_offered_w=offered,
+            phases=phases,
         )
 
     def active_fault(self) -> tuple[str, str | None] | None:

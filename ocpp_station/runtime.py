@@ -26,6 +26,7 @@ from ocpp_station.hardware.firmware import SimulatedInstaller
 from ocpp_station.hardware.interfaces import AcSupply, Hardware, HasFirmwareInstaller
 from ocpp_station.hardware.simulator import Simulator
 from ocpp_station.hardware.transfer_faults import FaultyFiles, FaultyInstaller, TransferFaults
+from ocpp_station.profiles.security.local import install_local
 from ocpp_station.rpc.endpoint import RpcEndpoint
 from ocpp_station.station.boot_info import BootInfo
 from ocpp_station.station.ports import FileTransfer, FirmwareInstaller, Ports
@@ -76,6 +77,11 @@ class StationOptions:
     # The WebSocket library (ocpp_station.transport.select): a single station keeps the
     # long-proven websockets client; a fleet takes picows, half the CPU per frame.
     transport: str = "websockets"
+    # PEM text given by the installer (`--ca`, `--cert`, `--key`): the central system's root
+    # certificate(s) and the station's certificate chain and key, installed at start.
+    ca_pem: str | None = None
+    cert_pem: str | None = None
+    key_pem: str | None = None
 
 
 class MessageLog:
@@ -126,6 +132,9 @@ class StationRuntime:
                 options.state_dir.mkdir(parents=True, exist_ok=True)
                 path = options.state_dir / STATE_FILE
             store = StationStore(path)
+            if path is not None:
+                # It holds the station's private key and passwords: its user's alone.
+                path.chmod(0o600)
         self.store = store
         self.hardware = make_hardware(options, self.clock)
         self.transfer_faults = TransferFaults()
@@ -140,6 +149,15 @@ class StationRuntime:
             self.config.set_initial(key, value)  # ConfigError goes to the CLI: exit 2
         if options.password is not None:
             self.config.set_initial("AuthorizationKey", options.password)
+        if options.ca_pem or options.cert_pem or options.key_pem:
+            # CertificateError (a ValueError) goes to the CLI: exit 2.
+            install_local(
+                self.store,
+                self.clock.now(),
+                ca_pem=options.ca_pem,
+                cert_pem=options.cert_pem,
+                key_pem=options.key_pem,
+            )
         self.station = Station(
             identity=options.identity,
             clock=self.clock,
@@ -151,23 +169,30 @@ class StationRuntime:
             ports=ports if ports is not None else self._default_ports(),
         )
         self.station.events.physical_changed.connect(self._save_physical)
+        # How the station reaches its central system (its security profile).
+        self.link = self.station.link()
+        self.url = build_url(options.csms_url, options.identity)
         # What the connection does when a key changes, by key.
         self._reactions: dict[str, Callable[[str], None]] = {
             "MessageTimeout": self._message_timeout_changed,
             "WebSocketPingInterval": self._ping_interval_changed,
-            "AuthorizationKey": self._authorization_key_changed,
         }
+        for key in self.link.retarget_keys:
+            self._reactions[key] = self._retarget_soon
         self.config.subscribe(self._config_changed)
         self.router = self.station.router()
         self.endpoint: RpcEndpoint | None = None
+        target = self.link.target(self.url)
         self.client = make_client(
             options.transport,
-            build_url(options.csms_url, options.identity),
+            target.url,
             options.identity,
-            password=self._password(),
+            password=target.password,
+            ssl_context=target.ssl,
             on_open=self._on_open,
             on_message=self._on_message,
             on_close=self._on_close,
+            on_connect_error=self._connect_failed,
             ping_interval=float(self.config.get_int("WebSocketPingInterval")),
         )
         self.on_state_change: list[Callable[[], None]] = []
@@ -203,13 +228,6 @@ class StationRuntime:
         at 1 again, so its ids carry this process's own prefix."""
         number = self.store.next_counter("message_id")
         return str(number) if self.store.durable else f"{PROCESS_PREFIX}-{number}"
-
-    def _password(self) -> str | None:
-        try:
-            value = self.config.get("AuthorizationKey")
-        except KeyError:
-            return None
-        return value or None
 
     @property
     def connected(self) -> bool:
@@ -284,6 +302,7 @@ class StationRuntime:
             on_frame=self.messages.add,
         )
         self.endpoint = endpoint
+        self.link.opened(self.client.tls_peer_certificate())
         log.info("online: %d transaction messages queued", self.station.sender.queued)
         self.station.connected(endpoint)
 
@@ -327,10 +346,19 @@ class StationRuntime:
     def _ping_interval_changed(self, value: str) -> None:
         self.client.set_ping_interval(float(value))
 
-    def _authorization_key_changed(self, value: str) -> None:
-        # Security profile 1: the new password is used from the next connection on.
-        self.client.set_password(value)
+    def _retarget(self) -> None:
+        target = self.link.target(self.url)
+        self.client.retarget(target.url, target.ssl, target.password)
+
+    def _retarget_soon(self, value: str) -> None:
+        # A new password or security profile ([W] A01, A05): used from the next connection,
+        # which comes at once.
+        self._retarget()
         self.station.spawn(self._reconnect_soon())
+
+    async def _connect_failed(self, exc: BaseException) -> None:
+        if self.link.failed(exc):
+            self._retarget()  # back to the profile that worked
 
     async def _reconnect_soon(self) -> None:
         # Let the ChangeConfiguration.conf leave on the old connection first.

@@ -13,6 +13,7 @@ from ocpp_station.profiles.firmware import PROFILE as FIRMWARE
 from ocpp_station.profiles.local_auth_list import PROFILE as LOCAL_AUTH_LIST
 from ocpp_station.profiles.remote_trigger import PROFILE as REMOTE_TRIGGER
 from ocpp_station.profiles.reservation import PROFILE as RESERVATION
+from ocpp_station.profiles.security import PROFILE as SECURITY
 from ocpp_station.profiles.smart_charging import PROFILE as SMART_CHARGING
 from ocpp_station.station.config import Configuration
 from ocpp_station.station.core import PROFILE as CORE
@@ -27,6 +28,7 @@ INSTALLED: tuple[Profile, ...] = (
     SMART_CHARGING,
     REMOTE_TRIGGER,
     FIRMWARE,  # after Remote Trigger, which it lets trigger its notifications
+    SECURITY,  # after Remote Trigger, whose sources ExtendedTriggerMessage shares
 )
 
 

@@ -25,6 +25,9 @@ log = logging.getLogger("ocpp_station.station")
 # we pick the wait ourselves "in a way that avoids flooding the Central System" (§4.2).
 DEFAULT_RETRY = 60.0
 NO_ANSWER_RETRY = 30.0
+# A currentTime this far from the station's clock is a setting of the time worth a security event
+# (SettingSystemTime, whitepaper §8); smaller corrections are the drift of any clock.
+CLOCK_JUMP = 2.0
 
 # §4.2: until accepted, the central system may read and change the configuration (and trigger
 # messages), but a remote start or stop is not allowed.
@@ -163,10 +166,14 @@ class BootService(Service):
         if not current:
             return
         try:
-            self.ctx.clock.set_time(timefmt.parse(current))
+            wanted = timefmt.parse(current)
         except ValueError:
             log.warning("ignoring unreadable currentTime %r", current)
             return
+        jump = (wanted - self.ctx.clock.now()).total_seconds()
+        self.ctx.clock.set_time(wanted)
+        if abs(jump) >= CLOCK_JUMP:
+            self.ctx.events.security_event.emit("SettingSystemTime", f"moved by {jump:+.0f} s")
         self.ctx.events.clock_set.emit()
 
     # -- heartbeat: a plain periodic timer, not reset by other traffic (digest §2.2) ----------

@@ -36,6 +36,8 @@ _log = logging.getLogger(__name__)
 
 ChangeStatus = Literal["Accepted", "Rejected", "RebootRequired", "NotSupported"]
 Subscriber = Callable[[str, str], None]
+# Vetoes a change: (new value, running value) -> None, or ValueError saying why not.
+Guard = Callable[[str, str | None], None]
 
 _INTEGER = re.compile(r"-?[0-9]+")  # int() would also take "1_000", "+5" and non-ASCII digits
 
@@ -202,7 +204,16 @@ def _shared_base(facts: StationFacts, fixed_cable: bool, extra: tuple[KeyDef, ..
 class Configuration:
     """The configuration keys of one station, with ChangeConfiguration/GetConfiguration rules."""
 
-    __slots__ = ("_base", "_bools", "_ints", "_lists", "_store", "_subscribers", "_values")
+    __slots__ = (
+        "_base",
+        "_bools",
+        "_guards",
+        "_ints",
+        "_lists",
+        "_store",
+        "_subscribers",
+        "_values",
+    )
 
     def __init__(
         self,
@@ -246,6 +257,7 @@ class Configuration:
         self._bools: dict[str, bool] = {}
         self._lists: dict[str, tuple[str, ...]] = {}
         self._subscribers: list[Subscriber] = []
+        self._guards: dict[str, Guard] = {}
         self._store = store
         if store is not None:
             self._load(store.load_config())
@@ -372,6 +384,9 @@ class Configuration:
             return "Rejected"
         try:
             canonical = canonical_value(definition, value, self._base.facts, self._lookup)
+            guard = self._guards.get(name)
+            if guard is not None:
+                guard(canonical, self._running(name))
         except ValueError as error:
             _log.info("ChangeConfiguration %s rejected: %s", name, error)
             return "Rejected"
@@ -430,6 +445,15 @@ class Configuration:
         except ValueError as error:
             raise ConfigError(f"{name}: {error}") from None
         self._apply(definition, canonical)
+
+    def guard(self, key: str, check: Guard) -> None:
+        """Let `check(new value, running value)` veto a ChangeConfiguration of `key` by raising
+        ValueError (Rejected): for rules that depend on the station's state, such as the
+        prerequisites of a SecurityProfile (whitepaper A05.FR.01-04). Values set locally
+        (`--config`) are the installer's and pass unchecked."""
+        if key not in self._base.keys:
+            raise ConfigError(f"unknown configuration key {key!r}")
+        self._guards[key] = check
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call `callback(key, value)` after every change that takes effect; returns a function

@@ -29,9 +29,10 @@ LOCAL_AUTH_LIST_MANAGEMENT = "LocalAuthListManagement"
 RESERVATION = "Reservation"
 SMART_CHARGING = "SmartCharging"
 REMOTE_TRIGGER = "RemoteTrigger"
+SECURITY = "Security"
 
 # 1.6 §9.1.29: the six profile identifiers, in the order SupportedFeatureProfiles lists them.
-PROFILES: tuple[str, ...] = (
+FEATURE_PROFILES: tuple[str, ...] = (
     CORE,
     FIRMWARE_MANAGEMENT,
     LOCAL_AUTH_LIST_MANAGEMENT,
@@ -39,6 +40,10 @@ PROFILES: tuple[str, ...] = (
     SMART_CHARGING,
     REMOTE_TRIGGER,
 )
+# What a station can implement: the feature profiles and the security whitepaper's extensions,
+# whose keys (whitepaper §7) show only where they are built in. The extensions are no feature
+# profile of 1.6 §9.1.29, so SupportedFeatureProfiles never names them.
+PROFILES: tuple[str, ...] = (*FEATURE_PROFILES, SECURITY)
 
 # 1.6 §7.31 Measurand. Written out rather than imported from the `ocpp` package: importing its
 # enums pulls in every v16 message class (about 0.1 s), too much for a configuration table.
@@ -212,7 +217,7 @@ def local_password(value: str) -> str:
 
 
 def _supported_profiles(facts: StationFacts) -> str:
-    return ",".join(facts.profiles)
+    return ",".join(p for p in facts.profiles if p in FEATURE_PROFILES)
 
 
 def _number_of_connectors(facts: StationFacts) -> str:
@@ -311,11 +316,11 @@ _DEFINITIONS: tuple[KeyDef, ...] = (
         True,
         None,
         CORE,
-        csl_values=frozenset(PROFILES),
+        csl_values=frozenset(FEATURE_PROFILES),
         computed=_supported_profiles,
     ),
     # [E] 3.81 says it need not exist; it costs nothing and there are six profile identifiers.
-    KeyDef("SupportedFeatureProfilesMaxLength", "int", True, str(len(PROFILES)), CORE),
+    KeyDef("SupportedFeatureProfilesMaxLength", "int", True, str(len(FEATURE_PROFILES)), CORE),
     # Total tries (digest §3.2); 0 tries would discard a transaction message unsent, losing
     # billing data, so at least one.
     KeyDef("TransactionMessageAttempts", "int", False, "1", CORE, minimum=1),

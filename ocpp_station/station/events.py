@@ -47,6 +47,7 @@ class Events:
         "clock_set",
         "meter_sampled",
         "physical_changed",
+        "security_event",
         "station_status_changed",
         "status_changed",
         "transaction_ended",
@@ -80,3 +81,6 @@ class Events:
         self.status_changed: Signal[[Connector, str | None, str]] = Signal()
         # Connector 0's status (the charge point as a whole) changed: old, new.
         self.station_status_changed: Signal[[str, str]] = Signal()
+        # A security event (whitepaper §8): its type and techInfo. The security extensions log
+        # and report it; without them nobody listens.
+        self.security_event: Signal[[str, str | None]] = Signal()

@@ -26,6 +26,7 @@ from ocpp_station.station.config import Configuration
 from ocpp_station.station.context import StationContext
 from ocpp_station.station.events import Events
 from ocpp_station.station.guards import StartGuards
+from ocpp_station.station.link import BasicLink, ConnectionPolicy
 from ocpp_station.station.ports import Ports
 from ocpp_station.station.profile import Composition, Profile
 from ocpp_station.station.sender import Outbound, Sender
@@ -119,6 +120,14 @@ class Station:
             if isinstance(service, kind):
                 return service
         raise LookupError(f"{kind.__name__} is not installed")
+
+    def link(self) -> ConnectionPolicy:
+        """How the station connects: the policy a profile installed (the security extensions
+        follow the SecurityProfile), else the Core's (station.link.BasicLink)."""
+        for service in self.services:
+            if isinstance(service, ConnectionPolicy):
+                return service
+        return BasicLink(self.ctx.config)
 
     def handlers(self) -> dict[str, tuple[Handler, AfterHook | None]]:
         """The CSMS requests this station answers, by action, with their after hooks."""

@@ -57,12 +57,14 @@ class PongTimeout(ConnectionError):
     """A ping of ours was not answered in time: the connection is taken for dead."""
 
 
-def basic_auth_header(user: str, password: str) -> str:
-    """The Authorization header value of HTTP Basic authentication (RFC 7617)."""
+def basic_auth_header(user: str, password: str | bytes) -> str:
+    """The Authorization header value of HTTP Basic authentication (RFC 7617). A password in
+    bytes goes as those bytes (an AuthorizationKey given in hex is its decoded bytes)."""
     if ":" in user:
         # RFC 7617 §2: the user-id cannot contain a colon; the server would split it wrongly.
         raise ValueError(f"identity {user!r} contains ':' and cannot be a Basic auth user name")
-    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    secret = password if isinstance(password, bytes) else password.encode()
+    token = base64.b64encode(user.encode() + b":" + secret).decode("ascii")
     return f"Basic {token}"
 
 
@@ -102,7 +104,7 @@ class StationClient:
         url: str,
         identity: str,
         *,
-        password: str | None = None,
+        password: str | bytes | None = None,
         on_open: Callable[[], Awaitable[None]],
         on_message: Callable[[bytes | str], Awaitable[None]],
         on_close: Callable[[BaseException | None], Awaitable[None]],
@@ -184,13 +186,38 @@ class StationClient:
         self._ping_interval = float(seconds)
         self._ping_changed.set()
 
-    def set_password(self, password: str | None) -> None:
+    def set_password(self, password: str | bytes | None) -> None:
         """The Basic auth password (AuthorizationKey) for the next connection; None or ""
         for none (no Authorization header)."""
         password = password or None
         if password is not None:
             basic_auth_header(self.identity, password)
         self._password = password
+
+    def retarget(
+        self, url: str, ssl_context: ssl.SSLContext | None, password: str | bytes | None
+    ) -> None:
+        """Where and how the next connection goes (a new security profile, a new password or
+        certificate): the URL, the TLS context for a wss:// URL (None: the system trust store)
+        and the Basic auth password."""
+        secure = is_secure(url)
+        if ssl_context is not None and not secure:
+            raise ValueError(f"a TLS context was given for the unencrypted URL {url!r}")
+        self.set_password(password)
+        self.url = url
+        self._secure = secure
+        self._ssl = (ssl_context or ssl.create_default_context()) if secure else None
+
+    def tls_peer_certificate(self) -> bytes | None:
+        """The DER certificate the central system showed on the open TLS connection."""
+        ws = self._ws
+        if ws is None:
+            return None
+        ssl_object = ws.transport.get_extra_info("ssl_object")
+        if ssl_object is None:
+            return None
+        der = ssl_object.getpeercert(binary_form=True)
+        return bytes(der) if der else None
 
     async def send(self, data: bytes | str) -> None:
         """Send one OCPP-J message as a TEXT frame ([J] 4.1.2: UTF-8 text)."""

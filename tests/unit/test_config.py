@@ -111,7 +111,7 @@ def test_write_only_key_reads_empty_until_written() -> None:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"profiles": ["Core", "Security"]}, "unknown feature profile"),
+        ({"profiles": ["Core", "Billing"]}, "unknown feature profile"),
         ({"profiles": ["SmartCharging"]}, "Core"),
         ({"connectors": 0}, "positive"),
         ({"connectors": True}, "positive"),

@@ -11,6 +11,7 @@ from ocpp.v16.enums import Measurand, Phase
 from ocpp_station.profiles import INSTALLED
 from ocpp_station.station.config import canonical_value
 from ocpp_station.station.config_keys import (
+    FEATURE_PROFILES,
     KEYS,
     MEASURANDS,
     PHASE_ROTATIONS,
@@ -88,6 +89,15 @@ OWN_KEYS = {
     "ReservationEnabled": ("Reservation", "RW"),  # TC_048_4: "configured not to accept"
 }
 
+# The security whitepaper's keys (§7), AuthorizationKey aside (a Core key): key -> access.
+SECURITY_KEYS = {
+    "SecurityProfile": ("Security", "RW"),
+    "CpoName": ("Security", "RW"),
+    "CertificateSignedMaxChainSize": ("Security", "R"),
+    "CertificateStoreMaxLength": ("Security", "R"),
+    "AdditionalRootCertificateCheck": ("Security", "R"),
+}
+
 # Product specification, "Configuration keys: the factory defaults" (keys the reference had).
 REFERENCE_DEFAULTS = {
     "AllowOfflineTxForUnknownId": "false",
@@ -135,13 +145,15 @@ def test_every_core_key_is_declared_with_the_digest_access() -> None:
 
 
 def test_every_optional_profile_key_is_declared_with_its_profile() -> None:
-    for name, (profile, expected) in (OPTIONAL_PROFILE_KEYS | OWN_KEYS).items():
+    for name, (profile, expected) in (OPTIONAL_PROFILE_KEYS | OWN_KEYS | SECURITY_KEYS).items():
         assert TABLE[name].profile == profile, name
         assert access(TABLE[name]) == expected, name
 
 
 def test_the_table_holds_nothing_else() -> None:
-    assert set(TABLE) == set(CORE_ACCESS) | set(OPTIONAL_PROFILE_KEYS) | set(OWN_KEYS)
+    assert set(TABLE) == set(CORE_ACCESS) | set(OPTIONAL_PROFILE_KEYS) | set(OWN_KEYS) | set(
+        SECURITY_KEYS
+    )
     assert all(name == definition.name for name, definition in TABLE.items())
 
 
@@ -154,7 +166,8 @@ def test_station_dependent_keys_are_computed_not_literal() -> None:
     for name in ("SupportedFeatureProfiles", "NumberOfConnectors"):
         assert TABLE[name].computed is not None and TABLE[name].default is None
     assert TABLE["NumberOfConnectors"].computed(REFERENCE) == "2"  # type: ignore[misc]
-    assert TABLE["SupportedFeatureProfiles"].computed(REFERENCE) == ",".join(PROFILES)  # type: ignore[misc]
+    # The security extensions are no feature profile (1.6 §9.1.29): never listed.
+    assert TABLE["SupportedFeatureProfiles"].computed(REFERENCE) == ",".join(FEATURE_PROFILES)  # type: ignore[misc]
     assert TABLE["ConnectorPhaseRotationMaxLength"].computed(REFERENCE) == "3"  # type: ignore[misc]
 
 

@@ -33,7 +33,8 @@ async def test_running_transaction_ends_with_power_loss_after_boot(tmp_path: Pat
     last_sample = h.csms.of("MeterValues")[-1]["meterValue"][0]
     # The power goes: nothing is stopped, nothing is flushed.
     h2 = restart(h, path)
-    assert h2.station.sender.queued == 1  # the StopTransaction, waiting for the boot
+    # The StopTransaction waiting for the boot, and the StartupOfTheDevice security event.
+    assert h2.station.sender.queued == 2
     await h2.boot()
     # [E] 3.22: the statuses right after the boot, then the queued history.
     assert h2.csms.actions()[:5] == ["BootNotification"] + ["StatusNotification"] * 3 + [
@@ -111,7 +112,8 @@ async def test_given_up_message_is_kept_in_the_store(tmp_path: Path) -> None:
     assert kept[0].payload["idTag"] == "TAG1"
     h2 = restart(h, path)
     assert h2.store.outbox_given_up()[0].action == "StartTransaction"
-    assert h2.station.sender.queued == 1  # only the PowerLoss stop, with transactionId -1
+    # The PowerLoss stop, with transactionId -1, and the StartupOfTheDevice security event.
+    assert h2.station.sender.queued == 2
     await h2.boot()
     assert h2.csms.of("StopTransaction")[0]["transactionId"] == -1
     await h2.close()
@@ -212,7 +214,7 @@ async def test_after_a_restart_a_message_keeps_its_attempts_and_leaves_once_answ
     await h2.close()
     h2.store.close()
     h3 = restart(h2, path)
-    assert h3.station.sender.queued == 0  # the answered stop is not sent again
+    assert h3.station.sender.queued == 1  # its StartupOfTheDevice: the answered stop is gone
     await h3.close()
 
 

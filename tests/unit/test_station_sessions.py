@@ -19,6 +19,8 @@ def steps(h: Harness) -> list[str]:
     for action, payload in h.csms.sent:
         if action == "StatusNotification":
             out.append(f"S{payload['connectorId']}:{payload['status']}")
+        elif action == "SecurityEventNotification":
+            out.append(f"E:{payload['type']}")
         else:
             out.append(action)
     return out

@@ -54,6 +54,10 @@ class TriggerService(Service):
         """Let the station be asked for `message` (a profile that owns it calls this)."""
         self._sources[message] = source
 
+    def source(self, message: str) -> TriggerSource | None:
+        """How `message` is sent when triggered (ExtendedTriggerMessage shares them)."""
+        return self._sources.get(message)
+
     @handles("TriggerMessage")
     def trigger(self, request: Payload) -> Payload:
         source = self._sources.get(request["requestedMessage"])

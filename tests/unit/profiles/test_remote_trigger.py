@@ -117,7 +117,9 @@ async def test_heartbeat_ignores_the_connector_and_its_answer_sets_the_clock() -
     h = await booted()
     h.csms.responders["Heartbeat"] = lambda p: {"currentTime": "2027-03-04T05:06:07Z"}
     assert await trigger(h, "Heartbeat", 4352) == "Accepted"
-    assert h.csms.actions() == ["Heartbeat"]
+    # The answer moved the clock by a year: a SettingSystemTime security event.
+    assert h.csms.actions() == ["Heartbeat", "SecurityEventNotification"]
+    assert h.csms.of("SecurityEventNotification")[0]["type"] == "SettingSystemTime"
     assert h.clock.now().isoformat().startswith("2027-03-04T05:06:07")
     await h.close()
 

@@ -97,14 +97,6 @@ class DefaultAnswers:
         """The answer of the notifications whose .conf has no fields."""
         return {}
 
-    # ------------------------------------------------------------------ Security Whitepaper
-
-    @staticmethod
-    def sign_certificate(payload: dict[str, Any]) -> dict[str, Any]:
-        # This central system has no certificate authority: it would never send the
-        # CertificateSigned.req that an Accepted promises.
-        return {"status": "Rejected"}
-
     def handlers(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
         """The default handler of each charge-point-initiated action."""
         return {
@@ -118,8 +110,9 @@ class DefaultAnswers:
             "DataTransfer": self.data_transfer,
             "FirmwareStatusNotification": self.empty,
             "DiagnosticsStatusNotification": self.empty,
+            # Security whitepaper; SignCertificate is the central system's: it holds the
+            # certificate authority (CentralSystem._sign_certificate).
             "SecurityEventNotification": self.empty,
-            "SignCertificate": self.sign_certificate,
             "LogStatusNotification": self.empty,
             "SignedFirmwareStatusNotification": self.empty,
         }

@@ -15,6 +15,7 @@ import http
 import inspect
 import logging
 import sqlite3
+import ssl
 from collections.abc import Awaitable, Collection, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -28,6 +29,7 @@ from websockets.typing import Subprotocol
 from ocpp_station import __version__
 from ocpp_station.clock import Clock, LoopClock
 from ocpp_station.csms.answers import DefaultAnswers
+from ocpp_station.csms.authority import CertificateAuthority
 from ocpp_station.csms.records import StationRecord, Transaction
 from ocpp_station.csms.session import NO_ANSWER, StationSession
 from ocpp_station.csms.store import CsmsStore
@@ -82,6 +84,8 @@ class CentralSystem:
         max_messages: int | None = None,
         store: CsmsStore | None = None,
         max_finished_transactions: int | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        authority: CertificateAuthority | None = None,
     ) -> None:
         """`store`: where stations, sessions and meter values are kept as well (transaction ids
         then continue after the highest one it holds). `max_messages` and
@@ -93,6 +97,11 @@ class CentralSystem:
         if max_finished_transactions is not None and max_finished_transactions < 0:
             raise ValueError("max_finished_transactions must not be negative")
         self.host = host
+        self.ssl_context = ssl_context
+        """TLS for wss:// (security profiles 2 and 3); None: plain ws://."""
+        self.authority = authority
+        """Signs the stations' CSRs (SignCertificate is then Accepted, and CertificateSigned
+        follows); None: SignCertificate is Rejected."""
         self._port = port
         self._clock: Clock = clock if clock is not None else LoopClock()
         self.answers = DefaultAnswers(
@@ -173,7 +182,8 @@ class CentralSystem:
     def url(self) -> str:
         """The OCPP-J endpoint URL, ws://host:port; a station appends /<identity>."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}"
+        scheme = "wss" if self.ssl_context is not None else "ws"
+        return f"{scheme}://{host}:{self.port}"
 
     async def start(self) -> None:
         if self._server is not None:
@@ -188,9 +198,21 @@ class CentralSystem:
             ping_interval=None,  # the station's WebSocketPingInterval decides about pings
             max_size=MAX_FRAME_SIZE,
             server_header=f"ocpp-station-csms/{__version__}",
+            ssl=self.ssl_context,
         )
         self._port = self.port
         self.log.info("central system listening on %s", self.url)
+
+    async def relisten(self, ssl_context: ssl.SSLContext | None) -> None:
+        """Listen on the same port with TLS (a context) or without (None), as a central system
+        does for a station moving to security profile 2 or 3 (whitepaper A05): every
+        connection is closed, and the station reconnects under its new profile."""
+        if self._server is not None:
+            server, self._server = self._server, None
+            server.close()
+            await server.wait_closed()
+        self.ssl_context = ssl_context
+        await self.start()
 
     async def stop(self) -> None:
         """Close every connection and stop listening."""
@@ -260,6 +282,10 @@ class CentralSystem:
                 connection, request, http.HTTPStatus.NOT_FOUND, f"unknown charge point {identity}"
             )
         password = self.passwords.get(identity)
+        if password is not None and _client_certificate(connection):
+            # Security profile 3 ([W] 2.5): the station's certificate, verified by the TLS
+            # handshake against our root, authenticates it instead of a password.
+            password = None
         if password is not None:
             credentials = _basic_credentials(request.headers.get("Authorization"))
             if (
@@ -361,7 +387,8 @@ class CentralSystem:
 
     def _build_router(self) -> Router:
         router = Router()
-        defaults = self.answers.handlers()
+        defaults: dict[str, Handler] = dict(self.answers.handlers())
+        defaults["SignCertificate"] = self._sign_certificate
         # Every 1.6 action goes through the dispatcher so that a station's own handler can
         # answer any of them; without one, an action with no default gets NotSupported, as
         # the RPC layer would answer.
@@ -413,6 +440,39 @@ class CentralSystem:
             return result
 
         return dispatch
+
+
+    def _sign_certificate(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """SignCertificate (whitepaper A02): with an authority, Accepted, and the signed
+        certificate follows in CertificateSigned.req once the answer is out; without one,
+        Rejected (an Accepted would promise a certificate that never comes)."""
+        authority = self.authority
+        if authority is None:
+            return {"status": "Rejected"}
+        try:
+            chain = authority.sign_csr(payload["csr"])
+        except ValueError as exc:
+            self.log.warning("SignCertificate: the CSR cannot be signed: %s", exc)
+            return {"status": "Rejected"}
+        session = _current.get()
+        self._spawn(self._send_signed(session, chain))
+        return {"status": "Accepted"}
+
+    async def _send_signed(self, session: StationSession, chain: str) -> None:
+        await asyncio.sleep(0.1)  # the SignCertificate.conf goes first
+        try:
+            answer = await session.call("CertificateSigned", {"certificateChain": chain})
+        except Exception as exc:  # the station left, or answered with an error
+            self.log.warning("%s: CertificateSigned not delivered: %s", session.identity, exc)
+            return
+        self.log.info("%s: CertificateSigned %s", session.identity, answer.get("status"))
+
+
+def _client_certificate(connection: ServerConnection) -> bool:
+    """The TLS handshake verified a client certificate (CERT_OPTIONAL: only a verified one is
+    shown)."""
+    ssl_object = connection.transport.get_extra_info("ssl_object")
+    return ssl_object is not None and bool(ssl_object.getpeercert())
 
 
 def _trim(finished: list[Transaction], keep: int) -> None:

@@ -8,6 +8,8 @@ messages with a cursor that moves forward: a test states what the station must s
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -100,6 +102,37 @@ def _text(payload: Any) -> str:
     return text
 
 
+def security_facts(connection: ServerConnection) -> dict[str, Any]:
+    """What the connection shows of the station's security profile (whitepaper §2): `tls` and
+    its `tlsVersion`, the `basicUser` of an Authorization header (the password is never kept),
+    and the subject (`clientCN`, `clientO`) of a TLS client certificate."""
+    facts: dict[str, Any] = {"tls": False, "tlsVersion": None, "basicUser": None}
+    facts["clientCN"] = facts["clientO"] = None
+    request = getattr(connection, "request", None)  # None before (or without) a handshake
+    header = request.headers.get("Authorization") if request is not None else None
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(token.strip(), validate=True)
+                facts["basicUser"] = decoded.split(b":", 1)[0].decode("utf-8", "replace")
+            except (binascii.Error, ValueError):
+                facts["basicUser"] = ""
+    transport = getattr(connection, "transport", None)
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    if ssl_object is not None:
+        facts["tls"] = True
+        facts["tlsVersion"] = ssl_object.version()
+        peer = ssl_object.getpeercert()
+        for entry in (peer or {}).get("subject", ()):
+            for name, value in entry:
+                if name == "commonName":
+                    facts["clientCN"] = value
+                elif name == "organizationName":
+                    facts["clientO"] = value
+    return facts
+
+
 class StationSession:
     """One open connection of one station, as the central system sees it."""
 
@@ -120,6 +153,8 @@ class StationSession:
         self.record = record
         self.messages: list[Received] = []
         self.closed = asyncio.Event()
+        self.security = security_facts(connection)
+        """How the station connected (security profile evidence): see security_facts."""
         self._clock = clock
         self._log = log
         self._max_messages = max_messages

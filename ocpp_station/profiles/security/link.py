@@ -19,10 +19,7 @@ version, no common cipher suite, a refused password) are raised once per run of 
 from __future__ import annotations
 
 import logging
-import os
 import ssl
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -33,6 +30,7 @@ from ocpp_station.profiles.security.certificates import Certificates
 from ocpp_station.profiles.security.keeper import CertificateKeeper
 from ocpp_station.station.link import Target, authorization_key, password_of
 from ocpp_station.station.service import Service, on_config
+from ocpp_station.tls import load_cert_chain
 from ocpp_station.transport.client import HandshakeRejected
 
 if TYPE_CHECKING:
@@ -164,7 +162,7 @@ class SecurityLink(Service):
             if mine is None:
                 log.warning("security profile 3 without a valid station certificate")
             else:
-                load_client_certificate(context, mine.chain_pem(), mine.key_pem)
+                load_cert_chain(context, mine.chain_pem(), mine.key_pem)
         return context
 
     def failed(self, exc: BaseException) -> bool:
@@ -208,14 +206,3 @@ class SecurityLink(Service):
         leaf = x509.load_der_x509_certificate(server_certificate) if server_certificate else None
         self.certificates.connected_with(leaf)
 
-
-def load_client_certificate(context: ssl.SSLContext, chain_pem: str, key_pem: str) -> None:
-    """The ssl module reads a client certificate only from files: they are written, readable by
-    this user alone, into a private temporary folder, and gone once read."""
-    with tempfile.TemporaryDirectory(prefix="ocpp-station-tls-") as folder:
-        cert_path, key_path = Path(folder) / "cert.pem", Path(folder) / "key.pem"
-        for path, text in ((cert_path, chain_pem), (key_path, key_pem)):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(text)
-        context.load_cert_chain(cert_path, key_path)

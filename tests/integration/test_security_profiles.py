@@ -1,0 +1,217 @@
+"""Security profiles 1-3 end to end (whitepaper §2, A01, A02, A05, M03-M05): the station's
+runtime against the embedded central system over real TLS on 127.0.0.1, with certificates the
+central system's authority makes in the test."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from ocpp_station.csms import CentralSystem
+from ocpp_station.csms.authority import CertificateAuthority
+from ocpp_station.csms.session import StationSession
+from ocpp_station.profiles.security.events import SecurityEvents
+from ocpp_station.profiles.security.keeper import CertificateKeeper
+from ocpp_station.runtime import StationOptions, StationRuntime
+
+ID = "CP-SEC"
+SERIAL = "SN-0042"
+PASSWORD = "station-password-1"  # an installer's --password: used as it is
+WAIT = 15.0
+
+
+@asynccontextmanager
+async def running(options: StationOptions) -> AsyncIterator[StationRuntime]:
+    runtime = StationRuntime(options)
+    runtime.shutdown_grace = 0.2
+    task = asyncio.create_task(runtime.run())
+    try:
+        yield runtime
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await runtime.stop()
+
+
+def options(csms: CentralSystem, state: Path, **changes: object) -> StationOptions:
+    chosen = StationOptions(
+        identity=ID, csms_url=csms.url, state_dir=state, serial=SERIAL, password=PASSWORD
+    )
+    for name, value in changes.items():
+        setattr(chosen, name, value)
+    return chosen
+
+
+async def until(done: Callable[[], bool], what: str) -> None:
+    async with asyncio.timeout(WAIT):
+        while not done():
+            await asyncio.sleep(0.05)
+
+
+def logged(runtime: StationRuntime, kind: str) -> bool:
+    return any(line.startswith(kind) for _, line in runtime.station.service(SecurityEvents).lines())
+
+
+async def next_session(csms: CentralSystem, old: StationSession) -> StationSession:
+    async with asyncio.timeout(WAIT):
+        await old.closed.wait()
+    return await csms.wait_for_station(ID, timeout=WAIT)
+
+
+async def test_profile_2_refuses_an_untrusted_server_and_reports_it_once_connected(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ocpp_station")
+    trusted, stranger = CertificateAuthority.generate(), CertificateAuthority.generate()
+    central = CentralSystem(ssl_context=stranger.server_context(), passwords={ID: PASSWORD})
+    async with central as csms:
+        config = [("SecurityProfile", "2")]
+        async with running(options(csms, tmp_path, ca_pem=trusted.root_pem, config=config)) as rt:
+            # A00.FR.309-310: the certificate is refused, the event kept for later.
+            await until(lambda: logged(rt, "InvalidCentralSystemCertificate"), "the event")
+            assert ID not in csms.stations
+            await csms.relisten(trusted.server_context())
+            session = await csms.wait_for_station(ID, timeout=WAIT)
+            assert session.security["tls"] and session.security["basicUser"] == ID
+            assert session.security["tlsVersion"] in ("TLSv1.2", "TLSv1.3")
+            event = await session.expect(
+                "SecurityEventNotification", {"type": "InvalidCentralSystemCertificate"}
+            )
+            assert "certificate" in event.payload["techInfo"]
+    # No secret in any log line: neither the password nor a private key.
+    assert PASSWORD not in caplog.text and "PRIVATE KEY" not in caplog.text
+
+
+async def test_profile_1_goes_up_to_2_with_its_prerequisites_and_never_down(
+    tmp_path: Path,
+) -> None:
+    authority = CertificateAuthority.generate()
+    async with CentralSystem(passwords={ID: PASSWORD}) as csms:
+        config = [("SecurityProfile", "1")]
+        async with running(options(csms, tmp_path, config=config)) as rt:
+            session = await csms.wait_for_station(ID, timeout=WAIT)
+            assert session.security == {
+                "tls": False,
+                "tlsVersion": None,
+                "basicUser": ID,
+                "clientCN": None,
+                "clientO": None,
+            }
+            await session.expect("BootNotification")
+
+            async def change(key: str, value: str, on: StationSession) -> str:
+                answer = await on.call("ChangeConfiguration", {"key": key, "value": value})
+                return str(answer["status"])
+
+            # A05.FR.03: no CentralSystemRootCertificate yet.
+            assert await change("SecurityProfile", "2", session) == "Rejected"
+            root = {"certificateType": "CentralSystemRootCertificate"}
+            answer = await session.call("GetInstalledCertificateIds", root)
+            assert answer == {"status": "NotFound"}
+            installed = await session.call(
+                "InstallCertificate", {**root, "certificate": authority.root_pem}
+            )
+            assert installed == {"status": "Accepted"}
+            answer = await session.call("GetInstalledCertificateIds", root)
+            assert answer["status"] == "Accepted" and len(answer["certificateHashData"]) == 1
+            # A05.FR.01: never down, nor to the same profile.
+            assert await change("SecurityProfile", "0", session) == "Rejected"
+            assert await change("SecurityProfile", "1", session) == "Rejected"
+            # A05.FR.04: profile 3 needs a station certificate.
+            assert await change("SecurityProfile", "3", session) == "Rejected"
+            assert await change("SecurityProfile", "2", session) == "Accepted"
+            event = await session.expect(
+                "SecurityEventNotification", {"type": "ReconfigurationOfSecurityParameters"}
+            )
+            assert event.payload["techInfo"] == "SecurityProfile 1 to 2"
+            await csms.relisten(authority.server_context())
+            session = await next_session(csms, session)
+            assert session.security["tls"] and session.security["basicUser"] == ID
+            # TC_073: a new AuthorizationKey (hex of the password's bytes) reaches the link.
+            new_password = "OCA_OCTT_admin_test"
+            csms.passwords[ID] = new_password
+            key = new_password.encode().hex()
+            assert await change("AuthorizationKey", key, session) == "Accepted"
+            session = await next_session(csms, session)
+            assert session.security["basicUser"] == ID
+            answer = await session.call("GetConfiguration", {"key": ["SecurityProfile"]})
+            assert answer["configurationKey"][0]["value"] == "2"
+            assert rt.config.get_int("SecurityProfile") == 2
+
+
+async def test_a_profile_that_cannot_connect_falls_back_to_the_previous_one(
+    tmp_path: Path,
+) -> None:
+    authority = CertificateAuthority.generate()
+    async with CentralSystem(passwords={ID: PASSWORD}) as csms:
+        config = [("SecurityProfile", "1")]
+        chosen = options(csms, tmp_path, config=config, ca_pem=authority.root_pem)
+        async with running(chosen) as rt:
+            session = await csms.wait_for_station(ID, timeout=WAIT)
+            answer = await session.call(
+                "ChangeConfiguration", {"key": "SecurityProfile", "value": "2"}
+            )
+            assert answer == {"status": "Accepted"}
+            # The central system stays on ws://: the TLS attempts fail, and A05.FR.08 brings the
+            # station back to profile 1 on ws://.
+            session = await next_session(csms, session)
+            assert not session.security["tls"]
+            assert rt.config.get_int("SecurityProfile") == 1
+            event = await session.expect(
+                "SecurityEventNotification",
+                lambda p: "back to 1" in str(p.get("techInfo")),
+                timeout=WAIT,
+            )
+            assert event.payload["type"] == "ReconfigurationOfSecurityParameters"
+
+
+async def test_profile_3_with_a_certificate_signed_from_the_station_csr(tmp_path: Path) -> None:
+    authority = CertificateAuthority.generate()
+    central = CentralSystem(
+        ssl_context=authority.server_context(), authority=authority, passwords={ID: PASSWORD}
+    )
+    async with central as csms:
+        config = [("SecurityProfile", "2"), ("CpoName", "Example CPO")]
+        chosen = options(csms, tmp_path, config=config, ca_pem=authority.root_pem)
+        async with running(chosen) as rt:
+            session = await csms.wait_for_station(ID, timeout=WAIT)
+            await session.expect("BootNotification")
+            answer = await session.call(
+                "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}
+            )
+            assert answer == {"status": "Accepted"}
+            sign = await session.expect("SignCertificate")
+            assert "BEGIN CERTIFICATE REQUEST" in sign.payload["csr"]
+            keeper = CertificateKeeper(rt.store)
+            await until(lambda: keeper.station_certificate() is not None, "the certificate")
+            mine = keeper.station_certificate()
+            assert mine is not None
+            assert mine.leaf.subject.rfc4514_string() == f"CN={SERIAL},O=Example CPO"
+            # TC_077: a chain that is not for the station's key is refused, with the event.
+            other, _ = authority.issue_station(SERIAL, "Example CPO")
+            refused = await session.call("CertificateSigned", {"certificateChain": other})
+            assert refused == {"status": "Rejected"}
+            await session.expect(
+                "SecurityEventNotification", {"type": "InvalidChargePointCertificate"}
+            )
+            answer = await session.call(
+                "ChangeConfiguration", {"key": "SecurityProfile", "value": "3"}
+            )
+            assert answer == {"status": "Accepted"}
+            session = await next_session(csms, session)
+            # A00.FR.401-405: the station certificate, and no password.
+            assert session.security["clientCN"] == SERIAL
+            assert session.security["clientO"] == "Example CPO"
+            assert session.security["basicUser"] is None
+            # M04.FR.06: the root the connection relies on cannot go.
+            ids = await session.call(
+                "GetInstalledCertificateIds", {"certificateType": "CentralSystemRootCertificate"}
+            )
+            [root_hash] = ids["certificateHashData"]
+            deleted = await session.call("DeleteCertificate", {"certificateHashData": root_hash})
+            assert deleted == {"status": "Failed"}

@@ -8,6 +8,7 @@ import contextlib
 import os
 from pathlib import Path
 
+from ocpp_station.argtypes import UsageError, check_tls_arguments
 from ocpp_station.control.api import ControlApi
 from ocpp_station.runtime import (
     STATE_FILE,
@@ -43,7 +44,14 @@ class StationApp:
             seed=args.seed,
             hardware=args.hardware,
             transport=args.transport,
+            ca_pem=args.ca,
+            cert_pem=args.cert,
+            key_pem=args.key,
         )
+        try:
+            check_tls_arguments(args)
+        except UsageError as exc:
+            raise StartupError(str(exc)) from None
         for name in ("vendor", "model", "serial", "firmware"):
             value = getattr(args, name)
             if value is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
+from pathlib import Path
 
 from ocpp_station.hardware.interfaces import AcSupply
 
@@ -58,3 +60,50 @@ def format_address(address: tuple[str, int]) -> str:
     """The inverse of host_port, for messages."""
     host, port = address
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def pem_file(text: str) -> str:
+    """A PEM file's text (`--ca`, `--cert`, `--key`) as an argparse type."""
+    try:
+        content = Path(text).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {exc}") from None
+    if "-----BEGIN " not in content:
+        raise argparse.ArgumentTypeError(f"{text} is not a PEM file")
+    return content
+
+
+def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--ca`, `--cert`, `--key`: the certificates of security profiles 2 and 3."""
+    parser.add_argument(
+        "--ca",
+        type=pem_file,
+        metavar="FILE",
+        help="PEM root certificate(s) of the central system, trusted for wss://",
+    )
+    parser.add_argument(
+        "--cert",
+        type=pem_file,
+        metavar="FILE",
+        help="PEM certificate (chain) of the station, for security profile 3",
+    )
+    parser.add_argument("--key", type=pem_file, metavar="FILE", help="PEM private key of --cert")
+
+
+def check_tls_arguments(args: argparse.Namespace) -> None:
+    """UsageError when --ca, --cert or --key cannot be used (the station would refuse them at
+    start)."""
+    from ocpp_station.profiles.security.local import install_local
+    from ocpp_station.profiles.security.pki import CertificateError
+    from ocpp_station.storage.memory import MemoryStore
+
+    try:
+        install_local(
+            MemoryStore(),
+            datetime.now(UTC),
+            ca_pem=args.ca,
+            cert_pem=args.cert,
+            key_pem=args.key,
+        )
+    except CertificateError as exc:
+        raise UsageError(f"--ca/--cert/--key: {exc}") from None

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from ocpp_station import __version__
-from ocpp_station.argtypes import AC_DEFAULT, UsageError, ac_supply, host_port
+from ocpp_station.argtypes import AC_DEFAULT, UsageError, ac_supply, add_tls_arguments, host_port
 from ocpp_station.conformance import cli as conformance_cli
 from ocpp_station.csms import cli as csms_cli
 from ocpp_station.csms.minimal import cli as minimal_cli
@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--connectors", type=_connectors, default=2)
     run.add_argument("--password", help="HTTP Basic authentication password (security profile 1)")
+    add_tls_arguments(run)
     run.add_argument("--vendor")
     run.add_argument("--model")
     run.add_argument("--serial")

@@ -35,7 +35,7 @@ from ocpp_station.conformance.steps import (
 from ocpp_station.conformance.target import Target
 from ocpp_station.conformance.transcript import StationLink
 from ocpp_station.csms.server import CentralSystem
-from ocpp_station.rpc.actions import CORE, PROFILES
+from ocpp_station.rpc.actions import CORE, PROFILES, SECURITY
 
 TOOL = f"ocpp-station conformance {__version__}"
 
@@ -152,6 +152,10 @@ def facts_from(
     # a required key TC_019 fails it for) is still tested as the Core station it must be.
     profiles = frozenset(p.strip() for p in (profiles_text or "").split(",") if p.strip())
     profiles |= {CORE}
+    if "SecurityProfile" in configuration:
+        # The security whitepaper's extensions are no feature profile (§9.1.29): a station
+        # that has their SecurityProfile key (whitepaper §7) implements them.
+        profiles |= {SECURITY}
     number = (configuration.get("NumberOfConnectors") or ConfigKey(None, True)).value
     try:
         connectors = int(number or "")
@@ -368,6 +372,7 @@ class Runner:
             await target.end(run)
         except (ToolError, AssertionError) as exc:
             run.notes.append(f"after the case: {exc}")
+        await run.station_gone()
         self.timings += run.timings
         return _result(
             case,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -196,6 +196,7 @@ class Run:
         self._charging_profiles: set[int] = set()
         """chargingProfileIds the station accepted in the case: cleared after it."""
         self._restore_heartbeat = False
+        self._when_gone: list[Callable[[], Awaitable[None]]] = []
         self._handlers: dict[str, SessionHandler] = {}
         self._handled_sessions: list[StationSession] = []
         self._triggers: list[_Trigger] = []
@@ -943,6 +944,22 @@ class Run:
             for action in self._handlers:
                 with suppress(ValueError):
                     session.set_handler(action, None)
+
+    def when_station_gone(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` after the case once its station is gone (the tool stops our own
+        station after each case): for central-system changes only that station needed, such as
+        a TLS listener or its password. Nothing is run for a station that outlives the case."""
+        if not self.target.outlives_cases:
+            self._when_gone.append(action)
+
+    async def station_gone(self) -> None:
+        """The runner calls this after the case's station is gone."""
+        actions, self._when_gone = self._when_gone, []
+        for action in actions:
+            try:
+                await action()
+            except Exception as exc:
+                self.notes.append(f"after the case: {type(exc).__name__}: {exc}")
 
     async def restore(self) -> None:
         """Bring a station that outlives the case back to idle: stop what the case left

@@ -441,7 +441,6 @@ class CentralSystem:
 
         return dispatch
 
-
     def _sign_certificate(self, payload: dict[str, Any]) -> dict[str, Any]:
         """SignCertificate (whitepaper A02): with an authority, Accepted, and the signed
         certificate follows in CertificateSigned.req once the answer is out; without one,

@@ -9,7 +9,14 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from ocpp_station.argtypes import UsageError, format_address, host_port, positive_number
+from ocpp_station.argtypes import (
+    UsageError,
+    add_tls_arguments,
+    check_tls_arguments,
+    format_address,
+    host_port,
+    positive_number,
+)
 from ocpp_station.fleet.api import FleetApi
 from ocpp_station.fleet.fleet import Fleet, FleetOptions
 from ocpp_station.fleet.scenario import Scenario, ScenarioError, load_scenario
@@ -72,6 +79,7 @@ def add_arguments(
         help="seconds between the console's summary lines (default 5)",
     )  # fmt: skip
     parser.add_argument("--socket", action="store_true", help="socket outlets, not fixed cables")
+    add_tls_arguments(parser)
     parser.add_argument(
         "--transport", choices=TRANSPORTS, default="auto",
         help="WebSocket library: picows where installed (auto; half the CPU per frame), or "
@@ -88,6 +96,7 @@ def options_from(args: argparse.Namespace) -> FleetOptions:
         raise UsageError(f"--id-prefix must be non-empty without spaces, got {args.id_prefix!r}")
     if args.first < 0:
         raise UsageError("--first must not be negative")
+    check_tls_arguments(args)
     if len(f"{args.id_prefix}{args.first + args.count - 1}") > 48:
         raise UsageError("--id-prefix and station number must fit 48 characters")
     try:
@@ -108,7 +117,13 @@ def options_from(args: argparse.Namespace) -> FleetOptions:
         state_dir=args.state_dir,
         ramp_up=args.ramp_up,
         autopilot=not args.no_autopilot,
-        station=StationOptions(fixed_cable=not args.socket, transport=transport),
+        station=StationOptions(
+            fixed_cable=not args.socket,
+            transport=transport,
+            ca_pem=args.ca,
+            cert_pem=args.cert,
+            key_pem=args.key,
+        ),
     )
 
 

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ocpp_station import timefmt
+from ocpp_station.rpc.errors import NotSupported
 from ocpp_station.station.connector import Authorization, Connector
 from ocpp_station.station.ports import InstallError, TransferError, shown
 from ocpp_station.station.reset import DRAIN_SECONDS
@@ -48,10 +50,14 @@ DOWNLOADING, DOWNLOADED, DOWNLOAD_FAILED = "Downloading", "Downloaded", "Downloa
 INSTALLING, INSTALLED, INSTALLATION_FAILED = "Installing", "Installed", "InstallationFailed"
 IDLE = "Idle"
 IMAGE = "firmware.img"
+# FirmwareStatusEnumType of the signed update (security whitepaper §6.6).
+SIGNATURE_VERIFIED, INVALID_SIGNATURE = "SignatureVerified", "InvalidSignature"
+INSTALL_SCHEDULED, INSTALL_REBOOTING = "InstallScheduled", "InstallRebooting"
 # Phases of a kept update.
-WAITING, FETCHING, READY, FLASHING, REBOOTING = (
+WAITING, FETCHING, CHECKING, READY, FLASHING, REBOOTING = (
     "waiting",
     "downloading",
+    "checking",
     "downloaded",
     "installing",
     "installed",
@@ -60,7 +66,8 @@ WAITING, FETCHING, READY, FLASHING, REBOOTING = (
 
 @dataclass(slots=True)
 class Update:
-    """One UpdateFirmware as kept: where it stands and what it still may try."""
+    """One UpdateFirmware (or SignedUpdateFirmware) as kept: where it stands and what it still
+    may try."""
 
     location: str
     retrieve: str  # retrieveDate as sent
@@ -68,6 +75,17 @@ class Update:
     interval: int
     phase: str = WAITING
     version: str | None = None
+    # A SignedUpdateFirmware's (security whitepaper L01): its requestId, which every
+    # SignedFirmwareStatusNotification carries, the signature and signing certificate the
+    # image is checked with, and installDateTime.
+    request_id: int | None = None
+    signature: str | None = None
+    signing_certificate: str | None = None
+    install_at: str | None = None
+
+    @property
+    def signed(self) -> bool:
+        return self.request_id is not None
 
     @classmethod
     def from_request(cls, request: Payload) -> Update:
@@ -79,12 +97,40 @@ class Update:
         )
 
     @classmethod
+    def from_signed_request(cls, request: Payload) -> Update:
+        firmware = request["firmware"]
+        return cls(
+            location=firmware["location"],
+            retrieve=firmware["retrieveDateTime"],
+            tries_left=1 + max(0, request.get("retries") or 0),
+            interval=max(0, request.get("retryInterval") or 0),
+            request_id=request["requestId"],
+            signature=firmware["signature"],
+            signing_certificate=firmware["signingCertificate"],
+            install_at=firmware.get("installDateTime"),
+        )
+
+    @classmethod
     def from_record(cls, value: dict[str, Any]) -> Update:
         return cls(**value)
 
 
+# Checks a downloaded image against its update's signature: True when it is the manufacturer's.
+Verifier = Callable[[Update, Path], bool]
+
+
 class FirmwareUpdate(Service):
-    __slots__ = ("_status", "_task", "ctx", "folder", "records", "update")
+    __slots__ = (
+        "_signed_status",
+        "_status",
+        "_task",
+        "ctx",
+        "folder",
+        "legacy_refused",
+        "records",
+        "update",
+        "verifier",
+    )
 
     def __init__(self, ctx: StationContext, records: RecordStore, folder: Path | None) -> None:
         self.ctx = ctx
@@ -94,7 +140,13 @@ class FirmwareUpdate(Service):
         self.update: Update | None = None
         # The last FirmwareStatus sent for the update under way (TriggerMessage repeats it).
         self._status = IDLE
+        # The last SignedFirmwareStatusNotification sent (L01.FR.28-29).
+        self._signed_status = IDLE
         self._task: Any = None
+        # Set by the security extensions: how a signed image is checked, and whether the legacy
+        # UpdateFirmware is refused (L01.FR.20).
+        self.verifier: Verifier | None = None
+        self.legacy_refused: Callable[[], bool] = _never
 
     # -- what is running -----------------------------------------------------------------------
     @property
@@ -150,6 +202,7 @@ class FirmwareUpdate(Service):
         update = self.update
         if update is not None and update.phase == REBOOTING:
             # Booted into the new firmware and accepted: now it is Installed (digest §5.1).
+            self.ctx.events.security_event.emit("FirmwareUpdated", update.version)
             self._finish(INSTALLED, f"firmware {update.version} runs")
 
     def on_reboot(self) -> None:
@@ -161,21 +214,37 @@ class FirmwareUpdate(Service):
     # -- the central system's request ----------------------------------------------------------
     @handles("UpdateFirmware")
     def update_firmware(self, request: Payload) -> Payload:
+        if self.legacy_refused():
+            # Security whitepaper L01.FR.20: a station that takes signed firmware refuses the
+            # unsigned kind, and starts nothing.
+            raise NotSupported("this station installs signed firmware only (SignedUpdateFirmware)")
         return {}  # §6.56: an empty answer; what follows is told by the notifications
 
     @after("UpdateFirmware")
     def start(self, request: Payload, response: Payload) -> None:
+        self.begin(Update.from_request(request))
+
+    def busy_installing(self) -> bool:
+        """An installation is under way: it cannot be cancelled (L01.FR.27)."""
+        return self.update is not None and self.update.phase in (FLASHING, REBOOTING)
+
+    def begin(self, update: Update) -> bool:
+        """Start `update`, cancelling the one under way (L01.FR.26); True when one was
+        cancelled. An installation under way is never cut: the new update is ignored."""
+        cancelled = False
         if self.update is not None:
-            if self.update.phase in (FLASHING, REBOOTING):
-                log.info("UpdateFirmware ignored: an installation is under way")
-                return
-            log.info("UpdateFirmware replaces the update from %s", shown(self.update.location))
+            if self.busy_installing():
+                log.info("firmware update ignored: an installation is under way")
+                return False
+            log.info("a new firmware update replaces the one from %s", shown(self.update.location))
             if self._task is not None:
                 self._task.cancel()
             self._release()
-        self.update = Update.from_request(request)
+            cancelled = True
+        self.update = update
         self._keep()
         self._task = self.ctx.spawn(self._run())
+        return cancelled
 
     # -- the update ---------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -189,7 +258,27 @@ class FirmwareUpdate(Service):
                 await sleep(self.ctx.clock, wait)
             if not await self._download(update):
                 return
+        if update.phase == CHECKING and not self._verify(update):
+            return
+        if update.install_at is not None:
+            wait = (timefmt.parse(update.install_at) - self.ctx.clock.now()).total_seconds()
+            if wait > 0:
+                self._send(INSTALL_SCHEDULED)  # L01.FR.16
+                await sleep(self.ctx.clock, wait)
         await self._install(update)
+
+    def _verify(self, update: Update) -> bool:
+        """L01.FR.04: the signature over the whole image, before anything is installed."""
+        verifier = self.verifier
+        if verifier is not None and verifier(update, self._image()):
+            update.phase = READY
+            self._keep()
+            self._send(SIGNATURE_VERIFIED)
+            self._refresh()
+            return True
+        self.ctx.events.security_event.emit("InvalidFirmwareSignature", shown(update.location))
+        self._finish(INVALID_SIGNATURE, "the image's signature is wrong")  # L01.FR.03
+        return False
 
     def _image(self) -> Path:
         folder = self.folder
@@ -217,7 +306,7 @@ class FirmwareUpdate(Service):
                 if update.tries_left > 0:
                     await sleep(self.ctx.clock, update.interval)
                 continue
-            update.phase = READY
+            update.phase = CHECKING if update.signed else READY
             self._keep()
             self._send(DOWNLOADED)
             self._refresh()
@@ -247,6 +336,8 @@ class FirmwareUpdate(Service):
         with self.records.atomic():
             self.records.record_put(KIND, VERSION, version)
             self._keep()
+            if update.signed:
+                self._send(INSTALL_REBOOTING)  # L01.FR.15: before rebooting
         image.unlink()
         log.info("firmware %s installed: rebooting into it", version)
         sender = self.ctx.sender
@@ -282,9 +373,27 @@ class FirmwareUpdate(Service):
             self.records.record_put(KIND, UPDATE, asdict(self.update))
 
     def _send(self, status: str) -> None:
-        self._status = status
+        update = self.update
         # Queued like transaction messages: kept across a power cut, delivered in order.
+        if update is not None and update.request_id is not None:
+            self._signed_status = status
+            payload = {"status": status, "requestId": update.request_id}
+            self.ctx.sender.enqueue("SignedFirmwareStatusNotification", payload, None)
+            return
+        self._status = status
         self.ctx.sender.enqueue("FirmwareStatusNotification", {"status": status}, None)
+
+    def trigger_signed(self) -> None:
+        """ExtendedTriggerMessage(FirmwareStatusNotification): the last signed status sent, Idle
+        after Installed or when none was sent (L01.FR.28-29); its requestId unless Idle."""
+        update = self.update
+        status = self._signed_status
+        if status == INSTALLED or update is None or not update.signed:
+            status = IDLE
+        payload: dict[str, Any] = {"status": status}
+        if status != IDLE and update is not None:
+            payload["requestId"] = update.request_id
+        self.ctx.sender.notify("SignedFirmwareStatusNotification", payload, triggered=True)
 
     def trigger(self) -> None:
         """TriggerMessage(FirmwareStatusNotification): the status now, Idle when nothing runs
@@ -296,3 +405,7 @@ class FirmwareUpdate(Service):
     def _refresh(self) -> None:
         for c in self.ctx.cp:
             self.ctx.status.update(c)
+
+
+def _never() -> bool:
+    return False

@@ -205,4 +205,3 @@ class SecurityLink(Service):
             self.ctx.store.record_delete(KIND, TRIAL)
         leaf = x509.load_der_x509_certificate(server_certificate) if server_certificate else None
         self.certificates.connected_with(leaf)
-

@@ -197,6 +197,9 @@ async def test_kill_offline_with_whole_session_queued(csms: CentralSystem, make_
     args = (*SAMPLING, *OFFLINE_TX)
     station = await _restart(make_station, args, totals)
     session = await boot(csms, station)
+    async with asyncio.timeout(10):  # the start's security event delivered: nothing queued
+        while (await station.status())["queuedMessages"]:
+            await asyncio.sleep(0.05)
     csms.accepting = False
     await session.close()
     async with asyncio.timeout(10):
@@ -222,11 +225,12 @@ async def test_kill_offline_with_whole_session_queued(csms: CentralSystem, make_
     station = await _restart(make_station, args, totals)
     status = await station.status()
     assert not status["connected"]
-    assert status["queuedMessages"] == queued + 1  # + the PowerLoss StopTransaction
+    # + the PowerLoss StopTransaction and the restart's StartupOfTheDevice security event.
+    assert status["queuedMessages"] == queued + 2
     assert status["connectors"][2]["status"] == "Finishing"
     await _kill(station, totals, "offline, after a restart")
     station = await _restart(make_station, args, totals)
-    assert (await station.status())["queuedMessages"] == queued + 1
+    assert (await station.status())["queuedMessages"] == queued + 3  # one more start event
     assert len(ledger.calls) == online_calls  # nothing got through while refused
 
     csms.accepting = True

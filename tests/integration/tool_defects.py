@@ -610,6 +610,123 @@ class ClaimsUploaded(Defect):
         return message
 
 
+class WrongHashData(Defect):
+    """GetInstalledCertificateIds lists each certificate with a serialNumber off by one: hash
+    data that names no installed certificate (whitepaper §6.1)."""
+
+    name = "wrong CertificateHashData"
+    cases = ("TC_075_1_CS", "TC_075_2_CS")
+
+    async def station_answer(
+        self, relay: Relay, request: list[Any], answer: list[Any]
+    ) -> list[Any] | None:
+        if request[2] == "GetInstalledCertificateIds":
+            for data in answer[2].get("certificateHashData") or []:
+                data["serialNumber"] = format(int(data["serialNumber"], 16) + 1, "x")
+                self.injected += 1
+        return answer
+
+
+class AcceptsADowngrade(AcceptsWhatItRefused):
+    """SecurityProfile lower than the current one is Accepted (whitepaper A05.FR.01)."""
+
+    name = "SecurityProfile downgrade Accepted"
+    cases = ("TC_084_CS",)
+    action = "ChangeConfiguration"
+
+
+class CsrWithoutCpoName(Defect):
+    """The CSR of SignCertificate names another organisation than CpoName (A02.FR.13)."""
+
+    name = "CSR without CpoName"
+    cases = ("TC_074_CS",)
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action == "SignCertificate":
+            from cryptography import x509
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import ec
+            from cryptography.x509.oid import NameOID
+
+            key = ec.generate_private_key(ec.SECP256R1())
+            subject = x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Some Other Company"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, "OS-DC-000001"),
+                ]
+            )
+            csr = (
+                x509.CertificateSigningRequestBuilder()
+                .subject_name(subject)
+                .sign(key, hashes.SHA256())
+            )
+            message[3]["csr"] = csr.public_bytes(serialization.Encoding.PEM).decode()
+            self.injected += 1
+        return message
+
+
+class TakesAnyCertificate(AcceptsWhatItRefused):
+    """CertificateSigned is Accepted whatever the chain (A02.FR.06)."""
+
+    name = "CertificateSigned Accepted for another key"
+    cases = ("TC_077_CS",)
+    action = "CertificateSigned"
+
+
+class SilentCertificateEvent(Defect):
+    """The InvalidChargePointCertificate security event never reaches the central system."""
+
+    name = "no InvalidChargePointCertificate event"
+    cases = ("TC_077_CS",)
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action == "SecurityEventNotification" and message[3].get("type") == (
+            "InvalidChargePointCertificate"
+        ):
+            self.injected += 1
+            await relay.send_station([RESULT, message[1], {}])
+            return None
+        return message
+
+
+class DeletesAnything(AcceptsWhatItRefused):
+    """DeleteCertificate is Accepted for a certificate the station does not hold (M04.FR.04)."""
+
+    name = "DeleteCertificate Accepted when nothing matches"
+    cases = ("TC_076_CS",)
+    action = "DeleteCertificate"
+    refusals = frozenset({"NotFound"})
+
+
+class LogStatusWithoutItsRequest(Defect):
+    """LogStatusNotification carries another requestId than its GetLog's (whitepaper §5.13)."""
+
+    name = "LogStatusNotification with another requestId"
+    cases = ("TC_079_CS",)
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action == "LogStatusNotification" and "requestId" in message[3]:
+            message[3]["requestId"] += 1
+            self.injected += 1
+        return message
+
+
+class IgnoresTheSignature(Defect):
+    """A firmware image whose signature is wrong is reported SignatureVerified (L01.FR.03)."""
+
+    name = "a bad firmware signature passes"
+    cases = ("TC_081_CS",)
+    unaffected = ("TC_080_CS",)
+
+    async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
+        if action == "SignedFirmwareStatusNotification" and message[3].get("status") == (
+            "InvalidSignature"
+        ):
+            message[3]["status"] = "SignatureVerified"
+            self.injected += 1
+        return message
+
+
 DEFECTS: tuple[type[Defect], ...] = (
     NoConnectorZeroStatus,
     DuplicateStop,
@@ -639,4 +756,12 @@ DEFECTS: tuple[type[Defect], ...] = (
     OldVersionAfterUpdate,
     NoFileName,
     ClaimsUploaded,
+    WrongHashData,
+    AcceptsADowngrade,
+    CsrWithoutCpoName,
+    TakesAnyCertificate,
+    SilentCertificateEvent,
+    DeletesAnything,
+    LogStatusWithoutItsRequest,
+    IgnoresTheSignature,
 )

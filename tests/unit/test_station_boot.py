@@ -158,9 +158,12 @@ async def test_reconnect_does_not_shorten_the_rejected_wait() -> None:
     await h.run_for(80)
     assert h.csms.actions() == ["BootNotification"]
     await h.run_for(11)
-    assert h.csms.actions() == ["BootNotification", "BootNotification"] + [
-        "StatusNotification"
-    ] * 3 + ["SecurityEventNotification"] * 3
+    assert (
+        h.csms.actions()
+        == ["BootNotification", "BootNotification"]
+        + ["StatusNotification"] * 3
+        + ["SecurityEventNotification"] * 3
+    )
     # Queued until accepted: the start, and the clock set by each currentTime (the harness
     # starts at noon; the second answer sets it back by the 100 s that passed).
     events = [p["type"] for p in h.csms.of("SecurityEventNotification")]

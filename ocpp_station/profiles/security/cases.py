@@ -379,7 +379,7 @@ async def tc_077(run: Run) -> None:
         "SecurityEventNotification",
         type="InvalidChargePointCertificate",
         after=mark,
-        timeout=run.settings.boot_timeout,
+        timeout=run.settings.expect_timeout,
     )
 
 
@@ -407,7 +407,7 @@ async def tc_078(run: Run) -> None:
         "SecurityEventNotification",
         type="InvalidCentralSystemCertificate",
         after=mark,
-        timeout=run.settings.boot_timeout,
+        timeout=run.settings.expect_timeout,
     )
 
 
@@ -565,7 +565,7 @@ async def tc_081(run: Run) -> None:
             "SecurityEventNotification",
             type="InvalidFirmwareSignature",
             after=mark,
-            timeout=run.settings.boot_timeout,
+            timeout=run.settings.expect_timeout,
         )
         await run.expect_none("BootNotification", within=2, after=mark)
 

@@ -131,9 +131,10 @@ class Certificates(Service):
         algorithm = str(wanted.get("hashAlgorithm", "")).upper()
         if algorithm not in pki.HASHES:
             return {"status": "NotFound"}
+        roots = [entry.cert for entry in self.keeper.roots()]
         for chain in self.keeper.station_chains():
             for index, cert in enumerate(chain):
-                issuer = chain[index + 1] if index + 1 < len(chain) else cert
+                issuer = chain[index + 1] if index + 1 < len(chain) else pki.issuer_of(cert, roots)
                 if pki.same_hash(pki.hash_data(cert, issuer, algorithm), wanted):
                     log.info("DeleteCertificate refused: the station's own certificate")
                     return {"status": "Failed"}  # M04.FR.05

@@ -31,7 +31,7 @@ from ocpp_station.profiles.security.keeper import CertificateKeeper
 from ocpp_station.station.link import Target, authorization_key, password_of
 from ocpp_station.station.service import Service, on_config
 from ocpp_station.tls import load_cert_chain
-from ocpp_station.transport.client import HandshakeRejected
+from ocpp_station.transport.client import HandshakeRejected, describe_failure
 
 if TYPE_CHECKING:
     from ocpp_station.station.context import StationContext
@@ -169,7 +169,7 @@ class SecurityLink(Service):
         event = failure_event(exc)
         if event is not None and event not in self._reported:
             self._reported.add(event)
-            self.ctx.events.security_event.emit(event, str(exc)[:255])
+            self.ctx.events.security_event.emit(event, describe_failure(exc))
         trial = self._trial()
         if trial is None:
             return False

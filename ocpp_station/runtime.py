@@ -28,6 +28,7 @@ from ocpp_station.hardware.simulator import Simulator
 from ocpp_station.hardware.transfer_faults import FaultyFiles, FaultyInstaller, TransferFaults
 from ocpp_station.profiles.security.local import install_local
 from ocpp_station.rpc.endpoint import RpcEndpoint
+from ocpp_station.rpc.secrets import shown_frame
 from ocpp_station.station.boot_info import BootInfo
 from ocpp_station.station.ports import FileTransfer, FirmwareInstaller, Ports
 from ocpp_station.station.station import Station
@@ -96,7 +97,8 @@ class MessageLog:
 
     def add(self, direction: str, frame: list[Any]) -> None:
         # As text: orjson's bytes keep a 4 KB buffer however short the JSON (3.x, measured).
-        text = orjson.dumps(frame).decode()
+        # Kept as it may be shown: GET /api/messages and the diagnostics upload read it.
+        text = orjson.dumps(shown_frame(frame)).decode()
         self._entries.append((next(self._seq), time.time(), direction, text))
 
     def frames(self) -> list[tuple[float, str, str]]:

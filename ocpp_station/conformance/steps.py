@@ -40,6 +40,7 @@ from ocpp_station.conformance.transcript import Message, StationLink
 from ocpp_station.csms.server import CentralSystem
 from ocpp_station.csms.session import SessionHandler, StationSession
 from ocpp_station.rpc.errors import CallErrorReceived, ConnectionLost, OcppError, RpcTimeout
+from ocpp_station.rpc.secrets import shown_payload
 
 if TYPE_CHECKING:
     from ocpp_station.conformance.drivers import Driver
@@ -710,7 +711,7 @@ class Run:
         answer's status must be that (or one of those)."""
         wanted = (status,) if isinstance(status, str) else tuple(status or ())
         expecting = f", expect status {' or '.join(wanted)}" if wanted else ""
-        async with self.step(f"send {action}{describe(payload)}{expecting}"):
+        async with self.step(f"send {action}{describe(shown_payload(action, payload))}{expecting}"):
             answer = await self._call(action, payload, timeout)
             if wanted and answer.get("status") not in wanted:
                 raise CaseFailed(
@@ -722,7 +723,7 @@ class Run:
 
     async def call_expect_error(self, action: str, payload: dict[str, Any]) -> str:
         """Send a request the station must refuse with a CALLERROR; returns the error code."""
-        async with self.step(f"send {action}{describe(payload)}, expect a CALLERROR"):
+        async with self.step(f"send {action}{describe(shown_payload(action, payload))}, expect a CALLERROR"):
             session = await self._session()
             started = time.monotonic()
             try:
@@ -751,7 +752,7 @@ class Run:
     ) -> tuple[dict[str, Any] | None, str | None]:
         """Send a request the station may either answer or refuse with a CALLERROR (where the
         specification allows both); returns (answer, None) or (None, the error code)."""
-        async with self.step(f"send {action}{describe(payload)}, expect an answer or a CALLERROR"):
+        async with self.step(f"send {action}{describe(shown_payload(action, payload))}, expect an answer or a CALLERROR"):
             try:
                 return await self._call(action, payload), None
             except CaseFailed as exc:

@@ -27,6 +27,7 @@ from ocpp_station.rpc.actions import ALL_ACTIONS
 from ocpp_station.rpc.endpoint import Router, RpcEndpoint
 from ocpp_station.rpc.errors import ConnectionLost, RpcTimeout
 from ocpp_station.rpc.frames import CALL, CALLERROR, CALLRESULT, FrameError
+from ocpp_station.rpc.secrets import shown_payload
 
 _LOG_PAYLOAD_LIMIT = 2000
 
@@ -431,7 +432,7 @@ class StationSession:
                 )
             return
         if kind == CALL:
-            log.info("%s <- %s %s", who, frame[2], _text(frame[3]))
+            log.info("%s <- %s %s", who, frame[2], _text(shown_payload(frame[2], frame[3])))
             return
         action = self._inbound.get(message_id, "?")
         if kind == CALLRESULT:

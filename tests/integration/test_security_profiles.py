@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
+from ocpp_station.conformance.case import Verdict, load_library
+from ocpp_station.conformance.report import render_html, render_markdown
 from ocpp_station.csms import CentralSystem
 from ocpp_station.csms.authority import CertificateAuthority
 from ocpp_station.csms.session import StationSession
 from ocpp_station.profiles.security.events import SecurityEvents
 from ocpp_station.profiles.security.keeper import CertificateKeeper
 from ocpp_station.runtime import StationOptions, StationRuntime
+from tests.integration.test_conformance_core import run_own
 
 ID = "CP-SEC"
 SERIAL = "SN-0042"
@@ -215,3 +219,23 @@ async def test_profile_3_with_a_certificate_signed_from_the_station_csr(tmp_path
             [root_hash] = ids["certificateHashData"]
             deleted = await session.call("DeleteCertificate", {"certificateHashData": root_hash})
             assert deleted == {"status": "Failed"}
+
+
+def logs_under(folder: Path) -> list[str]:
+    return [path.read_text(errors="replace") for path in folder.rglob("*.log")]
+
+
+async def test_no_secret_in_the_report_the_station_logs_or_the_messages_api(
+    tmp_path: Path,
+) -> None:
+    """TC_073 sets a new password: neither it nor its hex AuthorizationKey appears in the
+    report (Markdown, HTML, JSON), the station's log, or anything the station shows."""
+    results = await run_own([load_library()["TC_073_CS"]], (), tmp_path)
+    assert [c.verdict for c in results.cases] == [Verdict.PASS]
+    texts = [render_markdown(results), render_html(results), repr(results)]
+    texts += logs_under(tmp_path)
+    # The tool's passwords are "tool-" and 12 hex digits; the key is their hex.
+    secret = re.compile(r"tool-[0-9a-f]{12}|746f6f6c2d[0-9a-f]{24}")
+    assert all(text for text in texts)
+    assert [secret.findall(text) for text in texts] == [[] for _ in texts]
+    assert any("<hidden>" in text for text in texts)  # the change is shown, its value is not

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ocpp_station.argtypes import UsageError, check_tls_arguments
 from ocpp_station.control.api import ControlApi
@@ -19,6 +20,9 @@ from ocpp_station.runtime import (
 from ocpp_station.station.config import ConfigError
 from ocpp_station.storage.store import StationStore, StoreError
 from ocpp_station.transport.select import resolve
+
+if TYPE_CHECKING:
+    from ocpp_station.csms.server import CentralSystem
 
 
 class StartupError(Exception):
@@ -120,12 +124,37 @@ class StationApp:
         except OSError as exc:
             raise StartupError(f"--state-dir {state_dir}: {_reason(exc)}") from None
 
+    def _embedded_csms(self) -> CentralSystem:
+        """The central system `run` starts without --csms: plain for security profiles 0 and
+        1; from profile 2 on, TLS with a certificate authority kept in the state folder, whose
+        root the station gets as if by --ca (and, for profile 3, a certificate it signed, as if
+        by --cert/--key, unless given)."""
+        from ocpp_station.csms.authority import CertificateAuthority
+        from ocpp_station.csms.server import CentralSystem
+
+        options = self.options
+        profile = _security_profile(options.config)
+        passwords = {options.identity: options.password} if options.password else {}
+        if profile < 2:
+            return CentralSystem("127.0.0.1", 0, passwords=passwords)
+        folder = (options.state_dir or Path(".")) / "csms-ca"
+        authority = CertificateAuthority.in_folder(folder)
+        options.ca_pem = (options.ca_pem or "") + authority.root_pem
+        if profile == 3 and options.cert_pem is None:
+            serial = options.serial or options.identity
+            options.cert_pem, options.key_pem = authority.issue_station(serial, "ocpp-station")
+        return CentralSystem(
+            "127.0.0.1",
+            0,
+            passwords=passwords,
+            ssl_context=authority.server_context(),
+            authority=authority,
+        )
+
     async def run(self) -> None:
         csms = None
         if not self.options.csms_url:
-            from ocpp_station.csms.server import CentralSystem
-
-            csms = CentralSystem("127.0.0.1", 0)
+            csms = self._embedded_csms()
             await csms.start()
             self.options.csms_url = csms.url
         runtime = StationRuntime(self.options)
@@ -148,6 +177,14 @@ class StationApp:
             if csms is not None:
                 await csms.stop()
             await asyncio.sleep(0)
+
+
+def _security_profile(config: list[tuple[str, str]]) -> int:
+    """The SecurityProfile `--config` asks for (0 when none: the key's default)."""
+    for key, value in reversed(config):
+        if key.casefold() == "securityprofile":
+            return int(value)
+    return 0
 
 
 def _reason(exc: OSError) -> str:

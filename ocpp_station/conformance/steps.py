@@ -723,7 +723,9 @@ class Run:
 
     async def call_expect_error(self, action: str, payload: dict[str, Any]) -> str:
         """Send a request the station must refuse with a CALLERROR; returns the error code."""
-        async with self.step(f"send {action}{describe(shown_payload(action, payload))}, expect a CALLERROR"):
+        async with self.step(
+            f"send {action}{describe(shown_payload(action, payload))}, expect a CALLERROR"
+        ):
             session = await self._session()
             started = time.monotonic()
             try:
@@ -752,7 +754,10 @@ class Run:
     ) -> tuple[dict[str, Any] | None, str | None]:
         """Send a request the station may either answer or refuse with a CALLERROR (where the
         specification allows both); returns (answer, None) or (None, the error code)."""
-        async with self.step(f"send {action}{describe(shown_payload(action, payload))}, expect an answer or a CALLERROR"):
+        async with self.step(
+            f"send {action}{describe(shown_payload(action, payload))},"
+            " expect an answer or a CALLERROR"
+        ):
             try:
                 return await self._call(action, payload), None
             except CaseFailed as exc:

@@ -12,6 +12,7 @@ from ocpp_station.control.page import PAGE
 from ocpp_station.hardware.simulator import InvalidAction, Simulator, UnknownConnector
 from ocpp_station.httpserver import HttpServer
 from ocpp_station.process_figures import process_figures
+from ocpp_station.profiles.security.events import SecurityEvents
 from ocpp_station.rpc.errors import CallErrorReceived, OcppError, RpcTimeout
 from ocpp_station.runtime import StationRuntime
 from ocpp_station.station.datatransfer import DataTransferService
@@ -99,6 +100,8 @@ class ControlApi(HttpServer):
         r.add_post(f"{p}/rfid", self.rfid)
         r.add_post(f"{p}/datatransfer", self.data_transfer)
         # The simulator's Firmware Management failures (hardware/transfer_faults.py).
+        r.add_get(f"{p}/security-events", self.security_events)
+        r.add_post(f"{p}/security-events", self.raise_security_event)
         r.add_get(f"{p}/transfer-faults", self.transfer_faults)
         r.add_post(f"{p}/transfer-faults", self.set_transfer_faults)
         if runtime is not None:
@@ -202,6 +205,32 @@ class ControlApi(HttpServer):
         except (CallErrorReceived, RpcTimeout, OcppError) as exc:
             return _error(502, f"the central system did not accept it: {exc}")
         return web.json_response(answer)
+
+    async def security_events(self, request: web.Request) -> web.Response:
+        """The security log, oldest first: [{"timestamp", "type", "techInfo"?}]."""
+        return web.json_response(self._security(self._resolve(request)).entries())
+
+    async def raise_security_event(self, request: web.Request) -> web.Response:
+        """What the charger's own detectors report (a tamper switch, memory running out):
+        {"type": a security event of the whitepaper's table, "techInfo"?}; answers the log."""
+        rt = self._resolve(request)
+        body = await _json_body(request, required=True)
+        kind, info = body.get("type"), body.get("techInfo")
+        if not isinstance(kind, str) or (info is not None and not isinstance(info, str)):
+            raise BadRequest("type must be a string, techInfo a string if given")
+        events = self._security(rt)
+        try:
+            events.raise_event(kind, info)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        return web.json_response(events.entries())
+
+    @staticmethod
+    def _security(rt: StationRuntime) -> SecurityEvents:
+        try:
+            return rt.station.service(SecurityEvents)
+        except LookupError:
+            raise InvalidAction("this station is built without the security extensions") from None
 
     async def transfer_faults(self, request: web.Request) -> web.Response:
         """The switches: {"download", "upload", "install", "delaySeconds"}."""

@@ -10,10 +10,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ocpp_station.argtypes import format_address, host_port
 from ocpp_station.csms.api import CsmsApi
+from ocpp_station.csms.authority import ROOT_FILE, CertificateAuthority
 from ocpp_station.csms.server import CentralSystem
 from ocpp_station.csms.store import CsmsStore, CsmsStoreError
 from ocpp_station.csms.tags import (
@@ -149,6 +151,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="HTTP Basic authentication of station ID (security profile 1; repeatable); "
         "stations without one connect without a password",
     )
+    parser.add_argument(
+        "--tls-dir",
+        type=Path,
+        metavar="DIR",
+        help="listen with TLS (wss://, security profiles 2 and 3): the certificate authority "
+        "kept in DIR (made on first use) signs the server certificate and the stations' CSRs; "
+        "give a station DIR/csms-root.pem as --ca",
+    )
 
 
 def _fail(message: str) -> int:
@@ -163,9 +173,21 @@ async def main(args: argparse.Namespace) -> int:
         store = CsmsStore(args.db)
     except (CsmsStoreError, OSError) as exc:
         return _fail(f"cannot open the database: {exc}")
+    authority = None
+    if args.tls_dir is not None:
+        try:
+            authority = CertificateAuthority.in_folder(args.tls_dir)
+        except (OSError, ValueError) as exc:
+            store.close()
+            return _fail(f"--tls-dir: {exc}")
     try:
+        hosts = [args.listen[0] or "127.0.0.1", "localhost", "127.0.0.1"]
         csms = CentralSystem(
             *args.listen,
+            ssl_context=authority.server_context(dict.fromkeys(hosts))
+            if authority is not None
+            else None,
+            authority=authority,
             boot_status=BOOT_POLICIES[args.boot],
             heartbeat_interval=args.heartbeat_interval,
             tags=tags,
@@ -191,6 +213,8 @@ async def main(args: argparse.Namespace) -> int:
                 )
             print(f"csms: {csms.url}", flush=True)
             print(f"api: {api.url}", flush=True)
+            if args.tls_dir is not None:
+                print(f"root: {args.tls_dir / ROOT_FILE}", flush=True)
             await asyncio.Event().wait()  # until cancelled
         finally:
             await api.stop()

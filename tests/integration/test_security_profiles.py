@@ -10,11 +10,14 @@ import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from unittest.mock import ANY
 
+import aiohttp
 import pytest
 
 from ocpp_station.conformance.case import Verdict, load_library
 from ocpp_station.conformance.report import render_html, render_markdown
+from ocpp_station.control.api import ControlApi
 from ocpp_station.csms import CentralSystem
 from ocpp_station.csms.authority import CertificateAuthority
 from ocpp_station.csms.session import StationSession
@@ -239,3 +242,44 @@ async def test_no_secret_in_the_report_the_station_logs_or_the_messages_api(
     assert all(text for text in texts)
     assert [secret.findall(text) for text in texts] == [[] for _ in texts]
     assert any("<hidden>" in text for text in texts)  # the change is shown, its value is not
+
+
+async def test_the_control_api_raises_events_and_shows_no_secret(tmp_path: Path) -> None:
+    """POST /api/security-events is what the charger's own detectors report (a tamper switch);
+    GET /api/status names the profile; the key a central system sets shows nowhere."""
+    async with CentralSystem(passwords={ID: PASSWORD}) as csms:
+        chosen = options(csms, tmp_path, config=[("SecurityProfile", "1")])
+        async with running(chosen) as rt:
+            api = ControlApi(rt)
+            await api.start("127.0.0.1", 0)
+            base = f"http://127.0.0.1:{api.port}/api"
+            try:
+                session = await csms.wait_for_station(ID, timeout=WAIT)
+                await session.expect("BootNotification")
+                async with aiohttp.ClientSession() as http:
+                    event = {"type": "TamperDetectionActivated", "techInfo": "enclosure open"}
+                    async with http.post(f"{base}/security-events", json=event) as answer:
+                        assert answer.status == 200
+                        assert {**event, "timestamp": ANY} in await answer.json()
+                    bad = {"type": "SomethingHappened"}
+                    async with http.post(f"{base}/security-events", json=bad) as answer:
+                        assert answer.status == 422
+                        assert "not a security event" in (await answer.json())["error"]
+                    await session.expect("SecurityEventNotification", event)
+                    key = b"OCA_OCTT_admin_test".hex()
+                    csms.passwords[ID] = "OCA_OCTT_admin_test"
+                    change = {"key": "AuthorizationKey", "value": key}
+                    assert await session.call("ChangeConfiguration", change) == {
+                        "status": "Accepted"
+                    }
+                    session = await next_session(csms, session)
+                    async with http.get(f"{base}/status") as answer:
+                        assert (await answer.json())["securityProfile"] == 1
+                    shown = []
+                    for path in ("/status", "/config", "/messages", "/security-events"):
+                        async with http.get(base + path) as answer:
+                            shown.append(await answer.text())
+                    assert not [text for text in shown if key in text or PASSWORD in text]
+                    assert '"value":"<hidden>"' in shown[2].replace(" ", "")
+            finally:
+                await api.stop()

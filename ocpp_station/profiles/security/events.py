@@ -93,6 +93,10 @@ class SecurityEvents(Service):
                 self.records.record_delete(LOG_KIND, f"{number - LOG_SIZE:012d}")
             self.ctx.sender.enqueue("SecurityEventNotification", payload, None)
 
+    def entries(self) -> list[dict[str, str]]:
+        """The security log, oldest first, as SecurityEventNotification payloads."""
+        return list(self.records.records(LOG_KIND).values())
+
     def lines(self) -> list[tuple[str, str]]:
         """The security log, oldest first: (timestamp, line)."""
         return [

@@ -29,7 +29,7 @@ from ocpp_station.profiles.security import pki
 from ocpp_station.profiles.security.certificates import Certificates
 from ocpp_station.profiles.security.keeper import CertificateKeeper
 from ocpp_station.station.link import Target, authorization_key, password_of
-from ocpp_station.station.service import Service, on_config
+from ocpp_station.station.service import Payload, Service, on_config
 from ocpp_station.tls import load_cert_chain
 from ocpp_station.transport.client import HandshakeRejected, describe_failure
 
@@ -139,6 +139,9 @@ class SecurityLink(Service):
         if trial is not None:
             return int(trial["from"])
         return self.ctx.config.get_int("SecurityProfile")
+
+    def snapshot(self, view: Payload) -> None:
+        view["securityProfile"] = self.ctx.config.get_int("SecurityProfile")
 
     # -- ConnectionPolicy -----------------------------------------------------------------------
     def target(self, url: str) -> Target:

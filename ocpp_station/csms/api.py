@@ -69,7 +69,9 @@ Expired or Refused (not Accepted).
 that version; retrieveDate defaults to now. `POST .../get-diagnostics` takes `{"location"?,
 "startTime"?, "stopTime"?, "retries"?, "retryInterval"?}`; without a location the station
 uploads to this API's `/diagnostics/`. The station's last FirmwareStatusNotification and
-DiagnosticsStatusNotification show as `firmwareStatus` and `diagnosticsStatus` of the station.
+DiagnosticsStatusNotification show as `firmwareStatus` and `diagnosticsStatus` of the station,
+and how its connection is secured as `security` (`{"tls", "tlsVersion", "basicUser",
+"clientCN", "clientO"}`, null while it is offline).
 """
 
 from __future__ import annotations
@@ -274,6 +276,9 @@ class CsmsApi(HttpServer):
         record = self.csms.records.get(station.identity)
         body["firmwareStatus"] = record.firmware_status if record is not None else None
         body["diagnosticsStatus"] = record.diagnostics_status if record is not None else None
+        # How its connection is secured now (security whitepaper §2): None while offline.
+        session = self.csms.stations.get(station.identity)
+        body["security"] = dict(session.security) if self._connected(station.identity) else None
         return body
 
     async def sessions(self, request: web.Request) -> web.Response:

@@ -717,6 +717,14 @@ async def test_update_firmware_from_the_own_depot_and_the_statuses_heard(
     await raw.result("DiagnosticsStatusNotification", {"status": "Uploading"})
     station = await client.get("/api/stations/CP-1")
     assert (station["firmwareStatus"], station["diagnosticsStatus"]) == ("Downloading", "Uploading")
+    # A plain connection without a password (no security profile).
+    assert station["security"] == {
+        "tls": False,
+        "tlsVersion": None,
+        "basicUser": None,
+        "clientCN": None,
+        "clientO": None,
+    }
     status, body = await client.request(
         "POST", "/api/stations/CP-1/update-firmware", json={"version": "../etc"}
     )

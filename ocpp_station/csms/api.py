@@ -278,7 +278,8 @@ class CsmsApi(HttpServer):
         body["diagnosticsStatus"] = record.diagnostics_status if record is not None else None
         # How its connection is secured now (security whitepaper §2): None while offline.
         session = self.csms.stations.get(station.identity)
-        body["security"] = dict(session.security) if self._connected(station.identity) else None
+        connected = session is not None and not session.closed.is_set()
+        body["security"] = dict(session.security) if session is not None and connected else None
         return body
 
     async def sessions(self, request: web.Request) -> web.Response:

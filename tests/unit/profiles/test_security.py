@@ -360,7 +360,7 @@ async def test_a_csr_needs_cpo_name_and_names_the_serial(
     assert csr.subject.rfc4514_string() == f"CN={h.station.ctx.info.serial},O=Example CPO"
     keeper = CertificateKeeper(h.store)
     key = pki.load_key(keeper.pending_key() or "")
-    assert csr.public_key().public_bytes(  # type: ignore[union-attr]
+    assert csr.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     ) == key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo

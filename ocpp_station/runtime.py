@@ -198,6 +198,7 @@ class StationRuntime:
             ping_interval=float(self.config.get_int("WebSocketPingInterval")),
         )
         self.on_state_change: list[Callable[[], None]] = []
+        self._invalid_reported = False
         # How long a controlled shutdown waits for the central system to take the queue, and
         # whether it waits when offline (for a reconnection) too.
         self.shutdown_grace = SHUTDOWN_GRACE
@@ -302,11 +303,20 @@ class StationRuntime:
             next_id=self._next_message_id,
             lenient_answers=True,
             on_frame=self.messages.add,
+            on_bad_frame=self._invalid_message,
         )
+        self._invalid_reported = False
         self.endpoint = endpoint
         self.link.opened(self.client.tls_peer_certificate())
         log.info("online: %d transaction messages queued", self.station.sender.queued)
         self.station.connected(endpoint)
+
+    def _invalid_message(self, data: bytes | str, exc: Exception) -> None:
+        # Whitepaper §8 InvalidMessages, once per connection: a central system that sends
+        # garbage in a loop must not fill the queue with events about it.
+        if not self._invalid_reported:
+            self._invalid_reported = True
+            self.station.events.security_event.emit("InvalidMessages", str(exc)[:255])
 
     async def _on_message(self, data: bytes | str) -> None:
         endpoint = self.endpoint

@@ -283,3 +283,37 @@ async def test_the_control_api_raises_events_and_shows_no_secret(tmp_path: Path)
                     assert '"value":"<hidden>"' in shown[2].replace(" ", "")
             finally:
                 await api.stop()
+
+
+async def test_a_fleet_connects_over_tls_with_its_root(tmp_path: Path) -> None:
+    """`fleet --csms wss://... --ca ...`: every station (the picows client) checks the central
+    system's certificate against the root it was given, and connects."""
+    from ocpp_station.fleet.fleet import Fleet, FleetOptions
+
+    authority = CertificateAuthority.generate()
+    async with CentralSystem(ssl_context=authority.server_context()) as csms:
+        station = StationOptions(transport="picows", ca_pem=authority.root_pem)
+        fleet = Fleet(FleetOptions(csms_url=csms.url, count=2, connectors=1, station=station))
+        task = asyncio.ensure_future(fleet.run())
+        try:
+            for n in (1, 2):
+                session = await csms.wait_for_station(f"CP-{n}", timeout=WAIT)
+                assert session.security["tls"]
+                await session.expect("BootNotification")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_frames_that_are_no_ocpp_raise_invalid_messages_once(tmp_path: Path) -> None:
+    async with CentralSystem() as csms:
+        async with running(options(csms, tmp_path, password=None)):
+            session = await csms.wait_for_station(ID, timeout=WAIT)
+            await session.expect("BootNotification")
+            for garbage in ("not json", "[2, 1]", "{}"):
+                await session.send_raw(garbage)
+            event = await session.expect("SecurityEventNotification", {"type": "InvalidMessages"})
+            assert event.payload["techInfo"]
+            await asyncio.sleep(0.5)
+            kinds = [m.payload.get("type") for m in session.messages]
+            assert kinds.count("InvalidMessages") == 1

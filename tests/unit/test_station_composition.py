@@ -15,7 +15,15 @@ async def test_the_status_view_has_the_contracted_shape() -> None:
     h.hw.raise_fault(0, "OtherError")
     await h.plug(2)
     view = h.station.snapshot(True)
-    assert list(view) == ["id", "connected", "registration", "connectors", "queuedMessages"]
+    assert list(view) == [
+        "id",
+        "connected",
+        "registration",
+        "securityProfile",  # the security extensions' (interface: more fields freely)
+        "connectors",
+        "queuedMessages",
+    ]
+    assert view["securityProfile"] == 0
     assert (view["id"], view["connected"], view["queuedMessages"]) == ("CP-T", True, 0)
     zero, one, two = view["connectors"]
     assert zero == {

@@ -226,7 +226,7 @@ async def test_a_new_update_replaces_one_that_waits(tmp_path: Path, info_log: An
     await run_for(h, 700, step=50)
     assert [url for url, _ in files.tries] == ["https://new.example/b.bin"]
     assert firmware_statuses(h) == ["Downloading", "Downloaded", "Installing", "Installed"]
-    assert "UpdateFirmware replaces the update from ftp://u:***@old.example/a.bin" in (
+    assert "a new firmware update replaces the one from ftp://u:***@old.example/a.bin" in (
         info_log.messages
     )
     assert "secret" not in info_log.text  # the password never reaches a log line

@@ -20,9 +20,10 @@ from tests.integration.tool_defects import DEFECTS, Defect
 
 LIBRARY = load_library()
 # A station with a defect may never come back to idle after a case; ours, without one, is idle
-# within a second. Waiting less for it keeps the failing runs short; answers are waited for as
-# long as in any run.
-SETTINGS = Settings(settle_timeout=5.0)
+# within a second, and sends what a case expects within milliseconds on loopback. Waiting less
+# for both keeps the failing runs short (a missing message fails after 5 s, not 10); answers to
+# the tool's requests are waited for as long as in any run.
+SETTINGS = Settings(settle_timeout=5.0, expect_timeout=5.0)
 
 
 def explain(result: CaseResult) -> str:

@@ -121,7 +121,7 @@ Verifier = Callable[[Update, Path], bool]
 
 class FirmwareUpdate(Service):
     __slots__ = (
-        "_signed_status",
+        "_signed_last",
         "_status",
         "_task",
         "ctx",
@@ -140,8 +140,8 @@ class FirmwareUpdate(Service):
         self.update: Update | None = None
         # The last FirmwareStatus sent for the update under way (TriggerMessage repeats it).
         self._status = IDLE
-        # The last SignedFirmwareStatusNotification sent (L01.FR.28-29).
-        self._signed_status = IDLE
+        # The last SignedFirmwareStatusNotification sent, with its requestId (L01.FR.28-29).
+        self._signed_last: tuple[str, int] | None = None
         self._task: Any = None
         # Set by the security extensions: how a signed image is checked, and whether the legacy
         # UpdateFirmware is refused (L01.FR.20).
@@ -376,7 +376,7 @@ class FirmwareUpdate(Service):
         update = self.update
         # Queued like transaction messages: kept across a power cut, delivered in order.
         if update is not None and update.request_id is not None:
-            self._signed_status = status
+            self._signed_last = (status, update.request_id)
             payload = {"status": status, "requestId": update.request_id}
             self.ctx.sender.enqueue("SignedFirmwareStatusNotification", payload, None)
             return
@@ -384,15 +384,13 @@ class FirmwareUpdate(Service):
         self.ctx.sender.enqueue("FirmwareStatusNotification", {"status": status}, None)
 
     def trigger_signed(self) -> None:
-        """ExtendedTriggerMessage(FirmwareStatusNotification): the last signed status sent, Idle
-        after Installed or when none was sent (L01.FR.28-29); its requestId unless Idle."""
-        update = self.update
-        status = self._signed_status
-        if status == INSTALLED or update is None or not update.signed:
-            status = IDLE
-        payload: dict[str, Any] = {"status": status}
-        if status != IDLE and update is not None:
-            payload["requestId"] = update.request_id
+        """ExtendedTriggerMessage(FirmwareStatusNotification): the last signed status sent with
+        its requestId, Idle (without one) after Installed or when none was sent (L01.FR.21,
+        L01.FR.28-29)."""
+        last = self._signed_last
+        payload: dict[str, Any] = {"status": IDLE}
+        if last is not None and last[0] != INSTALLED:
+            payload = {"status": last[0], "requestId": last[1]}
         self.ctx.sender.notify("SignedFirmwareStatusNotification", payload, triggered=True)
 
     def trigger(self) -> None:

@@ -760,6 +760,10 @@ async def test_a_bad_signature_installs_nothing(
     assert "InvalidFirmwareSignature" in event_types(h)
     assert h.reboots == []
     assert h.service(FirmwareUpdate).update is None
+    h.csms.clear()
+    await h.request("ExtendedTriggerMessage", {"requestedMessage": "FirmwareStatusNotification"})
+    await h.settle()
+    assert signed_statuses(h) == [("InvalidSignature", 5)]  # L01.FR.29: the last one sent
     await h.close()
 
 

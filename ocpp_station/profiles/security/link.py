@@ -75,7 +75,6 @@ class SecurityLink(Service):
         "_changing_from",
         "_failures",
         "_reported",
-        "_reverting",
         "certificates",
         "ctx",
         "keeper",
@@ -91,7 +90,6 @@ class SecurityLink(Service):
         self.certificates = certificates
         self._failures = 0
         self._reported: set[str] = set()
-        self._reverting = False
         # The profile a ChangeConfiguration being applied leaves (set by the guard).
         self._changing_from: int | None = None
         ctx.config.guard("SecurityProfile", self._check_profile)
@@ -114,8 +112,10 @@ class SecurityLink(Service):
     @on_config("SecurityProfile")
     def _profile_changed(self, value: str) -> None:
         previous, self._changing_from = self._changing_from, None
-        if self._reverting or previous is None:
-            return  # a fallback, or the installer's --config: no trial
+        if previous is None:
+            # Set locally (the installer's --config, or a fallback): the guard of
+            # ChangeConfiguration did not run, and there is no trial.
+            return
         self.ctx.store.record_put(KIND, TRIAL, {"from": previous, "to": int(value)})
         self._failures = 0
         self.ctx.events.security_event.emit(
@@ -186,13 +186,9 @@ class SecurityLink(Service):
             self._failures,
             back,
         )
-        self._reverting = True
-        try:
-            with self.ctx.store.atomic():
-                self.ctx.store.record_delete(KIND, TRIAL)
-                self.ctx.config.set_initial("SecurityProfile", str(back))
-        finally:
-            self._reverting = False
+        with self.ctx.store.atomic():
+            self.ctx.store.record_delete(KIND, TRIAL)
+            self.ctx.config.set_initial("SecurityProfile", str(back))
         self._failures = 0
         self.ctx.events.security_event.emit(
             "ReconfigurationOfSecurityParameters",

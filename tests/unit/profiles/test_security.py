@@ -5,6 +5,7 @@ clock with the central system faked."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
@@ -22,13 +23,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from ocpp_station import timefmt
 from ocpp_station.clock import VirtualClock
 from ocpp_station.csms.authority import CertificateAuthority
-from ocpp_station.profiles.firmware.update import FirmwareUpdate
+from ocpp_station.profiles.firmware.update import FirmwareUpdate, Update
 from ocpp_station.profiles.security import events, pki
 from ocpp_station.profiles.security.certificates import Certificates
 from ocpp_station.profiles.security.events import SecurityEvents
 from ocpp_station.profiles.security.keeper import CertificateKeeper
 from ocpp_station.profiles.security.link import FALLBACK_AFTER, SecurityLink, failure_event
 from ocpp_station.profiles.security.local import install_local
+from ocpp_station.profiles.security.logs import log_file_name
+from ocpp_station.profiles.security.signed_firmware import SignedFirmware
 from ocpp_station.rpc.errors import NotSupported
 from ocpp_station.station.link import password_of
 from ocpp_station.storage.memory import MemoryStore
@@ -794,4 +797,405 @@ async def test_a_new_signed_update_cancels_the_one_waiting(
         "Installed",
     ]
     assert {r for _, r in signed_statuses(h)} == {2}
+    await h.close()
+
+
+# ---------------------------------------------------------------------------- sharper edges
+
+
+def test_failure_events_follow_the_reason_and_the_chain() -> None:
+    for reason, kind in (
+        ("TLSV1_ALERT_PROTOCOL_VERSION", "InvalidTLSVersion"),
+        ("WRONG_VERSION_NUMBER", "InvalidTLSVersion"),
+        ("SSLV3_ALERT_HANDSHAKE_FAILURE", "InvalidTLSCipherSuite"),
+        ("NO_CIPHERS_AVAILABLE", "InvalidTLSCipherSuite"),
+        (None, None),
+        ("CERTIFICATE_UNKNOWN", None),
+    ):
+        error = ssl.SSLError(1, "tls")
+        error.reason = reason
+        assert failure_event(error) == kind, reason
+    try:  # an implicit chain: the handshake's error while handling another
+        try:
+            raise HandshakeRejected(401, "Unauthorized")
+        except HandshakeRejected:
+            raise OSError("gone")  # noqa: B904 - the implicit chain is what is tested
+    except OSError as outer:
+        assert failure_event(outer) == "FailedToAuthenticationAtCentralSystem"
+    looped = OSError("a")
+    looped.__context__ = OSError("b")
+    looped.__context__.__context__ = looped  # a cycle ends the walk
+    assert failure_event(looped) is None
+
+
+async def test_profile_rules_name_what_is_missing(
+    tmp_path: Path, authority: CertificateAuthority, maker: CertificateAuthority
+) -> None:
+    h = await booted_now(tmp_path)
+    link = link_of(h)
+    with pytest.raises(ValueError, match=r"only goes up \(0 now\)"):
+        link._check_profile("0", "0")
+    with pytest.raises(ValueError, match="profile 2 needs an AuthorizationKey"):
+        link._check_profile("2", "0")
+    h.config.set_initial("AuthorizationKey", "ab" * 16)
+    assert await install(h, MAKER, maker.root_pem) == "Accepted"  # not a central system root
+    with pytest.raises(ValueError, match="profile 2 needs a CentralSystemRootCertificate"):
+        link._check_profile("2", "0")
+    install_local(h.store, h.clock.now(), ca_pem=authority.root_pem)
+    with pytest.raises(ValueError, match="profile 3 needs a valid station certificate"):
+        link._check_profile("3", "0")
+    await h.close()
+    # Profile 3 needs no password: a station without one goes there.
+    h = await booted_now(tmp_path / "second")
+    cert_pem, key_pem = authority.issue_station("OS-DC-000001", "CPO")
+    install_local(
+        h.store, h.clock.now(), ca_pem=authority.root_pem, cert_pem=cert_pem, key_pem=key_pem
+    )
+    assert await change(h, "SecurityProfile", "3") == "Accepted"
+    assert h.station.snapshot(True)["securityProfile"] == 3
+    await h.close()
+
+
+async def test_an_expired_station_certificate_is_no_prerequisite(
+    tmp_path: Path, authority: CertificateAuthority
+) -> None:
+    h = await booted_now(tmp_path)
+    cert_pem, key_pem = authority.issue_station("OS-DC-000001", "CPO")
+    install_local(
+        h.store, h.clock.now(), ca_pem=authority.root_pem, cert_pem=cert_pem, key_pem=key_pem
+    )
+    h.clock.set_time(h.clock.now() + timedelta(days=400))
+    h.config.set_initial("AuthorizationKey", "ab" * 16)
+    with pytest.raises(ValueError, match="valid station certificate"):
+        link_of(h)._check_profile("3", "0")
+    await h.close()
+
+
+async def test_upgrades_before_a_connection_fall_back_to_the_last_that_connected(
+    tmp_path: Path, authority: CertificateAuthority
+) -> None:
+    """1 -> 2, then 2 -> 3 before any connection: the fallback is to 1, and the trial (kept in
+    the store) outlives a restart, which counts its failures afresh."""
+    h = await booted_now(tmp_path)
+    cert_pem, key_pem = authority.issue_station("OS-DC-000001", "CPO")
+    install_local(
+        h.store, h.clock.now(), ca_pem=authority.root_pem, cert_pem=cert_pem, key_pem=key_pem
+    )
+    h.config.set_initial("AuthorizationKey", "ab" * 16)
+    h.config.set_initial("SecurityProfile", "1")
+    assert await change(h, "SecurityProfile", "2") == "Accepted"
+    assert await change(h, "SecurityProfile", "3") == "Accepted"
+    assert h.store.records("security") == {"profile_trial": {"from": 1, "to": 3}}
+    link = link_of(h)
+    assert link.failed(OSError("refused")) is False
+    h2 = Harness(2, store=h.store, clock=h.clock)  # the power came back: a new station
+    link2 = h2.service(SecurityLink)
+    for _ in range(FALLBACK_AFTER - 1):
+        assert link2.failed(OSError("refused")) is False
+    assert link2.failed(OSError("refused")) is True
+    assert h2.config.get("SecurityProfile") == "1"
+    await h2.close()
+    await h.close()
+
+
+async def test_tls_contexts_trust_exactly_the_installed_roots(
+    tmp_path: Path, authority: CertificateAuthority
+) -> None:
+    h = await booted_now(tmp_path)
+    link = link_of(h)
+    system = link.target("WSS://csms.example/CP-1")  # no root: the system's trust store
+    assert system.url == "wss://csms.example/CP-1"
+    assert system.ssl is not None and system.ssl.verify_mode is ssl.CERT_REQUIRED
+    other = CertificateAuthority.generate("other")
+    install_local(h.store, h.clock.now(), ca_pem=authority.root_pem + other.root_pem)
+    target = link.target("wss://csms.example/CP-1")
+    assert target.ssl is not None and len(target.ssl.get_ca_certs()) == 2
+    await h.close()
+
+
+async def test_profile_3_presents_the_station_certificate_in_a_real_handshake(
+    tmp_path: Path, authority: CertificateAuthority
+) -> None:
+    h = await booted_now(tmp_path)
+    cert_pem, key_pem = authority.issue_station("OS-DC-000001", "Example CPO")
+    install_local(
+        h.store, h.clock.now(), ca_pem=authority.root_pem, cert_pem=cert_pem, key_pem=key_pem
+    )
+    h.config.set_initial("SecurityProfile", "3")
+    target = link_of(h).target("ws://localhost:1/CP-1")
+    assert target.ssl is not None
+    seen: list[Any] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(writer.get_extra_info("ssl_object").getpeercert())
+        writer.close()
+
+    server = await asyncio.start_server(
+        serve, "127.0.0.1", 0, ssl=authority.server_context(["localhost"])
+    )
+    port = server.sockets[0].getsockname()[1]
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection("127.0.0.1", port, ssl=target.ssl, server_hostname="localhost"),
+            5,
+        )
+        await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    finally:
+        server.close()
+        await server.wait_closed()
+    [peer] = seen
+    subject = {name: value for rdn in peer["subject"] for name, value in rdn}
+    assert subject == {"commonName": "OS-DC-000001", "organizationName": "Example CPO"}
+    await h.close()
+
+
+async def test_an_opened_connection_drops_the_replaced_root(tmp_path: Path) -> None:
+    h = await booted_now(tmp_path)
+    h.config.set_fixed("AdditionalRootCertificateCheck", "true")
+    old, new = CertificateAuthority.generate("old"), CertificateAuthority.generate("new")
+    assert await install(h, ROOT, old.root_pem) == "Accepted"
+    cross = (
+        x509.CertificateBuilder()
+        .subject_name(new.root.subject)
+        .issuer_name(old.root.subject)
+        .public_key(new.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(new.root.not_valid_before_utc)
+        .not_valid_after(new.root.not_valid_after_utc)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(old.key, hashes.SHA256())
+    )
+    maker_root = CertificateAuthority.generate("maker")
+    assert await install(h, MAKER, maker_root.root_pem) == "Accepted"  # another type: no rule
+    assert await install(h, ROOT, pki.pem(cross)) == "Accepted"
+    server_pem, _ = new.issue_station("csms.example", "CSMS")
+    der = pki.load_one(server_pem).public_bytes(serialization.Encoding.DER)
+    link_of(h).opened(der)
+    keeper = CertificateKeeper(h.store)
+    assert [e.cert for e in keeper.roots(ROOT)] == [cross]
+    assert [e.cert for e in keeper.roots(MAKER)] == [maker_root.root]
+    await h.close()
+
+
+async def test_refusals_say_why_in_the_event(
+    tmp_path: Path, authority: CertificateAuthority
+) -> None:
+    """The techInfo of InvalidCentralSystemCertificate and InvalidChargePointCertificate names
+    the reason: what a central system's operator reads."""
+    h = await booted_now(tmp_path)
+    h.config.set_fixed("CertificateStoreMaxLength", "1")
+    leaf, _ = authority.issue_station("SN", "O")
+    assert await install(h, ROOT, leaf) == "Rejected"
+    assert await install(h, ROOT, authority.root_pem) == "Accepted"
+    assert await install(h, ROOT, CertificateAuthority.generate("x").root_pem) == "Rejected"
+    h.config.set_initial("CpoName", "Example CPO")
+    h.config.set_fixed("CertificateSignedMaxChainSize", "5000")
+    assert (await h.request("CertificateSigned", {"certificateChain": leaf}))[
+        "status"
+    ] == "Rejected"
+    csr = await csr_of(h)
+    serial = h.station.ctx.info.serial or ""
+    other_cn = authority.sign_csr(
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "SN-9")]))
+        .sign(pki.load_key(CertificateKeeper(h.store).pending_key() or ""), hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+        .decode()
+    )
+    for chain in ("y" * 5001, authority.issue_station(serial, "O")[0], other_cn):
+        assert (await h.request("CertificateSigned", {"certificateChain": chain}))[
+            "status"
+        ] == "Rejected"
+    assert (await h.request("CertificateSigned", {"certificateChain": authority.sign_csr(csr)}))[
+        "status"
+    ] == "Accepted"
+    await h.settle()
+    infos = [(p["type"], p.get("techInfo")) for p in sent(h, "SecurityEventNotification")]
+    assert infos == [
+        ("InvalidCentralSystemCertificate", "not a root: a self-signed CA certificate is needed"),
+        ("InvalidCentralSystemCertificate", "the certificate store is full"),
+        ("InvalidChargePointCertificate", "no certificate was asked for (no CSR pending)"),
+        ("InvalidChargePointCertificate", "the chain is longer than 5000 characters"),
+        ("InvalidChargePointCertificate", "the certificate is not for the key of our CSR"),
+        (
+            "InvalidChargePointCertificate",
+            f"the certificate's CN is not the serial number {serial}",
+        ),
+    ]
+    await h.close()
+
+
+async def test_a_certificate_about_to_expire_is_renewed_once_accepted(
+    tmp_path: Path, authority: CertificateAuthority
+) -> None:
+    """A03: a month before the station certificate expires, a new CSR goes at acceptance; not
+    earlier, and not without CpoName."""
+    h = await booted_now(tmp_path)
+    cert_pem, key_pem = authority.issue_station("OS-DC-000001", "CPO")  # a year
+    install_local(h.store, h.clock.now(), cert_pem=cert_pem, key_pem=key_pem)
+    service = h.service(Certificates)
+    service.on_accepted()
+    h.clock.set_time(h.clock.now() + timedelta(days=340))
+    service.on_accepted()  # 25 days left, but no CpoName
+    await h.settle()
+    assert sent(h, "SignCertificate") == []
+    h.config.set_initial("CpoName", "Example CPO")
+    h.clock.set_time(h.clock.now() - timedelta(days=6))  # 31 days left
+    service.on_accepted()
+    await h.settle()
+    assert sent(h, "SignCertificate") == []
+    h.clock.set_time(h.clock.now() + timedelta(days=2))  # 29 days left
+    service.on_accepted()
+    service.on_accepted()  # the first CSR is still being made: not a second
+    await eventually(h, lambda: bool(sent(h, "SignCertificate")), step=0.1)
+    await h.run_for(1)
+    assert len(sent(h, "SignCertificate")) == 1
+    service.on_accepted()  # that one is done: a new request makes a new CSR
+    await eventually(h, lambda: len(sent(h, "SignCertificate")) == 2, step=0.1)
+    await h.close()
+
+
+async def test_a_signing_certificate_must_come_from_a_manufacturer_root(
+    tmp_path: Path, authority: CertificateAuthority, maker: CertificateAuthority
+) -> None:
+    h = await booted_now(tmp_path, Files(IMAGE))
+    assert await install(h, ROOT, authority.root_pem) == "Accepted"
+    assert await install(h, MAKER, maker.root_pem) == "Accepted"
+    wrong_pem, wrong_key = signer(authority)  # signed by the central system's root
+    signature = base64.b64encode(wrong_key.sign(IMAGE, ec.ECDSA(hashes.SHA256()))).decode()
+    answer = await h.request("SignedUpdateFirmware", signed_request(h, wrong_pem, signature))
+    assert answer == {"status": "InvalidCertificate"}
+    signed = h.service(SignedFirmware)
+    good_pem, _ = signer(maker)
+    update = Update.from_signed_request(signed_request(h, good_pem, signature))
+    assert signed.verify(update, tmp_path / "absent.img") is False  # nothing to read
+    image = tmp_path / "image.bin"
+    image.write_bytes(IMAGE)
+    update.signature = None
+    assert signed.verify(update, image) is False
+    await h.close()
+
+
+async def test_log_names_windows_tries_and_triggers(tmp_path: Path) -> None:
+    files = Files()
+    files.fail = 1
+    h = await booted_now(tmp_path, files)
+    when = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    assert log_file_name("CP 1/ä-x_y", "DiagnosticsLog", when) == (
+        "diagnostics-log-CP_1__-x_y-20260304T050607Z.zip"
+    )
+    assert (
+        log_file_name("x" * 80, "SecurityLog", when)
+        == f"security-log-{'x' * 64}-20260304T050607Z.zip"
+    )
+    events_service = h.service(SecurityEvents)
+    await h.run_for(30)  # the StartupOfTheDevice of the boot lies before the window
+    events_service.raise_event("InvalidMessages", "first")
+    start = h.clock.now()
+    await h.run_for(60, step=30)
+    events_service.raise_event("InvalidMessages", "second")
+    stop = h.clock.now()
+    await h.run_for(60, step=30)
+    events_service.raise_event("InvalidMessages", "third")
+    request = {
+        "logType": "SecurityLog",
+        "requestId": 3,
+        "log": {
+            "remoteLocation": "http://files.example/",
+            "oldestTimestamp": timefmt.iso(start),
+            "latestTimestamp": timefmt.iso(stop),
+        },
+    }
+    await h.request("GetLog", request)
+    await eventually(h, lambda: len(sent(h, "LogStatusNotification")) >= 2, step=0.5)
+    # retries absent: one try, which failed
+    assert sent(h, "LogStatusNotification")[-1] == {"status": "UploadFailure", "requestId": 3}
+    assert len(files.tries) == 1
+    await h.request("GetLog", {**request, "requestId": 4})
+    await eventually(h, lambda: bool(files.uploads), step=0.5)
+    [data] = files.uploads.values()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        text = archive.read("security.log").decode()
+    assert [line.split(" ", 2)[2] for line in text.splitlines()] == ["first", "second"]
+    h.csms.clear()
+    await h.request("ExtendedTriggerMessage", {"requestedMessage": "LogStatusNotification"})
+    await h.settle()
+    assert sent(h, "LogStatusNotification") == [{"status": "Idle"}]
+    await h.close()
+
+
+async def test_a_diagnostics_log_is_the_diagnostics_archive(tmp_path: Path) -> None:
+    files = Files()
+    h = await booted_now(tmp_path, files)
+    now = h.clock.now()
+    window = {"oldestTimestamp": timefmt.iso(now - timedelta(hours=1))}
+    request = {
+        "logType": "DiagnosticsLog",
+        "requestId": 9,
+        "log": {"remoteLocation": "ftp://f/", **window},
+    }
+    answer = await h.request("GetLog", request)
+    await eventually(h, lambda: bool(files.uploads), step=0.5)
+    [(url, data)] = files.uploads.items()
+    assert url == f"ftp://f/{answer['filename']}"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert sorted(archive.namelist()) == ["ocpp.log", "station.log"]
+        assert archive.read("station.log").decode().endswith("station now\n")  # not "old"
+    assert not (tmp_path / answer["filename"]).exists()  # the archive is gone once sent
+    await h.close()
+
+
+def test_the_basic_link_is_the_url_and_the_key() -> None:
+    store = MemoryStore()
+    from ocpp_station import profiles
+    from ocpp_station.station.link import BasicLink, Target, authorization_key
+
+    config = profiles.configuration(
+        connectors=1, measurands=frozenset({"Energy.Active.Import.Register"}), store=store
+    )
+    link = BasicLink(config)
+    assert link.target(URL) == Target(URL, None, None)
+    config.set_initial("AuthorizationKey", "ab" * 16)
+    assert link.target(URL) == Target(URL, None, bytes([0xAB]) * 16)
+    assert link.failed(OSError("x")) is False and link.opened(None) is None
+    from ocpp_station.station.config import Configuration
+    from ocpp_station.station.config_keys import KEYS
+
+    bare = Configuration(
+        profiles=("Core",),
+        connectors=1,
+        measurands=frozenset({"Energy.Active.Import.Register"}),
+        table={k: v for k, v in KEYS.items() if k != "AuthorizationKey"},
+    )
+    assert authorization_key(bare) == ""
+    assert password_of("ab" * 16) == bytes([0xAB]) * 16  # 16 bytes: the least a key may be
+
+
+class SlowFiles(Files):
+    """Uploads wait until released: an upload is under way for as long as the test wants."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def upload(self, source: Path, url: str) -> None:
+        await self.release.wait()
+        await super().upload(source, url)
+
+
+async def test_a_trigger_during_an_upload_names_it(tmp_path: Path) -> None:
+    files = SlowFiles()
+    h = await booted_now(tmp_path, files)
+    request = {"logType": "SecurityLog", "requestId": 12, "log": {"remoteLocation": "http://f/"}}
+    await h.request("GetLog", request)
+    await eventually(h, lambda: bool(sent(h, "LogStatusNotification")), step=0.5)
+    await asyncio.sleep(0.05)  # the archive is written: the upload waits
+    h.csms.clear()
+    await h.request("ExtendedTriggerMessage", {"requestedMessage": "LogStatusNotification"})
+    await h.settle()
+    assert sent(h, "LogStatusNotification") == [{"status": "Uploading", "requestId": 12}]
+    files.release.set()
+    await eventually(h, lambda: len(sent(h, "LogStatusNotification")) == 2, step=0.5)
+    assert sent(h, "LogStatusNotification")[-1] == {"status": "Uploaded", "requestId": 12}
     await h.close()

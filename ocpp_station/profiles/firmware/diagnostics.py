@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ocpp_station import timefmt
+from ocpp_station.clock import Clock
 from ocpp_station.station.ports import FileTransfer, LogSource, TransferError, protocol_of, shown
 from ocpp_station.station.service import Payload, Service, after, handles
 from ocpp_station.station.timers import sleep
@@ -54,6 +55,33 @@ def write_archive(
             lines = logs.read(name, start, stop) if logs is not None else []
             text = "".join(f"{timefmt.iso(line.time)} {line.text}\n" for line in lines)
             archive.writestr(f"{name}.log", text)
+
+
+def work_file(folder: Path | None, name: str) -> Path:
+    """Where a file to upload is written: the station's folder, else the system's temporary
+    one."""
+    base = folder or Path(tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
+    return base / name
+
+
+async def upload_tries(
+    files: FileTransfer, path: Path, url: str, request: Payload, clock: Clock, what: str
+) -> bool:
+    """Upload `path` to `url` in 1 + retries tries retryInterval seconds apart ([E] 3.50:
+    retries=0 is one try); True once one went through."""
+    tries = 1 + max(0, request.get("retries") or 0)
+    interval = max(0, request.get("retryInterval") or 0)
+    for attempt in range(1, tries + 1):
+        try:
+            await files.upload(path, url)
+        except TransferError as exc:
+            log.warning("%s upload %d of %d failed: %s", what, attempt, tries, exc)
+            if attempt < tries:
+                await sleep(clock, interval)
+            continue
+        return True
+    return False
 
 
 class Diagnostics(Service):
@@ -110,27 +138,17 @@ class Diagnostics(Service):
     async def _transfer(self, files: FileTransfer, request: Payload, name: str) -> None:
         start = _time(request.get("startTime"))
         stop = _time(request.get("stopTime"))
-        tries = 1 + max(0, request.get("retries") or 0)
-        interval = max(0, request.get("retryInterval") or 0)
-        folder = self.folder or Path(tempfile.gettempdir())
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / name
+        path = work_file(self.folder, name)
         self._send(UPLOADING)
         try:
             await asyncio.to_thread(write_archive, path, self.ctx.ports.logs, start, stop)
             url = target(request["location"], name)
-            for attempt in range(1, tries + 1):
-                try:
-                    await files.upload(path, url)
-                except TransferError as exc:
-                    log.warning("diagnostics upload %d of %d failed: %s", attempt, tries, exc)
-                    if attempt < tries:
-                        await sleep(self.ctx.clock, interval)
-                    continue
+            clock = self.ctx.clock
+            if await upload_tries(files, path, url, request, clock, "diagnostics"):
                 log.info("diagnostics %s uploaded", name)
                 self._send(UPLOADED)
-                return
-            self._send(UPLOAD_FAILED)
+            else:
+                self._send(UPLOAD_FAILED)
         finally:
             path.unlink(missing_ok=True)
 

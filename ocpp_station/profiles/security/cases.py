@@ -440,19 +440,8 @@ async def tc_079(run: Run) -> None:
         )
         name = answer.get("filename")
         await run.check("GetLog.conf carries a filename", bool(name), name)
-        for status in ("Uploading", "Uploaded"):
-            message = await run.expect(
-                "LogStatusNotification", after=mark, timeout=run.settings.boot_timeout
-            )
-            await run.check_equal(
-                f"LogStatusNotification #{message.seq} status", message.get("status"), status
-            )
-            await run.check_equal(
-                f"LogStatusNotification #{message.seq} requestId",
-                message.get("requestId"),
-                request_id,
-            )
-            mark = message.seq
+        statuses = ["Uploading", "Uploaded"]
+        await requested_statuses(run, "LogStatusNotification", statuses, request_id, mark)
         upload = await files.uploaded(str(name), timeout=5)
         await run.check(f"the file {name} was uploaded", upload is not None)
         data = upload or b""
@@ -497,21 +486,25 @@ async def signed_update(run: Run, image: bytes, signature: str, files: Any, name
     return request_id
 
 
-async def signed_statuses(run: Run, statuses: list[str], request_id: int, after: int) -> int:
+async def requested_statuses(
+    run: Run, action: str, statuses: list[str], request_id: int, after: int
+) -> int:
+    """The station's next `action`s carry `statuses` in order, each with the requestId of the
+    request they report on (L01.FR.10, whitepaper §5.13); the seq of the last one."""
     for status in statuses:
-        message = await run.expect(
-            "SignedFirmwareStatusNotification", after=after, timeout=run.settings.boot_timeout
-        )
+        message = await run.expect(action, after=after, timeout=run.settings.boot_timeout)
+        await run.check_equal(f"{action} #{message.seq} status", message.get("status"), status)
         await run.check_equal(
-            f"SignedFirmwareStatusNotification #{message.seq} status", message.get("status"), status
-        )
-        await run.check_equal(
-            f"SignedFirmwareStatusNotification #{message.seq} requestId (L01.FR.10)",
-            message.get("requestId"),
-            request_id,
+            f"{action} #{message.seq} requestId", message.get("requestId"), request_id
         )
         after = message.seq
     return after
+
+
+async def signed_statuses(run: Run, statuses: list[str], request_id: int, after: int) -> int:
+    return await requested_statuses(
+        run, "SignedFirmwareStatusNotification", statuses, request_id, after
+    )
 
 
 @case("TC_080_CS", "Secure Firmware Update", module=MODULE, profile=SECURITY)

@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
 import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ocpp_station import timefmt
-from ocpp_station.profiles.firmware.diagnostics import target, write_archive
+from ocpp_station.profiles.firmware.diagnostics import (
+    target,
+    upload_tries,
+    work_file,
+    write_archive,
+)
 from ocpp_station.profiles.security.events import SecurityEvents
-from ocpp_station.station.ports import FileTransfer, TransferError, protocol_of, shown
+from ocpp_station.station.ports import FileTransfer, protocol_of, shown
 from ocpp_station.station.service import Payload, Service, after, handles
-from ocpp_station.station.timers import sleep
 
 if TYPE_CHECKING:
     from ocpp_station.station.context import StationContext
@@ -96,12 +99,8 @@ class LogUpload(Service):
         window = request["log"]
         start = _time(window.get("oldestTimestamp"))
         stop = _time(window.get("latestTimestamp"))
-        tries = 1 + max(0, request.get("retries") or 0)
-        interval = max(0, request.get("retryInterval") or 0)
         request_id = request["requestId"]
-        folder = self.folder or Path(tempfile.gettempdir())
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / name
+        path = work_file(self.folder, name)
         self._send(UPLOADING, request_id)
         try:
             if request["logType"] == SECURITY_LOG:
@@ -111,18 +110,11 @@ class LogUpload(Service):
             else:
                 await asyncio.to_thread(write_archive, path, self.ctx.ports.logs, start, stop)
             url = target(window["remoteLocation"], name)
-            for attempt in range(1, tries + 1):
-                try:
-                    await files.upload(path, url)
-                except TransferError as exc:
-                    log.warning("log upload %d of %d failed: %s", attempt, tries, exc)
-                    if attempt < tries:
-                        await sleep(self.ctx.clock, interval)
-                    continue
+            if await upload_tries(files, path, url, request, self.ctx.clock, "log"):
                 log.info("log %s uploaded", name)
                 self._send(UPLOADED, request_id)
-                return
-            self._send(UPLOAD_FAILURE, request_id)
+            else:
+                self._send(UPLOAD_FAILURE, request_id)
         finally:
             path.unlink(missing_ok=True)
 

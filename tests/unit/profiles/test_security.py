@@ -67,6 +67,16 @@ def event_types(h: Harness) -> list[str]:
     return [p["type"] for p in sent(h, "SecurityEventNotification")]
 
 
+def with_certificate(h: Harness, authority: CertificateAuthority) -> str:
+    """The authority's root and a station certificate it issued (CN the serial, O "CPO"),
+    installed as --ca, --cert and --key would; the certificate's PEM."""
+    cert_pem, key_pem = authority.issue_station("OS-DC-000001", "CPO")
+    install_local(
+        h.store, h.clock.now(), ca_pem=authority.root_pem, cert_pem=cert_pem, key_pem=key_pem
+    )
+    return cert_pem
+
+
 async def install(h: Harness, kind: str, pem_text: str) -> str:
     answer = await h.request(
         "InstallCertificate", {"certificateType": kind, "certificate": pem_text}
@@ -270,16 +280,9 @@ async def test_the_store_holds_certificate_store_max_length_roots(tmp_path: Path
     await h.close()
 
 
-async def test_a_single_root_is_replaced_only_by_one_it_signed(tmp_path: Path) -> None:
-    """AdditionalRootCertificateCheck (M05.FR.08-13): the new root must be signed by the old,
-    which stays as a fallback until a connection with the new one works."""
-    h = await booted_now(tmp_path)
-    h.config.set_fixed("AdditionalRootCertificateCheck", "true")
-    old = CertificateAuthority.generate("old root")
-    assert await install(h, ROOT, old.root_pem) == "Accepted"
-    assert await install(h, ROOT, CertificateAuthority.generate("other").root_pem) == "Rejected"
-    new = CertificateAuthority.generate("new root")
-    cross = (
+def cross_signed(new: CertificateAuthority, old: CertificateAuthority) -> x509.Certificate:
+    """The new root's certificate signed by the old root (M05.FR.09's replacement)."""
+    return (
         x509.CertificateBuilder()
         .subject_name(new.root.subject)
         .issuer_name(old.root.subject)
@@ -290,6 +293,18 @@ async def test_a_single_root_is_replaced_only_by_one_it_signed(tmp_path: Path) -
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(old.key, hashes.SHA256())
     )
+
+
+async def test_a_single_root_is_replaced_only_by_one_it_signed(tmp_path: Path) -> None:
+    """AdditionalRootCertificateCheck (M05.FR.08-13): the new root must be signed by the old,
+    which stays as a fallback until a connection with the new one works."""
+    h = await booted_now(tmp_path)
+    h.config.set_fixed("AdditionalRootCertificateCheck", "true")
+    old = CertificateAuthority.generate("old root")
+    assert await install(h, ROOT, old.root_pem) == "Accepted"
+    assert await install(h, ROOT, CertificateAuthority.generate("other").root_pem) == "Rejected"
+    new = CertificateAuthority.generate("new root")
+    cross = cross_signed(new, old)
     assert await install(h, ROOT, pki.pem(cross)) == "Accepted"
     keeper = CertificateKeeper(h.store)
     kept = {pki.fingerprint(e.cert): e.fallback for e in keeper.roots(ROOT)}
@@ -309,10 +324,7 @@ async def test_the_station_certificate_and_the_root_in_use_are_never_deleted(
     tmp_path: Path, authority: CertificateAuthority
 ) -> None:
     h = await booted_now(tmp_path)
-    cert_pem, key_pem = authority.issue_station("OS-DC-000001", "CPO")
-    install_local(
-        h.store, h.clock.now(), ca_pem=authority.root_pem, cert_pem=cert_pem, key_pem=key_pem
-    )
+    cert_pem = with_certificate(h, authority)
     mine = pki.load_one(cert_pem)
     data = pki.hash_data(mine, authority.root)
     assert await h.request("DeleteCertificate", {"certificateHashData": data}) == {
@@ -479,10 +491,7 @@ async def test_each_profile_makes_its_own_link(
     assert link.target(URL).password == b"OCA_OCTT_admin_test"  # profile 0 with a key
     h.config.set_initial("SecurityProfile", "1")
     assert link.target(URL).url == URL
-    cert_pem, key_pem = authority.issue_station("OS-DC-000001", "CPO")
-    install_local(
-        h.store, h.clock.now(), ca_pem=authority.root_pem, cert_pem=cert_pem, key_pem=key_pem
-    )
+    with_certificate(h, authority)
     h.config.set_initial("SecurityProfile", "2")
     target = link.target(URL)
     assert target.url == "wss://csms.example:9000/CP-1"
@@ -847,10 +856,7 @@ async def test_profile_rules_name_what_is_missing(
     await h.close()
     # Profile 3 needs no password: a station without one goes there.
     h = await booted_now(tmp_path / "second")
-    cert_pem, key_pem = authority.issue_station("OS-DC-000001", "CPO")
-    install_local(
-        h.store, h.clock.now(), ca_pem=authority.root_pem, cert_pem=cert_pem, key_pem=key_pem
-    )
+    with_certificate(h, authority)
     assert await change(h, "SecurityProfile", "3") == "Accepted"
     assert h.station.snapshot(True)["securityProfile"] == 3
     await h.close()
@@ -860,10 +866,7 @@ async def test_an_expired_station_certificate_is_no_prerequisite(
     tmp_path: Path, authority: CertificateAuthority
 ) -> None:
     h = await booted_now(tmp_path)
-    cert_pem, key_pem = authority.issue_station("OS-DC-000001", "CPO")
-    install_local(
-        h.store, h.clock.now(), ca_pem=authority.root_pem, cert_pem=cert_pem, key_pem=key_pem
-    )
+    with_certificate(h, authority)
     h.clock.set_time(h.clock.now() + timedelta(days=400))
     h.config.set_initial("AuthorizationKey", "ab" * 16)
     with pytest.raises(ValueError, match="valid station certificate"):
@@ -877,10 +880,7 @@ async def test_upgrades_before_a_connection_fall_back_to_the_last_that_connected
     """1 -> 2, then 2 -> 3 before any connection: the fallback is to 1, and the trial (kept in
     the store) outlives a restart, which counts its failures afresh."""
     h = await booted_now(tmp_path)
-    cert_pem, key_pem = authority.issue_station("OS-DC-000001", "CPO")
-    install_local(
-        h.store, h.clock.now(), ca_pem=authority.root_pem, cert_pem=cert_pem, key_pem=key_pem
-    )
+    with_certificate(h, authority)
     h.config.set_initial("AuthorizationKey", "ab" * 16)
     h.config.set_initial("SecurityProfile", "1")
     assert await change(h, "SecurityProfile", "2") == "Accepted"
@@ -955,17 +955,7 @@ async def test_an_opened_connection_drops_the_replaced_root(tmp_path: Path) -> N
     h.config.set_fixed("AdditionalRootCertificateCheck", "true")
     old, new = CertificateAuthority.generate("old"), CertificateAuthority.generate("new")
     assert await install(h, ROOT, old.root_pem) == "Accepted"
-    cross = (
-        x509.CertificateBuilder()
-        .subject_name(new.root.subject)
-        .issuer_name(old.root.subject)
-        .public_key(new.key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(new.root.not_valid_before_utc)
-        .not_valid_after(new.root.not_valid_after_utc)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(old.key, hashes.SHA256())
-    )
+    cross = cross_signed(new, old)
     maker_root = CertificateAuthority.generate("maker")
     assert await install(h, MAKER, maker_root.root_pem) == "Accepted"  # another type: no rule
     assert await install(h, ROOT, pki.pem(cross)) == "Accepted"

@@ -1190,3 +1190,127 @@ async def test_a_trigger_during_an_upload_names_it(tmp_path: Path) -> None:
     await eventually(h, lambda: len(sent(h, "LogStatusNotification")) == 2, step=0.5)
     assert sent(h, "LogStatusNotification")[-1] == {"status": "Uploaded", "requestId": 12}
     await h.close()
+
+
+def test_chains_of_three_and_the_reasons_they_fail(authority: CertificateAuthority) -> None:
+    """Leaf <- intermediate <- root: each link and each date checked, the reason numbered."""
+    now = datetime.now(UTC)
+    inter_key = ec.generate_private_key(ec.SECP256R1())
+    inter_name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "sub CA")])
+    intermediate = (
+        x509.CertificateBuilder()
+        .subject_name(inter_name)
+        .issuer_name(authority.root.subject)
+        .public_key(inter_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(authority.key, hashes.SHA256())
+    )
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "SN-3")]))
+        .issuer_name(inter_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(inter_key, hashes.SHA256())
+    )
+    pki.check_chain([leaf, intermediate], [authority.root], now)
+    pki.check_chain([leaf, intermediate, authority.root], [authority.root], now)
+    with pytest.raises(
+        pki.CertificateError, match=r"^certificate 2 is not signed by the next one$"
+    ):
+        pki.check_chain([leaf, intermediate, leaf], [authority.root], now)
+    with pytest.raises(
+        pki.CertificateError, match=r"^certificate 1 is not signed by the next one$"
+    ):
+        pki.check_chain([leaf, authority.root], [authority.root], now)
+    with pytest.raises(pki.CertificateError, match=r"^certificate 2 of the chain is not valid now"):
+        pki.check_chain([leaf, intermediate], [authority.root], now + timedelta(days=2))
+    with pytest.raises(pki.CertificateError, match=r"^certificate 1 of the chain is not valid now"):
+        pki.check_chain([leaf, intermediate], [authority.root], now + timedelta(days=40))
+    assert not pki.is_root(intermediate)  # a CA, but not self-signed
+    assert pki.issuer_of(leaf, [authority.root, intermediate]) is intermediate
+    assert pki.issuer_of(intermediate, [leaf]) is intermediate  # no issuer among them: itself
+    # Validity is inclusive at both ends.
+    assert pki.valid_at(leaf, leaf.not_valid_before_utc)
+    assert pki.valid_at(leaf, leaf.not_valid_after_utc)
+    assert not pki.valid_at(leaf, leaf.not_valid_after_utc + timedelta(seconds=1))
+
+
+def test_keys_and_names_the_station_cannot_use() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    ed_key = ed25519.Ed25519PrivateKey.generate()
+    pem_text = ed_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    with pytest.raises(pki.CertificateError, match=r"^the private key must be EC or RSA$"):
+        pki.load_key(pem_text)
+    with pytest.raises(pki.CertificateError, match=r"^not a usable PEM private key"):
+        pki.load_key("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    now = datetime.now(UTC)
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "ed signer")])
+    ed_cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(ed_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .sign(ed_key, None)
+    )
+    signature = base64.b64encode(ed_key.sign(b"image")).decode()
+    assert not pki.signature_valid(ed_cert, b"image", signature)  # not a scheme of L01.FR.04
+    assert pki.organization(ed_cert) == "" and pki.common_name(ed_cert) == "ed signer"
+    assert not pki.is_ca(ed_cert) and not pki.is_root(ed_cert)  # self-signed, but no CA
+    with pytest.raises(pki.CertificateError, match=r"^not PEM certificates: "):
+        pki.load_chain("no PEM here")
+
+
+def test_the_keeper_keeps_the_previous_certificate_and_skips_broken_records(
+    authority: CertificateAuthority,
+) -> None:
+    store = MemoryStore()
+    keeper = CertificateKeeper(store)
+    now = datetime.now(UTC)
+    first_pem, first_key = authority.issue_station("SN-1", "CPO")
+    second_pem, second_key = authority.issue_station("SN-1", "CPO")
+    keeper.set_station_certificate(pki.load_chain(first_pem), first_key)
+    keeper.set_station_certificate(pki.load_chain(second_pem), second_key)
+    assert [pki.pem(c[0]) for c in keeper.station_chains()] == [second_pem, first_pem]
+    mine = keeper.station_certificate(now)
+    assert mine is not None and mine.chain_pem() == second_pem and mine.key_pem == second_key
+    assert keeper.is_station_certificate(pki.load_one(first_pem))
+    assert not keeper.is_station_certificate(authority.root)
+    store.record_put("certificate", "0-broken", {"type": ROOT, "pem": "garbage"})
+    keeper.add(ROOT, authority.root)
+    assert [e.cert for e in keeper.roots(ROOT)] == [authority.root]
+    assert keeper.has(ROOT, authority.root) and not keeper.has(MAKER, authority.root)
+    assert keeper.count() == 2  # the broken record still takes its place
+
+
+def test_shown_frames_hide_only_the_authorization_key() -> None:
+    from ocpp_station.rpc.secrets import HIDDEN, shown_frame, shown_payload
+
+    secret = [2, "7", "ChangeConfiguration", {"key": "authorizationKEY", "value": "ab" * 16}]
+    assert shown_frame(secret) == [
+        2,
+        "7",
+        "ChangeConfiguration",
+        {"key": "authorizationKEY", "value": HIDDEN},
+    ]
+    assert secret[3]["value"] == "ab" * 16  # the frame itself is left alone
+    for frame in (
+        [2, "8", "ChangeConfiguration", {"key": "HeartbeatInterval", "value": "60"}],
+        [2, "9", "DataTransfer", {"vendorId": "x", "key": "AuthorizationKey", "value": "v"}],
+        [3, "7", {"key": "AuthorizationKey", "value": "v"}],
+        [2, "10", "ChangeConfiguration", {"key": "AuthorizationKey"}],
+    ):
+        assert shown_frame(frame) is frame
+    assert shown_payload("ChangeConfiguration", ["not", "a", "dict"]) == ["not", "a", "dict"]

@@ -136,13 +136,17 @@ def test_roots_chains_and_validity(authority: CertificateAuthority) -> None:
     pki.check_chain([leaf], [authority.root], now)
     pki.check_chain([leaf, authority.root], [authority.root], now)
     stranger = CertificateAuthority.generate("stranger")
-    with pytest.raises(pki.CertificateError, match="does not lead to an installed root"):
+    with pytest.raises(
+        pki.CertificateError, match=r"^the chain does not lead to an installed root certificate$"
+    ):
         pki.check_chain([leaf], [stranger.root], now)
     with pytest.raises(pki.CertificateError, match="not signed by the next"):
         pki.check_chain([leaf, stranger.root], [stranger.root], now)
     with pytest.raises(pki.CertificateError, match="not valid now"):
         pki.check_chain([leaf], [authority.root], now + timedelta(days=400))
-    with pytest.raises(pki.CertificateError, match="no root"):
+    with pytest.raises(
+        pki.CertificateError, match=r"^no root certificate installed to check the chain against$"
+    ):
         pki.check_chain([leaf], [], now)
     with pytest.raises(pki.CertificateError, match="expected one certificate"):
         pki.load_one(leaf_pem + authority.root_pem)
@@ -1315,3 +1319,79 @@ def test_shown_frames_hide_only_the_authorization_key() -> None:
     ):
         assert shown_frame(frame) is frame
     assert shown_payload("ChangeConfiguration", ["not", "a", "dict"]) == ["not", "a", "dict"]
+
+
+def test_a_root_past_its_end_ends_every_chain(authority: CertificateAuthority) -> None:
+    now = datetime.now(UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    long_leaf = (  # twenty years: it outlives the ten-year root
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "SN-20")]))
+        .issuer_name(authority.root.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=7300))
+        .sign(authority.key, hashes.SHA256())
+    )
+    later = now + timedelta(days=4000)
+    with pytest.raises(
+        pki.CertificateError, match=r"^the root the chain ends at is not valid now$"
+    ):
+        pki.check_chain([long_leaf], [authority.root], later)
+    cert_pem, _ = authority.issue_station("SN-1", "Example CPO")
+    assert pki.organization(pki.load_one(cert_pem)) == "Example CPO"
+
+
+async def test_without_a_central_system_root_a_chain_need_only_hold_together(
+    tmp_path: Path, authority: CertificateAuthority, maker: CertificateAuthority
+) -> None:
+    """No CentralSystemRootCertificate (a manufacturer's does not count): the chain is checked
+    link by link; exactly CertificateSignedMaxChainSize characters still go."""
+    h = await booted_now(tmp_path)
+    assert await install(h, MAKER, maker.root_pem) == "Accepted"
+    h.config.set_initial("CpoName", "Example CPO")
+    csr = await csr_of(h)
+    leaf = authority.sign_csr(csr)
+    broken = leaf + CertificateAuthority.generate("unrelated").root_pem
+    assert (await h.request("CertificateSigned", {"certificateChain": broken}))[
+        "status"
+    ] == "Rejected"
+    good = leaf + authority.root_pem
+    h.config.set_fixed("CertificateSignedMaxChainSize", str(len(good)))
+    assert (await h.request("CertificateSigned", {"certificateChain": good}))[
+        "status"
+    ] == "Accepted"
+    await h.settle()
+    infos = [p.get("techInfo") for p in sent(h, "SecurityEventNotification")]
+    assert infos == ["certificate 1 is not signed by the next"]
+    mine = CertificateKeeper(h.store).station_certificate()
+    assert mine is not None and mine.chain_pem() == good
+    await h.close()
+
+
+async def test_roots_of_the_other_type_change_nothing(
+    tmp_path: Path, authority: CertificateAuthority, maker: CertificateAuthority
+) -> None:
+    """With AdditionalRootCertificateCheck, a manufacturer root is no central system root to be
+    signed by; installing a root again in a full store is Accepted; profile 0 deletes the last
+    root; a server certificate from the manufacturer's root leaves the fallback in place."""
+    h = await booted_now(tmp_path)
+    h.config.set_fixed("AdditionalRootCertificateCheck", "true")
+    h.config.set_fixed("CertificateStoreMaxLength", "2")
+    assert await install(h, MAKER, maker.root_pem) == "Accepted"
+    assert await install(h, ROOT, authority.root_pem) == "Accepted"
+    assert await install(h, ROOT, authority.root_pem) == "Accepted"  # full, but installed
+    keeper = CertificateKeeper(h.store)
+    keeper.add(ROOT, CertificateAuthority.generate("old").root, fallback=True)
+    server_pem, _ = maker.issue_station("csms.example", "CSMS")
+    h.service(Certificates).connected_with(pki.load_one(server_pem))
+    assert len(keeper.roots(ROOT)) == 2  # the maker's root signed it: no proof for the new one
+    data = pki.hash_data(authority.root, authority.root)
+    assert await h.request("DeleteCertificate", {"certificateHashData": data}) == {
+        "status": "Accepted"
+    }  # profile 0: no TLS link relies on it
+    entries = h.service(SecurityEvents).entries()
+    assert [e["type"] for e in entries] == ["StartupOfTheDevice"]
+    assert set(entries[0]) == {"type", "timestamp"}
+    await h.close()

@@ -774,7 +774,9 @@ async def test_a_bad_signature_installs_nothing(
     await eventually(h, lambda: ("InvalidSignature", 5) in signed_statuses(h), step=0.5)
     await h.run_for(5)
     assert signed_statuses(h) == [("Downloading", 5), ("Downloaded", 5), ("InvalidSignature", 5)]
-    assert "InvalidFirmwareSignature" in event_types(h)
+    assert sent(h, "FirmwareStatusNotification") == []  # nothing else follows
+    techinfo = {p["type"]: p.get("techInfo") for p in sent(h, "SecurityEventNotification")}
+    assert techinfo["InvalidFirmwareSignature"] == "https://files.example/fw.bin"
     assert h.reboots == []
     assert h.service(FirmwareUpdate).update is None
     h.csms.clear()
@@ -1394,4 +1396,27 @@ async def test_roots_of_the_other_type_change_nothing(
     entries = h.service(SecurityEvents).entries()
     assert [e["type"] for e in entries] == ["StartupOfTheDevice"]
     assert set(entries[0]) == {"type", "timestamp"}
+    await h.close()
+
+
+async def test_a_signed_update_tries_again_retry_interval_apart(
+    tmp_path: Path, maker: CertificateAuthority
+) -> None:
+    files = Files(IMAGE)
+    files.fail = 1
+    h = await booted_now(tmp_path, files)
+    files.clock = h.clock
+    assert await install(h, MAKER, maker.root_pem) == "Accepted"
+    cert_pem, key = signer(maker)
+    signature = base64.b64encode(key.sign(IMAGE, ec.ECDSA(hashes.SHA256()))).decode()
+    request = {**signed_request(h, cert_pem, signature), "retries": 1, "retryInterval": 7}
+    assert await h.request("SignedUpdateFirmware", request) == {"status": "Accepted"}
+    await eventually(h, lambda: ("SignatureVerified", 5) in signed_statuses(h), step=1.0)
+    assert [url for url, _ in files.tries] == ["https://files.example/fw.bin"] * 2
+    assert files.tries[1][1] - files.tries[0][1] == pytest.approx(7)
+    assert [s for s, _ in signed_statuses(h)][:3] == [
+        "Downloading",
+        "Downloaded",
+        "SignatureVerified",
+    ]
     await h.close()

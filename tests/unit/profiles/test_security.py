@@ -503,7 +503,7 @@ async def test_each_profile_makes_its_own_link(
     assert target.ssl is not None and target.ssl.verify_mode is ssl.CERT_REQUIRED
     assert target.ssl.check_hostname and target.ssl.minimum_version is ssl.TLSVersion.TLSv1_2
     # The installed root only (ssl writes serial numbers in hex, padded to whole bytes).
-    assert [int(c["serialNumber"], 16) for c in target.ssl.get_ca_certs()] == [
+    assert [int(str(c["serialNumber"]), 16) for c in target.ssl.get_ca_certs()] == [
         authority.root.serial_number
     ]
     h.config.set_initial("SecurityProfile", "3")

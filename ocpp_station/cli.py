@@ -71,7 +71,7 @@ def _default_state_dir(identity: str) -> Path:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ocpp-station", description="An OCPP 1.6J charging station.")
     parser.add_argument("--version", action="version", version=f"ocpp-station {__version__}")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    _log_options(parser, default="INFO")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run one charging station until SIGINT/SIGTERM")
@@ -138,7 +138,27 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_cli.add_arguments(
         sub.add_parser("fleet", help="run many stations in one process"), _csms_url, _connectors
     )
+    for command in sub.choices.values():
+        # Before or after the subcommand alike: `ocpp-station run -v` as `ocpp-station -v run`.
+        _log_options(command, default=argparse.SUPPRESS)
     return parser
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING")
+
+
+def _log_options(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--log-level", default=default, choices=LOG_LEVELS, help="what the log shows (INFO)"
+    )
+    parser.add_argument(
+        "-v",
+        dest="log_level",
+        action="store_const",
+        const="DEBUG",
+        default=default,
+        help="the same as --log-level DEBUG",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,13 +10,19 @@ import argparse
 import asyncio
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from ocpp_station.argtypes import host_port, positive_number
-from ocpp_station.conformance.case import HARDWARE_FEATURES, load_library
+from ocpp_station.conformance.case import HARDWARE_FEATURES, Case, Library, load_library
 from ocpp_station.conformance.drivers import Console, ControlApiDriver, Driver, OperatorDriver
 from ocpp_station.conformance.file_servers import PROTOCOLS
-from ocpp_station.conformance.report import render_html, render_markdown, summary_markdown
+from ocpp_station.conformance.report import (
+    partial_note,
+    render_html,
+    render_markdown,
+    summary_markdown,
+)
 from ocpp_station.conformance.runner import ListenError, Runner
 from ocpp_station.conformance.settings import Settings
 from ocpp_station.conformance.target import ExternalStation, OwnStation, Target
@@ -253,7 +259,11 @@ async def main(args: argparse.Namespace) -> int:
     except ListenError as exc:
         print(f"ocpp-station conformance: --listen: {exc}", file=sys.stderr)
         return 2
+    results.omitted = omitted(library, cases)
     print()
+    if partial_note(results):
+        print(partial_note(results))
+        print()
     print(summary_markdown(results))
     if stem is not None:
         written = []
@@ -267,6 +277,16 @@ async def main(args: argparse.Namespace) -> int:
             written.append(str(path))
         print("report written: " + ", ".join(written))
     return 1 if results.failed else 0
+
+
+def omitted(library: Library, cases: Sequence[Case]) -> dict[str, list[str]]:
+    """Profile -> ids of the library's cases that `cases` leaves out."""
+    chosen = {c.id for c in cases}
+    left: dict[str, list[str]] = {}
+    for case in library:
+        if case.id not in chosen:
+            left.setdefault(case.profile, []).append(case.id)
+    return left
 
 
 def _json(data: object) -> str:

@@ -28,6 +28,7 @@ PROFILE_TITLES = {
 CERTIFIED_PROFILES = tuple(p for p in PROFILES if p != "Security")
 
 NOT_TESTED = "Not tested"
+PARTIAL = "Partial"
 NOT_MEASURED = "Not measured"
 
 
@@ -108,6 +109,9 @@ class Results:
     cases: list[CaseResult] = field(default_factory=list)
     measurements: list[Measurement] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    omitted: dict[str, list[str]] = field(default_factory=dict)
+    """Profile -> ids of its library cases this run left out (`--cases`): a profile with cases
+    left out gets no Pass, only a Partial row (a Fail still fails it)."""
 
     @property
     def failed(self) -> bool:
@@ -131,6 +135,10 @@ class Results:
                 rows.append(Functionality(profile, Verdict.NA, "not declared by the station"))
             elif counts[Verdict.FAIL] or counts[Verdict.ERROR]:
                 rows.append(Functionality(profile, Verdict.FAIL, tally))
+            elif self.omitted.get(profile) and cases:
+                left_out = len(self.omitted[profile])
+                ran_of = f"{len(cases)} of {len(cases) + left_out} cases ran"
+                rows.append(Functionality(profile, PARTIAL, f"{ran_of}: {tally}"))
             elif counts[Verdict.PASS]:
                 rows.append(Functionality(profile, Verdict.PASS, tally))
             elif cases:
@@ -174,8 +182,9 @@ class Results:
                     for m in data.get("measurements", [])
                 ],
                 notes=list(data.get("notes", [])),
+                omitted={str(k): list(v) for k, v in data.get("omitted", {}).items()},
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"not a conformance results document: {exc}") from exc
 
 
@@ -276,8 +285,21 @@ def summary_markdown(results: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
+def partial_note(results: Results) -> str:
+    """What a run that left cases out says about itself ("" for a whole run)."""
+    left_out = sum(len(ids) for ids in results.omitted.values())
+    if not left_out:
+        return ""
+    return (
+        f"A partial run: {len(results.cases)} cases ran, {left_out} of the library were left"
+        " out; a profile with cases left out gets no verdict of Pass."
+    )
+
+
 def render_markdown(results: Results) -> str:
     lines = [f"# {_title(results)}", "", f"Cases: {_verdict_counts(results)}.", ""]
+    if partial_note(results):
+        lines += [partial_note(results), ""]
     lines.append(summary_markdown(results))
     lines += ["## Test configuration", ""]
     lines += _table(["Item", "Value"], configuration_rows(results))
@@ -377,6 +399,7 @@ def render_html(results: Results) -> str:
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>{title}</h1>",
         f"<p>Cases: {html.escape(_verdict_counts(results))}.</p>",
+        f"<p>{html.escape(partial_note(results))}</p>" if partial_note(results) else "",
         "<h2>Functionalities</h2>",
         _html_table(
             ["Functionality", "Verdict", "Cases"],

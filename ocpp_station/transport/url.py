@@ -12,7 +12,8 @@ def build_url(base: str, identity: str) -> str:
 
     `{id}` in `base` is replaced by the percent-encoded identity (for central systems that want
     the identity elsewhere than at the end of the path); otherwise `/` and the percent-encoded
-    identity are appended, after removing one trailing slash from `base`.
+    identity are appended to the path, after removing one trailing slash from it: a query
+    (`?token=...`) stays after the identity, where a central system reads it.
     """
     if not identity:
         raise ValueError("the charge point identity is empty")
@@ -24,9 +25,9 @@ def build_url(base: str, identity: str) -> str:
     encoded = quote(identity, safe="")
     if "{id}" in base:
         return base.replace("{id}", encoded)
-    if base.endswith("/"):
-        base = base[:-1]
-    return f"{base}/{encoded}"
+    parts = urlsplit(base)
+    path = parts.path[:-1] if parts.path.endswith("/") else parts.path
+    return parts._replace(path=f"{path}/{encoded}", fragment="").geturl()
 
 
 def is_secure(url: str) -> bool:

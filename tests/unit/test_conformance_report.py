@@ -162,6 +162,40 @@ def test_functionalities() -> None:
     assert results.failed
 
 
+def test_a_partial_run_says_so_and_passes_no_profile() -> None:
+    """`--cases` that leave cases of a profile out: no Pass for it, and the report says the run
+    is partial (a Fail still fails the profile)."""
+    results = sample()
+    results.cases = [c for c in results.cases if c.verdict is not Verdict.FAIL]
+    results.omitted = {"Core": ["TC_001_CS", "TC_002_CS"]}
+    rows = {f.profile: (str(f.verdict), f.detail) for f in results.functionalities()}
+    assert rows["Core"] == ("Partial", "2 of 4 cases ran: 1 Pass, 1 N/A")
+    assert rows["SmartCharging"] == ("Pass", "1 Pass")  # nothing of it left out
+    note = "A partial run: 3 cases ran, 2 of the library were left out"
+    assert note in render_markdown(results) and note in render_html(results)
+    again = Results.from_json(json.loads(json.dumps(results.to_json())))
+    assert again.omitted == results.omitted
+    results.cases[0].verdict = Verdict.FAIL
+    rows = {f.profile: str(f.verdict) for f in results.functionalities()}
+    assert rows["Core"] == "Fail"
+    whole = sample()
+    assert "partial" not in render_markdown(whole).lower()
+
+
+def test_the_cli_names_what_a_selection_leaves_out() -> None:
+    from ocpp_station.conformance.case import load_library
+    from ocpp_station.conformance.cli import omitted
+
+    library = load_library()
+    core = library.select((), ["Core"])
+    assert omitted(library, list(library)) == {}
+    left = omitted(library, core)
+    assert "Core" not in left and set(left) == {c.profile for c in library} - {"Core"}
+    one = [library["TC_001_CS"]]
+    assert "TC_001_CS" not in omitted(library, one)["Core"]
+    assert len(omitted(library, one)["Core"]) == len(core) - 1
+
+
 def test_performance_maxima_and_where_they_were_taken() -> None:
     timings = [
         Timing(RESPONSE, "GetConfiguration", 0.004, "discovery"),

@@ -27,6 +27,13 @@ def test_identity_is_percent_encoded() -> None:
     assert build_url("ws://h/o", "Zähler") == "ws://h/o/Z%C3%A4hler"
 
 
+def test_a_query_stays_after_the_identity() -> None:
+    assert build_url("ws://h/ocpp?token=abc&x=1", "CP 1") == "ws://h/ocpp/CP%201?token=abc&x=1"
+    assert build_url("ws://h/ocpp/?token=abc", "CP1") == "ws://h/ocpp/CP1?token=abc"
+    assert build_url("wss://h:9000?k=v", "CP1") == "wss://h:9000/CP1?k=v"
+    assert build_url("ws://h/ocpp#part", "CP1") == "ws://h/ocpp/CP1"  # a fragment is never sent
+
+
 def test_placeholder_takes_the_identity() -> None:
     assert build_url("ws://h/ocpp/{id}/v16", "CP 1") == "ws://h/ocpp/CP%201/v16"
     assert build_url("wss://h/{id}", "X") == "wss://h/X"

@@ -1,0 +1,37 @@
+"""`--log-level` and `-v` before or after any subcommand (a newcomer types them after)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ocpp_station.cli import build_parser
+
+FLEET = ["fleet", "--count", "1", "--csms", "ws://127.0.0.1:9000"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "level"),
+    [
+        (["run"], "INFO"),
+        (["--log-level", "WARNING", "run"], "WARNING"),
+        (["run", "--log-level", "WARNING"], "WARNING"),
+        (["run", "-v"], "DEBUG"),
+        (["-v", "csms"], "DEBUG"),
+        (["csms", "--log-level", "DEBUG"], "DEBUG"),
+        (["csms-minimal", "-v"], "DEBUG"),
+        (["conformance", "--log-level", "WARNING"], "WARNING"),
+        ([*FLEET, "-v"], "DEBUG"),
+        (["--log-level", "WARNING", *FLEET, "--log-level", "DEBUG"], "DEBUG"),  # the last wins
+    ],
+)
+def test_the_log_level_is_taken_on_either_side(argv: list[str], level: str) -> None:
+    assert build_parser().parse_args(argv).log_level == level
+
+
+def test_an_unknown_level_is_refused_after_the_subcommand_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["run", "--log-level", "LOUD"])
+    assert exited.value.code == 2
+    assert "--log-level" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from ocpp_station.argtypes import (
     positive_number,
 )
 from ocpp_station.fleet.api import FleetApi
-from ocpp_station.fleet.fleet import Fleet, FleetOptions
+from ocpp_station.fleet.fleet import DEFAULT_CONTROL_PORT, DEFAULT_PREFIX, Fleet, FleetOptions
 from ocpp_station.fleet.scenario import Scenario, ScenarioError, load_scenario
 from ocpp_station.runtime import StationOptions
 from ocpp_station.storage.fleet import FleetDatabase, FleetStorageError
@@ -50,7 +50,11 @@ def add_arguments(
         "--csms", type=csms_url, required=True, help="central system base URL (ws:// or wss://)"
     )
     parser.add_argument("--count", type=_count, required=True, help="number of stations")
-    parser.add_argument("--id-prefix", default="CP-", help="identities PREFIX1 .. PREFIXN")
+    parser.add_argument(
+        "--id-prefix",
+        default=DEFAULT_PREFIX,
+        help=f"identities PREFIX1 .. PREFIXN (default {DEFAULT_PREFIX}: not run's CP-1)",
+    )
     parser.add_argument(
         "--first", type=int, default=1, help="number of the first station (to split a fleet "
         "across machines: --first 5001 on the second of two 5000-station halves)",
@@ -63,8 +67,9 @@ def add_arguments(
         "(default: memory only, nothing survives the process)",
     )  # fmt: skip
     parser.add_argument(
-        "--control", type=host_port, default=("127.0.0.1", 8180),
-        help="HOST:PORT of the fleet's HTTP control API (port 0: a free port)",
+        "--control", type=host_port, default=("127.0.0.1", DEFAULT_CONTROL_PORT),
+        help=f"HOST:PORT of the fleet's HTTP control API (default 127.0.0.1:"
+        f"{DEFAULT_CONTROL_PORT}, beside run's 8180; port 0: a free port)",
     )  # fmt: skip
     parser.add_argument(
         "--ramp-up", type=positive_number, default=200.0, metavar="PER_SECOND",

@@ -42,11 +42,18 @@ RATE_WINDOW = 10.0  # seconds over which messages/s is averaged
 MEMORY_SHUTDOWN_GRACE = 120.0
 
 
+# A fleet's identities and control port differ from `run`'s defaults (CP-1 on 8180): a fleet
+# and a single station started side by side with their defaults do not take each other's
+# identity on the central system, nor each other's port.
+DEFAULT_PREFIX = "FLEET-"
+DEFAULT_CONTROL_PORT = 8181
+
+
 @dataclass(slots=True)
 class FleetOptions:
     csms_url: str
     count: int
-    id_prefix: str = "CP-"
+    id_prefix: str = DEFAULT_PREFIX
     first: int = 1
     connectors: int = 2
     scenario: Scenario = field(default_factory=Scenario)

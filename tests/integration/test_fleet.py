@@ -81,18 +81,20 @@ async def test_a_fleet_charges_recovers_and_loses_nothing(
         # The station list pages; each row is small.
         status, first = await _get(http, f"{api}/api/stations?limit=4")
         assert status == 200 and first["total"] == COUNT and len(first["stations"]) == 4
-        assert first["stations"][0]["id"] == "CP-1"
+        assert first["stations"][0]["id"] == "FLEET-1"
         status, rest = await _get(http, api + first["next"])
-        assert [s["id"] for s in rest["stations"]] == ["CP-5", "CP-6"] and rest["next"] is None
+        assert [s["id"] for s in rest["stations"]] == ["FLEET-5", "FLEET-6"] and rest[
+            "next"
+        ] is None
         status, bad = await _get(http, f"{api}/api/stations?limit=0")
         assert status == 422 and "limit" in bad["error"]
 
         # One station, through the single-station contract under /api/stations/{id}.
-        status, one = await _get(http, f"{api}/api/stations/CP-3/status")
-        assert status == 200 and one["id"] == "CP-3" and len(one["connectors"]) == 3
-        status, missing = await _get(http, f"{api}/api/stations/CP-99/status")
-        assert status == 404 and "CP-99" in missing["error"]
-        async with http.post(f"{api}/api/stations/CP-3/connectors/7/plug") as response:
+        status, one = await _get(http, f"{api}/api/stations/FLEET-3/status")
+        assert status == 200 and one["id"] == "FLEET-3" and len(one["connectors"]) == 3
+        status, missing = await _get(http, f"{api}/api/stations/FLEET-99/status")
+        assert status == 404 and "FLEET-99" in missing["error"]
+        async with http.post(f"{api}/api/stations/FLEET-3/connectors/7/plug") as response:
             assert response.status == 404
 
         # The scenario cuts the power of half the fleet at 4 s for 1 s.
@@ -114,7 +116,7 @@ async def test_a_fleet_charges_recovers_and_loses_nothing(
     # driver, by the power loss recovery (PowerLoss) or by the controlled shutdown.
     stopped = reasons = 0
     seen_power_loss = False
-    for identity in (f"CP-{n}" for n in range(1, COUNT + 1)):
+    for identity in (f"FLEET-{n}" for n in range(1, COUNT + 1)):
         record = csms.record(identity)
         assert record.registration == "Accepted"
         assert record.open_transactions == {}, (identity, record.open_transactions)
@@ -158,7 +160,7 @@ async def test_a_killed_fleet_with_a_state_dir_recovers_every_station(
         running = [
             tx.transaction_id
             for n in range(1, 5)
-            for tx in csms.record(f"CP-{n}").open_transactions.values()
+            for tx in csms.record(f"FLEET-{n}").open_transactions.values()
         ]
         assert len(running) == 8
         proc.kill()
@@ -184,7 +186,7 @@ async def test_a_killed_fleet_with_a_state_dir_recovers_every_station(
         tx = csms.transaction(transaction_id)
         assert tx is not None and tx.stop_reason == "PowerLoss", transaction_id
     for n in range(1, 5):
-        record = csms.record(f"CP-{n}")
+        record = csms.record(f"FLEET-{n}")
         assert record.open_transactions == {} and record.unmatched_stops == []
 
 
@@ -198,7 +200,7 @@ async def test_a_scenario_power_cut_is_a_cut_not_a_shutdown(csms: CentralSystem)
     fleet = Fleet(FleetOptions(csms_url=csms.url, count=1, connectors=1, scenario=scenario))
     task = asyncio.ensure_future(fleet.run())
     try:
-        session = await csms.wait_for_station("CP-1", timeout=START_TIMEOUT)
+        session = await csms.wait_for_station("FLEET-1", timeout=START_TIMEOUT)
         start = await session.expect("StartTransaction", timeout=START_TIMEOUT)
         await session.expect("StatusNotification", {"status": "Charging"})
         [station] = list(fleet)
@@ -207,7 +209,7 @@ async def test_a_scenario_power_cut_is_a_cut_not_a_shutdown(csms: CentralSystem)
         # The cut wrote nothing either: the stop is the next start's recovery's to make.
         assert [m.action for m in station.store.outbox_pending()] == []
         station.power_on()
-        again = await csms.wait_for_station("CP-1", timeout=START_TIMEOUT)
+        again = await csms.wait_for_station("FLEET-1", timeout=START_TIMEOUT)
         await again.expect("BootNotification", timeout=START_TIMEOUT)
         stop = await again.expect("StopTransaction", timeout=START_TIMEOUT)
         assert stop.payload["reason"] == "PowerLoss"

@@ -297,7 +297,7 @@ async def test_a_fleet_connects_over_tls_with_its_root(tmp_path: Path) -> None:
         task = asyncio.ensure_future(fleet.run())
         try:
             for n in (1, 2):
-                session = await csms.wait_for_station(f"CP-{n}", timeout=WAIT)
+                session = await csms.wait_for_station(f"FLEET-{n}", timeout=WAIT)
                 assert session.security["tls"]
                 await session.expect("BootNotification")
         finally:

@@ -176,8 +176,8 @@ def test_a_partial_run_says_so_and_passes_no_profile() -> None:
     again = Results.from_json(json.loads(json.dumps(results.to_json())))
     assert again.omitted == results.omitted
     results.cases[0].verdict = Verdict.FAIL
-    rows = {f.profile: str(f.verdict) for f in results.functionalities()}
-    assert rows["Core"] == "Fail"
+    verdicts = {f.profile: str(f.verdict) for f in results.functionalities()}
+    assert verdicts["Core"] == "Fail"
     whole = sample()
     assert "partial" not in render_markdown(whole).lower()
 

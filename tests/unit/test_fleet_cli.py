@@ -56,3 +56,17 @@ def test_a_state_dir_that_is_a_file_is_refused(
     folder.mkdir()
     (folder / "fleet.db").write_text("not a database, but long enough to be read as a header")
     assert "--state-dir" in _refused(["--count", "2", "--state-dir", str(folder)], capsys)
+
+
+def test_the_defaults_do_not_collide_with_run() -> None:
+    """A fleet and a single station started with their defaults side by side: other identities
+    (a fleet's CP-1 and run's CP-1 would take each other's place on the central system) and
+    another control port."""
+    from ocpp_station.cli import build_parser
+
+    parser = build_parser()
+    fleet = parser.parse_args(["fleet", "--count", "3", "--csms", "ws://127.0.0.1:9000"])
+    run = parser.parse_args(["run"])
+    identities = {f"{fleet.id_prefix}{n}" for n in range(fleet.first, fleet.first + fleet.count)}
+    assert run.id not in identities and identities == {"FLEET-1", "FLEET-2", "FLEET-3"}
+    assert fleet.control != run.control and fleet.control == ("127.0.0.1", 8181)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -162,9 +163,11 @@ class StationApp:
         try:
             await api.start(*self.control)
         except OSError as exc:
-            raise SystemExit(
-                f"ocpp-station: cannot listen on {self.control[0]}:{self.control[1]}: {exc}"
-            ) from None
+            # An address in use is a bad argument: exit 2, as for every command.
+            where = f"{self.control[0]}:{self.control[1]}"
+            print(f"ocpp-station: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
+            await runtime.stop()
+            raise SystemExit(2) from None
         print(f"control: http://{api.host}:{api.port}", flush=True)
         if csms is not None:
             print(f"csms: {csms.url}", flush=True)

@@ -161,9 +161,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _fail(message: str) -> int:
+# A listening address in use is a bad argument: exit 2, as for every command.
+USAGE = 2
+
+
+def _fail(message: str, code: int = 1) -> int:
     print(f"ocpp-station csms: {message}", file=sys.stderr, flush=True)
-    return 1
+    return code
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -203,13 +207,15 @@ async def main(args: argparse.Namespace) -> int:
                 await csms.start()
             except OSError as exc:
                 return _fail(
-                    f"cannot listen on {format_address(args.listen)}: {exc.strerror or exc}"
+                    f"cannot listen on {format_address(args.listen)}: {exc.strerror or exc}",
+                    USAGE,
                 )
             try:
                 await api.start(*args.api)
             except OSError as exc:
                 return _fail(
-                    f"cannot serve the API on {format_address(args.api)}: {exc.strerror or exc}"
+                    f"cannot serve the API on {format_address(args.api)}: {exc.strerror or exc}",
+                    USAGE,
                 )
             print(f"csms: {csms.url}", flush=True)
             print(f"api: {api.url}", flush=True)

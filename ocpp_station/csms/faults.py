@@ -349,7 +349,7 @@ async def _main(args: argparse.Namespace) -> int:
         await proxy.start(*args.listen)
     except OSError as exc:
         print(f"faults: cannot listen on {format_address(args.listen)}: {exc}", file=sys.stderr)
-        return 1
+        return 2  # an address in use is a bad argument, as for every command
     print(f"faults: {proxy.url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -54,9 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> int:
+# A listening address in use is a bad argument: exit 2, as for every command.
+USAGE = 2
+
+
+def _fail(message: str, code: int = 1) -> int:
     print(f"ocpp-station csms-minimal: {message}", file=sys.stderr, flush=True)
-    return 1
+    return code
 
 
 async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> int:
@@ -81,12 +85,15 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
         try:
             await server.start(*args.listen)
         except OSError as exc:
-            return _fail(f"cannot listen on {format_address(args.listen)}: {exc.strerror or exc}")
+            return _fail(
+                f"cannot listen on {format_address(args.listen)}: {exc.strerror or exc}", USAGE
+            )
         try:
             await api.start(*args.api)
         except OSError as exc:
             return _fail(
-                f"cannot serve the API on {format_address(args.api)}: {exc.strerror or exc}"
+                f"cannot serve the API on {format_address(args.api)}: {exc.strerror or exc}",
+                USAGE,
             )
         print(f"csms: {server.url}", flush=True)
         print(f"api: {api.url}", flush=True)

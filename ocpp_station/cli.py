@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn
@@ -161,14 +162,22 @@ def _log_options(parser: argparse.ArgumentParser, default: str) -> None:
     )
 
 
+def utc_formatter() -> logging.Formatter:
+    """Log lines stamped in UTC, as the OCPP frames are: 2026-12-06T05:00:29.428Z."""
+    formatter = logging.Formatter(
+        "%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
+    )
+    formatter.converter = time.gmtime
+    return formatter
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(utc_formatter())
+    logging.basicConfig(level=getattr(logging, args.log_level), handlers=[handler])
     # The WebSocket library's own connection chatter repeats what our log lines already say.
     logging.getLogger("websockets").setLevel(logging.WARNING)
     if args.command == "conformance":

@@ -39,6 +39,8 @@ from ocpp_station.transport.client import build_url
 from ocpp_station.transport.select import make_client
 
 log = logging.getLogger("ocpp_station.runtime")
+# One line per OCPP frame at DEBUG: `CP-1 -> [2,"1","BootNotification",{...}]` (sent) and `<-`.
+frames_log = logging.getLogger("ocpp_station.frames")
 
 # Builds the hardware of a station: (clock, number of connectors) -> Hardware.
 HardwareFactory = Callable[[Clock, int], Hardware]
@@ -302,7 +304,7 @@ class StationRuntime:
             response_timeout=float(self._message_timeout()),
             next_id=self._next_message_id,
             lenient_answers=True,
-            on_frame=self.messages.add,
+            on_frame=self._frame,
             on_bad_frame=self._invalid_message,
         )
         self._invalid_reported = False
@@ -310,6 +312,15 @@ class StationRuntime:
         self.link.opened(self.client.tls_peer_certificate())
         log.info("online: %d transaction messages queued", self.station.sender.queued)
         self.station.connected(endpoint)
+
+    def _frame(self, direction: str, frame: list[Any]) -> None:
+        self.messages.add(direction, frame)
+        if frames_log.isEnabledFor(logging.DEBUG):
+            # Every frame, with the station's identity (DEBUG, or --log-level DEBUG); as
+            # GET /api/messages shows it: never an AuthorizationKey.
+            arrow = "<-" if direction == "in" else "->"
+            text = orjson.dumps(shown_frame(frame)).decode()
+            frames_log.debug("%s %s %s", self.options.identity, arrow, text)
 
     def _invalid_message(self, data: bytes | str, exc: Exception) -> None:
         # Whitepaper §8 InvalidMessages, once per connection: a central system that sends

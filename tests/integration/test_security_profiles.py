@@ -317,3 +317,21 @@ async def test_frames_that_are_no_ocpp_raise_invalid_messages_once(tmp_path: Pat
             await asyncio.sleep(0.5)
             kinds = [m.payload.get("type") for m in session.messages]
             assert kinds.count("InvalidMessages") == 1
+
+
+async def test_debug_logs_every_frame_with_the_identity_and_no_secret(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="ocpp_station.frames")
+    async with CentralSystem() as csms:
+        async with running(options(csms, tmp_path, password=None)):
+            session = await csms.wait_for_station(ID, timeout=WAIT)
+            await session.expect("BootNotification")
+            key = b"OCA_OCTT_admin_test".hex()
+            change = {"key": "AuthorizationKey", "value": key}
+            assert await session.call("ChangeConfiguration", change) == {"status": "Accepted"}
+    lines = [r.getMessage() for r in caplog.records if r.name == "ocpp_station.frames"]
+    assert any(line.startswith(f'{ID} -> [2,"') and "BootNotification" in line for line in lines)
+    assert any(line.startswith(f'{ID} <- [3,"') for line in lines)
+    assert any('"AuthorizationKey","value":"<hidden>"' in line for line in lines)
+    assert not [line for line in lines if key in line]

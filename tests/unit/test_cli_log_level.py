@@ -35,3 +35,15 @@ def test_an_unknown_level_is_refused_after_the_subcommand_too(
         build_parser().parse_args(["run", "--log-level", "LOUD"])
     assert exited.value.code == 2
     assert "--log-level" in capsys.readouterr().err
+
+
+def test_log_lines_are_stamped_in_utc() -> None:
+    import logging
+
+    from ocpp_station.cli import utc_formatter
+
+    record = logging.LogRecord("ocpp_station.x", logging.INFO, __file__, 1, "hello", None, None)
+    record.created, record.msecs = 1_780_000_000.25, 250.0  # 2026-05-28T20:26:40.250Z
+    assert utc_formatter().format(record) == (
+        "2026-05-28T20:26:40.250Z INFO    ocpp_station.x: hello"
+    )

@@ -20,6 +20,8 @@
 | `GET /api/diagnostics` | `[{"name", "size", "receivedAt", "method"}]`, the uploads received |
 | `GET /api/diagnostics/{name}` | the uploaded file itself; 404 for a name never received |
 | `GET /files/{name}`, `PUT/POST /diagnostics/{name}` | the file depot (ocpp_station.csms.files) |
+| `GET /api/settings`, `POST /api/settings` | `{"bootStatus", "heartbeatInterval", "acceptUnknownTags"}`: how it answers, changed while it runs (Pending, then Accepted) |
+| `GET /api/tags`, `PUT /api/tags/{idTag}`, `DELETE /api/tags/{idTag}` | the tag list: `{"status"?, "parentIdTag"?, "expiryDate"?}` per idTag |
 
 A station: `{"id", "connected", "registration", "bootCount", "boot", "firstSeen", "lastBoot",
 "lastHeartbeat", "lastConnected", "lastDisconnected", "statuses"}`, `boot` being the last
@@ -92,7 +94,7 @@ from ocpp_station.csms.charging_profiles import (
 from ocpp_station.csms.files import FIRMWARE_NAME, MAX_FILE, FileDepot
 from ocpp_station.csms.server import CentralSystem
 from ocpp_station.csms.store import CsmsStore, StoredReservation, StoredSession, StoredStation
-from ocpp_station.csms.tags import find_tag, id_tag_info
+from ocpp_station.csms.tags import TagInfo, find_tag, id_tag_info, make_tag
 from ocpp_station.httpserver import HttpServer
 from ocpp_station.rpc.actions import CS_TO_CP_ACTIONS
 from ocpp_station.rpc.errors import CallErrorReceived, ConnectionLost, OcppError, RpcTimeout
@@ -231,6 +233,11 @@ class CsmsApi(HttpServer):
         self.files = FileDepot()
         self.app.add_routes(self.files.routes())
         self._profile_ids = itertools.count(1)
+        r.add_get("/api/settings", self.settings)
+        r.add_post("/api/settings", self.change_settings)
+        r.add_get("/api/tags", self.tag_list)
+        r.add_put("/api/tags/{idTag}", self.put_tag)
+        r.add_delete("/api/tags/{idTag}", self.delete_tag)
         r.add_get("/api/sessions", self.sessions)
         r.add_get("/api/sessions/{id}", self.session)
 
@@ -281,6 +288,86 @@ class CsmsApi(HttpServer):
         connected = session is not None and not session.closed.is_set()
         body["security"] = dict(session.security) if session is not None and connected else None
         return body
+
+    # -- how it answers, changed while it runs ---------------------------------------------
+
+    def _settings_view(self) -> dict[str, Any]:
+        csms = self.csms
+        return {
+            "bootStatus": csms.boot_status,
+            "heartbeatInterval": csms.heartbeat_interval,
+            "acceptUnknownTags": csms.accept_unknown_tags,
+        }
+
+    async def settings(self, request: web.Request) -> web.Response:
+        return web.json_response(self._settings_view())
+
+    async def change_settings(self, request: web.Request) -> web.Response:
+        """Any of bootStatus (Accepted, Pending, Rejected: a station's next BootNotification
+        gets it, so Pending -> Accepted can be tested), heartbeatInterval, acceptUnknownTags;
+        all are checked before any is applied."""
+        body = _object_body(await request.text(), '{"bootStatus": "Pending", ...}')
+        unknown = set(body) - {"bootStatus", "heartbeatInterval", "acceptUnknownTags"}
+        if unknown:
+            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+        status = body.get("bootStatus", self.csms.boot_status)
+        if status not in ("Accepted", "Pending", "Rejected"):
+            raise BadRequest(f"bootStatus must be Accepted, Pending or Rejected, not {status!r}")
+        interval = body.get("heartbeatInterval", self.csms.heartbeat_interval)
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 0:
+            raise BadRequest(f"heartbeatInterval must be a non-negative integer, not {interval!r}")
+        unknown_tags = body.get("acceptUnknownTags", self.csms.accept_unknown_tags)
+        if not isinstance(unknown_tags, bool):
+            raise BadRequest(f"acceptUnknownTags must be true or false, not {unknown_tags!r}")
+        self.csms.boot_status = status
+        self.csms.heartbeat_interval = interval
+        self.csms.accept_unknown_tags = unknown_tags
+        return web.json_response(self._settings_view())
+
+    @staticmethod
+    def _tag_view(info: TagInfo) -> dict[str, Any]:
+        view: dict[str, Any] = {"status": info.status}
+        if info.parent_id_tag is not None:
+            view["parentIdTag"] = info.parent_id_tag
+        if info.expiry_date is not None:
+            view["expiryDate"] = iso(info.expiry_date)
+        return view
+
+    async def tag_list(self, request: web.Request) -> web.Response:
+        """The tag list: idTag -> {"status", "parentIdTag"?, "expiryDate"?}."""
+        return web.json_response({k: self._tag_view(v) for k, v in self.csms.tags.items()})
+
+    async def put_tag(self, request: web.Request) -> web.Response:
+        """Add or replace one idTag: {"status"?, "parentIdTag"?, "expiryDate"?}."""
+        body = _object_body(await request.text(), '{"status": "Blocked"}')
+        unknown = set(body) - {"status", "parentIdTag", "expiryDate"}
+        if unknown:
+            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+        try:
+            id_tag, info = make_tag(
+                request.match_info["idTag"],
+                body.get("status"),
+                body.get("parentIdTag"),
+                body.get("expiryDate"),
+                where="tag",
+            )
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        tags = self.csms.tags
+        for key in [k for k in tags if k.casefold() == id_tag.casefold()]:
+            del tags[key]  # idTags ignore case: one entry per card
+        tags[id_tag] = info
+        return web.json_response({id_tag: self._tag_view(info)})
+
+    async def delete_tag(self, request: web.Request) -> web.Response:
+        id_tag = request.match_info["idTag"]
+        tags = self.csms.tags
+        found = [k for k in tags if k.casefold() == id_tag.casefold()]
+        if not found:
+            raise NotFound(f"no idTag {id_tag!r} in the tag list")
+        for key in found:
+            del tags[key]
+        return web.json_response({"deleted": found[0]})
 
     async def sessions(self, request: web.Request) -> web.Response:
         limit = _int_param(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)

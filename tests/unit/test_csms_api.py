@@ -776,3 +776,74 @@ async def test_get_diagnostics_into_the_own_depot(csms: CentralSystem, client: C
         assert await response.read() == b"mine"
     assert client.api.files.downloads == ["own.bin"]
     await raw.close()
+
+
+# ------------------------------------------------------------------------------ settings and tags
+
+
+async def test_the_boot_answer_changes_while_it_runs(csms: CentralSystem, client: Client) -> None:
+    """Pending, then Accepted, through the API: what a station's Pending handling is tested
+    with."""
+    assert await client.get("/api/settings") == {
+        "bootStatus": "Accepted",
+        "heartbeatInterval": 20,
+        "acceptUnknownTags": True,
+    }
+    status, body = await client.request(
+        "POST", "/api/settings", json={"bootStatus": "Pending", "heartbeatInterval": 30}
+    )
+    assert status == 200 and body["bootStatus"] == "Pending" and body["heartbeatInterval"] == 30
+    raw = await RawStation.connect(f"{csms.url}/CP-P")
+    assert (await raw.result("BootNotification", BOOT))["status"] == "Pending"
+    await client.request("POST", "/api/settings", json={"bootStatus": "Accepted"})
+    answer = await raw.result("BootNotification", BOOT)
+    assert (answer["status"], answer["interval"]) == ("Accepted", 30)
+    await raw.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"bootStatus": "Maybe"}, "bootStatus must be"),
+        ({"heartbeatInterval": -1}, "heartbeatInterval must be"),
+        ({"heartbeatInterval": True}, "heartbeatInterval must be"),
+        ({"acceptUnknownTags": "yes"}, "acceptUnknownTags must be"),
+        ({"bootStatus": "Pending", "volume": 11}, "unknown fields: volume"),
+    ],
+)
+async def test_bad_settings_are_422_and_change_nothing(
+    client: Client, body: dict[str, Any], words: str
+) -> None:
+    status, answer = await client.request("POST", "/api/settings", json=body)
+    assert status == 422 and words in answer["error"], answer
+    assert (await client.get("/api/settings"))["bootStatus"] == "Accepted"
+
+
+async def test_the_tag_list_changes_while_it_runs(csms: CentralSystem, client: Client) -> None:
+    raw = await booted(csms)
+    status, body = await client.request(
+        "PUT",
+        "/api/tags/CARD-9",
+        json={"status": "Blocked", "parentIdTag": "FLEET", "expiryDate": "2030-01-01T00:00:00Z"},
+    )
+    assert status == 200 and body == {
+        "CARD-9": {
+            "status": "Blocked",
+            "parentIdTag": "FLEET",
+            "expiryDate": "2030-01-01T00:00:00.000Z",
+        }
+    }
+    answer = await raw.result("Authorize", {"idTag": "card-9"})  # idTags ignore case
+    assert answer["idTagInfo"]["status"] == "Blocked"
+    status, _ = await client.request("PUT", "/api/tags/card-9", json={})  # replaces, Accepted
+    assert await client.get("/api/tags") == {"card-9": {"status": "Accepted"}}
+    status, body = await client.request("PUT", "/api/tags/X", json={"status": "Bad"})
+    assert status == 422 and "status" in body["error"]
+    status, body = await client.request("DELETE", "/api/tags/CARD-9")
+    assert status == 200 and body == {"deleted": "card-9"}
+    status, body = await client.request("DELETE", "/api/tags/CARD-9")
+    assert status == 404
+    await client.request("POST", "/api/settings", json={"acceptUnknownTags": False})
+    answer = await raw.result("Authorize", {"idTag": "card-9"})
+    assert answer["idTagInfo"]["status"] == "Invalid"
+    await raw.close()

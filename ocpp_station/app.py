@@ -6,9 +6,15 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory file locks
+    fcntl = None  # type: ignore[assignment]
 
 from ocpp_station.argtypes import UsageError, check_tls_arguments
 from ocpp_station.control.api import ControlApi
@@ -25,6 +31,9 @@ from ocpp_station.transport.select import resolve
 if TYPE_CHECKING:
     from ocpp_station.csms.server import CentralSystem
 
+# Held by the process that runs a state folder's station.
+LOCK_FILE = ".lock"
+
 
 class StartupError(Exception):
     """A bad option found while building the station: exit 2 with this one-line reason."""
@@ -34,6 +43,8 @@ class StationApp:
     def __init__(self, options: StationOptions, control: tuple[str, int]) -> None:
         self.options = options
         self.control = control
+        # The state folder's lock, held while this process runs (see _lock_state_dir).
+        self._lock: IO[str] | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, default_state_dir: Path) -> StationApp:
@@ -72,7 +83,7 @@ class StationApp:
             resolve(options.transport)
         except ValueError as exc:
             raise StartupError(f"--transport: {exc}") from None
-        app._check_state_dir()
+        app._check_state_dir(reset=getattr(args, "reset", False))
         if options.hardware:
             try:
                 load_hardware_factory(options.hardware)
@@ -102,10 +113,12 @@ class StationApp:
             except ConfigError as exc:
                 raise StartupError(f"--password: {exc}") from None
 
-    def _check_state_dir(self) -> None:
+    def _check_state_dir(self, *, reset: bool = False) -> None:
         """The state folder must be a writable folder whose station.db (if any) is a state
         file this version can use: found now, it is a one-line error and exit 2, not a
-        traceback from inside the running station."""
+        traceback from inside the running station. It is locked for this process (two stations
+        on one state would each undo the other's writes), and with `reset` emptied of what the
+        station kept."""
         state_dir = self.options.state_dir
         if state_dir is None:
             return
@@ -117,6 +130,9 @@ class StationApp:
             raise StartupError(f"--state-dir {state_dir}: {_reason(exc)}") from None
         if not os.access(state_dir, os.W_OK | os.X_OK):
             raise StartupError(f"--state-dir {state_dir}: not writable")
+        self._lock_state_dir(state_dir)
+        if reset:
+            forget_state(state_dir)
         try:
             # Opening applies the migrations the run would apply a moment later.
             StationStore(state_dir / STATE_FILE).close()
@@ -124,6 +140,25 @@ class StationApp:
             raise StartupError(f"--state-dir: {exc}") from None
         except OSError as exc:
             raise StartupError(f"--state-dir {state_dir}: {_reason(exc)}") from None
+
+    def _lock_state_dir(self, state_dir: Path) -> None:
+        if fcntl is None:
+            return  # no advisory locks on this system: the folder is not guarded
+        handle = (state_dir / LOCK_FILE).open("a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StartupError(
+                f"--state-dir {state_dir}: in use by {holder}; stop it, or give another folder"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"ocpp-station process {os.getpid()}\n")
+        handle.flush()
+        self._lock = handle
 
     def _embedded_csms(self) -> CentralSystem:
         """The central system `run` starts without --csms: plain for security profiles 0 and
@@ -171,6 +206,8 @@ class StationApp:
         print(f"control: http://{api.host}:{api.port}", flush=True)
         if csms is not None:
             print(f"csms: {csms.url}", flush=True)
+        if self.options.state_dir is not None:
+            print(f"state: {self.options.state_dir}", flush=True)
         try:
             await runtime.run()
         finally:
@@ -180,6 +217,15 @@ class StationApp:
             if csms is not None:
                 await csms.stop()
             await asyncio.sleep(0)
+
+
+def forget_state(state_dir: Path) -> None:
+    """`--reset`: the station starts as from the factory: its database (configuration,
+    transactions, queued messages, certificates) and its files go; the lock stays."""
+    for name in (STATE_FILE, f"{STATE_FILE}-wal", f"{STATE_FILE}-shm", f"{STATE_FILE}-journal"):
+        (state_dir / name).unlink(missing_ok=True)
+    for folder in ("files", "csms-ca"):
+        shutil.rmtree(state_dir / folder, ignore_errors=True)
 
 
 def _security_profile(config: list[tuple[str, str]]) -> int:

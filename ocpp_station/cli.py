@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--id", default="CP-1", help="charge box identity")
     run.add_argument("--state-dir", type=Path, help="persistent state folder")
     run.add_argument(
+        "--reset",
+        action="store_true",
+        help="forget what the state folder holds (configuration, transactions, queued messages, "
+        "certificates) and start as from the factory",
+    )
+    run.add_argument(
         "--control",
         type=host_port,
         default=("127.0.0.1", 8180),

@@ -20,8 +20,8 @@
 | `GET /api/diagnostics` | `[{"name", "size", "receivedAt", "method"}]`, the uploads received |
 | `GET /api/diagnostics/{name}` | the uploaded file itself; 404 for a name never received |
 | `GET /files/{name}`, `PUT/POST /diagnostics/{name}` | the file depot (ocpp_station.csms.files) |
-| `GET /api/settings`, `POST /api/settings` | `{"bootStatus", "heartbeatInterval", "acceptUnknownTags"}`: how it answers, changed while it runs (Pending, then Accepted) |
-| `GET /api/tags`, `PUT /api/tags/{idTag}`, `DELETE /api/tags/{idTag}` | the tag list: `{"status"?, "parentIdTag"?, "expiryDate"?}` per idTag |
+| `GET`, `POST /api/settings` | `{"bootStatus", "heartbeatInterval", "acceptUnknownTags"}` |
+| `GET /api/tags`, `PUT`, `DELETE /api/tags/{idTag}` | the tag list, changed while it runs |
 
 A station: `{"id", "connected", "registration", "bootCount", "boot", "firstSeen", "lastBoot",
 "lastHeartbeat", "lastConnected", "lastDisconnected", "statuses"}`, `boot` being the last

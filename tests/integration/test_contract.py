@@ -248,6 +248,8 @@ async def test_run_without_csms_starts_the_embedded_one(tmp_path: Path) -> None:
     try:
         control = (await read_line(proc, r"control: (http://127\.0\.0\.1:\d+)")).group(1)
         await read_line(proc, r"csms: ws://127\.0\.0\.1:\d+")
+        # The state folder is named, so a newcomer knows what --reset would clear.
+        await read_line(proc, "state: " + re.escape(str(tmp_path / "state")))
         await wait_accepted(control)
         assert await terminate(proc) == 0
     finally:

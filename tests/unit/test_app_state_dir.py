@@ -112,3 +112,30 @@ def test_without_state_dir_the_default_folder_is_checked(tmp_path: Path) -> None
     args = build_parser().parse_args(["run", *run_args(tmp_path)[3:]])  # no --state-dir
     with pytest.raises(StartupError, match="exists and is not a folder"):
         StationApp.from_args(args, blocker)
+
+
+def test_a_second_station_on_one_state_folder_is_refused(tmp_path: Path) -> None:
+    """Two processes on one state would each undo the other's writes: the second is refused,
+    naming the process that holds the folder."""
+    first = StationApp.from_args(build_parser().parse_args(run_args(tmp_path)), tmp_path)
+    with pytest.raises(StartupError, match=r"in use by ocpp-station process \d+"):
+        StationApp.from_args(build_parser().parse_args(run_args(tmp_path)), tmp_path)
+    assert first._lock is not None
+    first._lock.close()  # the first one is gone: the folder is free again
+    StationApp.from_args(build_parser().parse_args(run_args(tmp_path)), tmp_path)
+
+
+def test_reset_forgets_what_the_station_kept(tmp_path: Path) -> None:
+    store = StationStore(tmp_path / STATE_FILE)
+    store.save_config("HeartbeatInterval", "99")
+    store.close()
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "firmware.img").write_bytes(b"x")
+    kept = StationApp.from_args(build_parser().parse_args(run_args(tmp_path)), tmp_path)
+    assert StationStore(tmp_path / STATE_FILE).load_config() == {"HeartbeatInterval": "99"}
+    assert kept._lock is not None
+    kept._lock.close()
+    args = build_parser().parse_args([*run_args(tmp_path), "--reset"])
+    StationApp.from_args(args, tmp_path)
+    assert StationStore(tmp_path / STATE_FILE).load_config() == {}
+    assert not (tmp_path / "files").exists()

@@ -210,7 +210,7 @@ async def test_bad_arguments_exit_2(launcher: list[str], tmp_path: Path) -> None
         assert out == b"" and err.strip()
 
 
-async def test_a_taken_port_exits_1_with_the_reason(launcher: list[str], tmp_path: Path) -> None:
+async def test_a_taken_port_exits_2_with_the_reason(launcher: list[str], tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -221,6 +221,6 @@ async def test_a_taken_port_exits_1_with_the_reason(launcher: list[str], tmp_pat
         )  # fmt: skip
         async with asyncio.timeout(START_TIMEOUT):
             out, err = await proc.communicate()
-    assert proc.returncode == 1, err
+    assert proc.returncode == 2, err  # an address in use is a bad argument
     assert out == b""
     assert f"127.0.0.1:{port}" in err.decode()

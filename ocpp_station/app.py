@@ -25,6 +25,7 @@ from ocpp_station.runtime import (
     load_hardware_factory,
 )
 from ocpp_station.station.config import ConfigError
+from ocpp_station.station_logs import STATION
 from ocpp_station.storage.store import StationStore, StoreError
 from ocpp_station.transport.select import resolve
 
@@ -193,6 +194,9 @@ class StationApp:
             csms = self._embedded_csms()
             await csms.start()
             self.options.csms_url = csms.url
+        # From here on, log lines of the station's work name it (the tasks it starts inherit
+        # this context; the central system above started before, and its lines do not).
+        STATION.set(self.options.identity)
         runtime = StationRuntime(self.options)
         api = ControlApi(runtime)
         try:

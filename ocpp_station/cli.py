@@ -22,6 +22,7 @@ from ocpp_station.conformance import cli as conformance_cli
 from ocpp_station.csms import cli as csms_cli
 from ocpp_station.csms.minimal import cli as minimal_cli
 from ocpp_station.fleet import cli as fleet_cli
+from ocpp_station.station_logs import StationFilter
 from ocpp_station.transport.select import TRANSPORTS, loop_factory
 
 
@@ -168,14 +169,24 @@ def _log_options(parser: argparse.ArgumentParser, default: str) -> None:
     )
 
 
+class _LineFormatter(logging.Formatter):
+    def __init__(self, fmt: str, datefmt: str) -> None:
+        super().__init__(fmt, datefmt)
+        self.converter = time.gmtime  # UTC, as the OCPP frames are
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "station"):
+            record.station = ""  # a record no StationFilter saw
+        return super().format(record)
+
+
 def utc_formatter() -> logging.Formatter:
-    """Log lines stamped in UTC, as the OCPP frames are: 2026-12-06T05:00:29.428Z."""
-    formatter = logging.Formatter(
-        "%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s",
+    """Log lines stamped in UTC, as the OCPP frames are (2026-12-06T05:00:29.428Z), naming the
+    station whose work wrote them (StationFilter)."""
+    return _LineFormatter(
+        "%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(station)s%(message)s",
         datefmt="%Y-%m-%dT%H:%M:%S",
     )
-    formatter.converter = time.gmtime
-    return formatter
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(utc_formatter())
+    handler.addFilter(StationFilter())  # "[CP-7] ": which station of a fleet wrote the line
     logging.basicConfig(level=getattr(logging, args.log_level), handlers=[handler])
     # The WebSocket library's own connection chatter repeats what our log lines already say.
     logging.getLogger("websockets").setLevel(logging.WARNING)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from ocpp_station.station.ports import LogLine
@@ -75,3 +77,29 @@ class StationLogs:
             for line in lines
             if (start is None or line.time >= start) and (stop is None or line.time <= stop)
         ]
+
+
+# The station whose work is running: set where a station's tasks are started, inherited by every
+# task and timer they start (asyncio copies the context), read by StationFilter. In a fleet, many
+# stations share one log: each line names its own.
+STATION: ContextVar[str | None] = ContextVar("ocpp_station_station", default=None)
+
+
+@contextmanager
+def as_station(identity: str) -> Iterator[None]:
+    """Within the block (and in the tasks started in it), log lines name `identity`."""
+    token = STATION.set(identity)
+    try:
+        yield
+    finally:
+        STATION.reset(token)
+
+
+class StationFilter(logging.Filter):
+    """Gives each record `station`: "[CP-7] " for the station whose work wrote it, "" for lines
+    of no station (the central system, the fleet itself)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        identity = STATION.get()
+        record.station = f"[{identity}] " if identity else ""
+        return True

@@ -26,6 +26,7 @@ from ocpp_station.process_figures import process_figures
 from ocpp_station.runtime import MessageLog, StationOptions, StationRuntime
 from ocpp_station.station.boot import BootService
 from ocpp_station.station.station import Station
+from ocpp_station.station_logs import as_station
 from ocpp_station.storage.interface import StateStore
 from ocpp_station.storage.memory import MemoryStore
 
@@ -166,6 +167,11 @@ class FleetStation:
 
     # -- power ----------------------------------------------------------------------------------
     def power_on(self) -> None:
+        # Everything this station starts (its tasks, their timers) logs under its name.
+        with as_station(self.identity):
+            self._power_on()
+
+    def _power_on(self) -> None:
         runtime = StationRuntime(self.options, store=self.store, messages=self.messages)
         if isinstance(self.store, MemoryStore):
             # Nothing outlives the process: wait for the queue, through a reconnection too.

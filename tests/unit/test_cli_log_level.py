@@ -47,3 +47,48 @@ def test_log_lines_are_stamped_in_utc() -> None:
     assert utc_formatter().format(record) == (
         "2026-05-28T20:26:40.250Z INFO    ocpp_station.x: hello"
     )
+
+
+async def test_each_line_names_the_station_whose_work_wrote_it() -> None:
+    """In a fleet many stations share one log: a line from a station's task (and the tasks it
+    starts) carries "[id] "; a line from elsewhere carries nothing."""
+    import asyncio
+    import io
+    import logging
+
+    from ocpp_station.cli import utc_formatter
+    from ocpp_station.station_logs import StationFilter, as_station
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(utc_formatter())
+    handler.addFilter(StationFilter())
+    log = logging.getLogger("ocpp_station.test_station_lines")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+    async def work(n: int) -> None:
+        log.info("working %d", n)
+        await asyncio.create_task(asyncio.sleep(0))
+        log.info("still working %d", n)
+
+    try:
+        tasks = []
+        for n in (1, 2):
+            with as_station(f"FLEET-{n}"):
+                tasks.append(asyncio.create_task(work(n)))
+        log.info("the fleet itself")
+        await asyncio.gather(*tasks)
+    finally:
+        log.removeHandler(handler)
+    lines = [line.split(": ", 1)[1] for line in stream.getvalue().splitlines()]
+    assert sorted(lines) == sorted(
+        [
+            "the fleet itself",
+            "[FLEET-1] working 1",
+            "[FLEET-2] working 2",
+            "[FLEET-1] still working 1",
+            "[FLEET-2] still working 2",
+        ]
+    )

@@ -97,11 +97,13 @@ class MessageLog:
         self._entries: deque[tuple[int, float, str, str]] = deque(maxlen=size)
         self._seq = itertools.count(1)
 
-    def add(self, direction: str, frame: list[Any]) -> None:
+    def add(self, direction: str, frame: list[Any]) -> str:
+        """Keep `frame`; its text as kept (the AuthorizationKey hidden)."""
         # As text: orjson's bytes keep a 4 KB buffer however short the JSON (3.x, measured).
         # Kept as it may be shown: GET /api/messages and the diagnostics upload read it.
         text = orjson.dumps(shown_frame(frame)).decode()
         self._entries.append((next(self._seq), time.time(), direction, text))
+        return text
 
     def frames(self) -> list[tuple[float, str, str]]:
         """(time, direction, frame as JSON text) of every frame kept, oldest first."""
@@ -314,12 +316,11 @@ class StationRuntime:
         self.station.connected(endpoint)
 
     def _frame(self, direction: str, frame: list[Any]) -> None:
-        self.messages.add(direction, frame)
+        text = self.messages.add(direction, frame)
         if frames_log.isEnabledFor(logging.DEBUG):
             # Every frame, with the station's identity (DEBUG, or --log-level DEBUG); as
             # GET /api/messages shows it: never an AuthorizationKey.
             arrow = "<-" if direction == "in" else "->"
-            text = orjson.dumps(shown_frame(frame)).decode()
             frames_log.debug("%s %s %s", self.options.identity, arrow, text)
 
     def _invalid_message(self, data: bytes | str, exc: Exception) -> None:

@@ -104,7 +104,7 @@ class CountingLog(MessageLog):
         super().__init__(size)
         self._stats = stats
 
-    def add(self, direction: str, frame: list[Any]) -> None:
+    def add(self, direction: str, frame: list[Any]) -> str:
         stats = self._stats
         if direction == "in":
             stats.frames_in += 1
@@ -114,7 +114,7 @@ class CountingLog(MessageLog):
             stats.frames_out += 1
             if frame and frame[0] == 4:
                 stats.errors_out += 1
-        super().add(direction, frame)
+        return super().add(direction, frame)
 
 
 class FleetStation:

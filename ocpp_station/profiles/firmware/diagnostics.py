@@ -33,11 +33,25 @@ log = logging.getLogger("ocpp_station.station")
 IDLE, UPLOADING, UPLOADED, UPLOAD_FAILED = "Idle", "Uploading", "Uploaded", "UploadFailed"
 
 
-def file_name(identity: str, now: datetime) -> str:
-    """diagnostics-<identity>-<UTC time>.zip: what GetDiagnostics.conf names (CiString255)."""
+def upload_name(label: str, identity: str, now: datetime) -> str:
+    """<label>-<identity>-<UTC time>.zip, the identity in at most 64 ASCII letters, digits, '-'
+    and '_' (others become '_'): a file name any server takes (CiString255 in the answers)."""
     safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "_" for ch in identity)
-    safe = safe[:64]
-    return f"diagnostics-{safe}-{now.strftime('%Y%m%dT%H%M%SZ')}.zip"
+    return f"{label}-{safe[:64]}-{now.strftime('%Y%m%dT%H%M%SZ')}.zip"
+
+
+def file_name(identity: str, now: datetime) -> str:
+    """diagnostics-<identity>-<UTC time>.zip: what GetDiagnostics.conf names."""
+    return upload_name("diagnostics", identity, now)
+
+
+def can_upload(ctx: StationContext, location: str) -> bool:
+    """The file-transfer port can send to `location`, by a protocol SupportedFileTransferProtocols
+    lists ([E] 3.90)."""
+    files = ctx.ports.files
+    protocol = protocol_of(location)
+    allowed = ctx.config.get_list("SupportedFileTransferProtocols")
+    return files is not None and protocol in files.protocols and protocol in allowed
 
 
 def target(location: str, name: str) -> str:
@@ -104,10 +118,8 @@ class Diagnostics(Service):
 
     @handles("GetDiagnostics")
     def get_diagnostics(self, request: Payload) -> Payload:
-        files = self.ctx.ports.files
         location = request["location"]
-        protocol = protocol_of(location)
-        if files is None or protocol not in files.protocols or protocol not in self._allowed():
+        if not can_upload(self.ctx, location):
             log.info("GetDiagnostics to %s: the station cannot upload there", shown(location))
             return {}  # §6.33: no fileName when there is nothing to upload
         return {"fileName": file_name(self.ctx.identity, self.ctx.clock.now())}
@@ -124,9 +136,6 @@ class Diagnostics(Service):
             self._send(UPLOAD_FAILED)
             return
         self._task = self.ctx.spawn(self._upload(files, request, name))
-
-    def _allowed(self) -> set[str]:
-        return set(self.ctx.config.get_list("SupportedFileTransferProtocols"))
 
     async def _upload(self, files: FileTransfer, request: Payload, name: str) -> None:
         try:

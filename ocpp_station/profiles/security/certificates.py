@@ -110,7 +110,7 @@ class Certificates(Service):
         if leaf is None:
             return
         roots = self.keeper.roots(pki.CENTRAL_SYSTEM_ROOT)
-        if any(not e.fallback and _signs(e.cert, leaf) for e in roots) and any(
+        if any(not e.fallback and pki.ends_at(leaf, e.cert) for e in roots) and any(
             e.fallback for e in roots
         ):
             dropped = self.keeper.drop_fallbacks(pki.CENTRAL_SYSTEM_ROOT)
@@ -155,7 +155,7 @@ class Certificates(Service):
         if self.ctx.config.get_int("SecurityProfile") < 2:
             return False
         leaf = self.server_leaf
-        if leaf is not None and _signs(cert, leaf):
+        if leaf is not None and pki.ends_at(leaf, cert):
             return True
         return len(self.keeper.roots(pki.CENTRAL_SYSTEM_ROOT)) <= 1
 
@@ -201,8 +201,9 @@ class Certificates(Service):
 
     async def _sign_certificate(self) -> None:
         key = await asyncio.to_thread(pki.new_key)
-        serial = self.ctx.info.serial or self.ctx.identity
-        csr = pki.make_csr(key, organization_name=self.ctx.config.get("CpoName"), serial=serial)
+        csr = pki.make_csr(
+            key, organization_name=self.ctx.config.get("CpoName"), serial=self._serial()
+        )
         # The key waits here, and only here, for its certificate (A02.FR.05).
         self.keeper.set_pending_key(pki.key_pem(key))
         try:
@@ -211,6 +212,11 @@ class Certificates(Service):
             log.warning("SignCertificate not answered: %s", exc)
             return
         log.info("SignCertificate %s", answer.get("status"))
+
+    def _serial(self) -> str:
+        """The CN of the station's certificate (A00.FR.511): its serial number, else (a station
+        built without one) its identity."""
+        return self.ctx.info.serial or self.ctx.identity
 
     def on_accepted(self) -> None:
         # A03: about a month before the station's certificate expires, ask for a new one.
@@ -254,7 +260,7 @@ class Certificates(Service):
         now = self.ctx.clock.now()
         if chain[0].not_valid_after_utc < now:
             raise pki.CertificateError("the certificate has expired")
-        serial = self.ctx.info.serial or self.ctx.identity
+        serial = self._serial()
         if pki.common_name(chain[0]) != serial:
             raise pki.CertificateError(f"the certificate's CN is not the serial number {serial}")
         roots = [e.cert for e in self.keeper.roots(pki.CENTRAL_SYSTEM_ROOT)]
@@ -268,7 +274,3 @@ class Certificates(Service):
                 if not pki.issued_by(chain[index], chain[index + 1]):
                     raise pki.CertificateError(f"certificate {index + 1} is not signed by the next")
         return chain
-
-
-def _signs(root: x509.Certificate, leaf: x509.Certificate) -> bool:
-    return pki.fingerprint(root) == pki.fingerprint(leaf) or pki.issued_by(leaf, root)

@@ -22,13 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from ocpp_station import timefmt
 from ocpp_station.profiles.firmware.diagnostics import (
+    can_upload,
     target,
+    upload_name,
     upload_tries,
     work_file,
     write_archive,
 )
 from ocpp_station.profiles.security.events import SecurityEvents
-from ocpp_station.station.ports import FileTransfer, protocol_of, shown
+from ocpp_station.station.ports import FileTransfer, shown
 from ocpp_station.station.service import Payload, Service, after, handles
 
 if TYPE_CHECKING:
@@ -42,9 +44,8 @@ DIAGNOSTICS_LOG, SECURITY_LOG = "DiagnosticsLog", "SecurityLog"
 
 
 def log_file_name(identity: str, kind: str, now: datetime) -> str:
-    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "_" for ch in identity)
-    label = "security" if kind == SECURITY_LOG else "diagnostics"
-    return f"{label}-log-{safe[:64]}-{now.strftime('%Y%m%dT%H%M%SZ')}.zip"
+    label = "security-log" if kind == SECURITY_LOG else "diagnostics-log"
+    return upload_name(label, identity, now)
 
 
 class LogUpload(Service):
@@ -64,11 +65,8 @@ class LogUpload(Service):
 
     @handles("GetLog")
     def get_log(self, request: Payload) -> Payload:
-        files = self.ctx.ports.files
         location = request["log"]["remoteLocation"]
-        protocol = protocol_of(location)
-        allowed = set(self.ctx.config.get_list("SupportedFileTransferProtocols"))
-        if files is None or protocol not in files.protocols or protocol not in allowed:
+        if not can_upload(self.ctx, location):
             log.info("GetLog to %s: the station cannot upload there", shown(location))
             return {"status": "Rejected"}
         name = log_file_name(self.ctx.identity, request["logType"], self.ctx.clock.now())

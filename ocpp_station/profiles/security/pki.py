@@ -82,6 +82,11 @@ def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
+def ends_at(cert: x509.Certificate, root: x509.Certificate) -> bool:
+    """`cert` is `root`, or `root` signed it: a chain ending in `cert` leads to `root`."""
+    return fingerprint(root) == fingerprint(cert) or issued_by(cert, root)
+
+
 def is_root(cert: x509.Certificate) -> bool:
     """A self-signed CA certificate: what the root certificate types hold (whitepaper §2.6.2)."""
     return is_ca(cert) and issued_by(cert, cert)
@@ -151,7 +156,7 @@ def check_chain(
     if not roots:
         raise CertificateError("no root certificate installed to check the chain against")
     for root in roots:
-        if fingerprint(root) == fingerprint(last) or issued_by(last, root):
+        if ends_at(last, root):
             if not valid_at(root, now):
                 raise CertificateError("the root the chain ends at is not valid now")
             return

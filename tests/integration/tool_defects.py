@@ -58,6 +58,12 @@ class Defect:
     async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
         return message
 
+    async def drop(self, relay: Relay, message: list[Any]) -> None:
+        """The station's CALL never reaches the central system: the defect (counted) answers
+        it in its place, so that the station does not send it again."""
+        self.injected += 1
+        await relay.send_station([RESULT, message[1], {}])
+
     async def station_answer(
         self, relay: Relay, request: list[Any], answer: list[Any]
     ) -> list[Any] | None:
@@ -94,8 +100,7 @@ class NoConnectorZeroStatus(Defect):
 
     async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
         if action == "StatusNotification" and message[3].get("connectorId") == 0:
-            self.injected += 1
-            await relay.send_station([RESULT, message[1], {}])  # so it does not retry
+            await self.drop(relay, message)
             return None
         return message
 
@@ -349,8 +354,7 @@ class NoReservedStatus(Defect):
 
     async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
         if action == "StatusNotification" and message[3].get("status") == "Reserved":
-            self.injected += 1
-            await relay.send_station([RESULT, message[1], {}])
+            await self.drop(relay, message)
             return None
         return message
 
@@ -376,8 +380,7 @@ class SilentExpiry(Defect):
         elif status == "Available" and connector_id in self.reserved:
             self.reserved.discard(connector_id)
             if not self.cancelled:
-                self.injected += 1
-                await relay.send_station([RESULT, message[1], {}])
+                await self.drop(relay, message)
                 return None
         self.cancelled = False
         return message
@@ -558,8 +561,7 @@ class SkipsDownloaded(Defect):
 
     async def station_call(self, relay: Relay, action: str, message: list[Any]) -> list[Any] | None:
         if action == "FirmwareStatusNotification" and message[3].get("status") == "Downloaded":
-            self.injected += 1
-            await relay.send_station([RESULT, message[1], {}])
+            await self.drop(relay, message)
             return None
         return message
 
@@ -683,8 +685,7 @@ class SilentCertificateEvent(Defect):
         if action == "SecurityEventNotification" and message[3].get("type") == (
             "InvalidChargePointCertificate"
         ):
-            self.injected += 1
-            await relay.send_station([RESULT, message[1], {}])
+            await self.drop(relay, message)
             return None
         return message
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench soak lint fuzz mutate clean
+.PHONY: run test check browser screenshots bench soak lint fuzz mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -17,8 +17,27 @@ run: $(STAMP)
 	$(BIN)/ocpp-station run $(ARGS)
 
 # The gate: style, types, then every test, side by side on every core.
-test: check
+test: check browser
 	$(BIN)/python -m pytest -q -n auto --dist worksteal $(PYTEST_ARGS)
+
+# The web page's tests drive a real Chromium: Debian's, installed here where apt-get can (as
+# root, or with sudo). Elsewhere install Chromium and set OCPP_STATION_CHROMIUM to its path.
+browser:
+	@if [ -n "$$OCPP_STATION_CHROMIUM" ] || command -v chromium >/dev/null \
+		|| command -v chromium-browser >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the web page's tests"; \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			$$sudo apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "no Chromium for the web page's tests: install it and set OCPP_STATION_CHROMIUM"; \
+		exit 1; \
+	fi
+
+# The README's pictures of the web page (docs/screenshots/), taken in the same Chromium.
+screenshots: $(STAMP) browser
+	$(BIN)/python docs/screenshots.py docs/screenshots
 
 check: lint
 	$(BIN)/mypy
@@ -52,8 +71,8 @@ soak: $(STAMP)
 	$(BIN)/python bench/soak.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check ocpp_station tests bench
-	$(BIN)/ruff format --check ocpp_station tests bench
+	$(BIN)/ruff check ocpp_station tests bench docs
+	$(BIN)/ruff format --check ocpp_station tests bench docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .fuzz mutants

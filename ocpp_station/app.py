@@ -5,21 +5,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import sys
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 try:
     import fcntl
 except ImportError:  # Windows: no advisory file locks
     fcntl = None  # type: ignore[assignment]
 
+from aiohttp import web
+
 from ocpp_station.argtypes import UsageError, check_tls_arguments
-from ocpp_station.control.api import ControlApi
+from ocpp_station.control.api import ControlApi, NoPower
+from ocpp_station.control.gate import Gate
 from ocpp_station.runtime import (
     STATE_FILE,
+    MessageLog,
     StationOptions,
     StationRuntime,
     load_hardware_factory,
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
 
 # Held by the process that runs a state folder's station.
 LOCK_FILE = ".lock"
+log = logging.getLogger("ocpp_station.app")
 
 
 class StartupError(Exception):
@@ -41,11 +47,18 @@ class StartupError(Exception):
 
 
 class StationApp:
-    def __init__(self, options: StationOptions, control: tuple[str, int]) -> None:
+    def __init__(
+        self, options: StationOptions, control: tuple[str, int], control_token: str | None = None
+    ) -> None:
         self.options = options
         self.control = control
+        self.gate = Gate.for_address(control[0], control_token)
         # The state folder's lock, held while this process runs (see _lock_state_dir).
         self._lock: IO[str] | None = None
+        # The station while it has power; its frames outlive a power cut (the page follows on).
+        self.runtime: StationRuntime | None = None
+        self.messages = MessageLog()
+        self._cut: asyncio.Future[float] | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, default_state_dir: Path) -> StationApp:
@@ -78,7 +91,7 @@ class StationApp:
             value = getattr(options, name)
             if value is not None and len(value) > limit:
                 raise StartupError(f"--{name} is longer than {limit} characters (§6.3)")
-        app = cls(options, args.control)
+        app = cls(options, args.control, getattr(args, "control_token", None))
         app._check_config()
         try:
             resolve(options.transport)
@@ -197,8 +210,8 @@ class StationApp:
         # From here on, log lines of the station's work name it (the tasks it starts inherit
         # this context; the central system above started before, and its lines do not).
         STATION.set(self.options.identity)
-        runtime = StationRuntime(self.options)
-        api = ControlApi(runtime)
+        runtime = StationRuntime(self.options, messages=self.messages)
+        api = ControlApi(current=lambda: self.runtime, gate=self.gate, power_cut=self._power_cut)
         try:
             await api.start(*self.control)
         except OSError as exc:
@@ -208,19 +221,58 @@ class StationApp:
             await runtime.stop()
             raise SystemExit(2) from None
         print(f"control: http://{api.host}:{api.port}", flush=True)
+        self.gate.announce()
         if csms is not None:
             print(f"csms: {csms.url}", flush=True)
         if self.options.state_dir is not None:
             print(f"state: {self.options.state_dir}", flush=True)
         try:
-            await runtime.run()
+            await self._run_powered(runtime)
         finally:
-            with contextlib.suppress(Exception):
-                await runtime.stop()
+            if self.runtime is not None:
+                with contextlib.suppress(Exception):
+                    await self.runtime.stop()
             await api.stop()
             if csms is not None:
                 await csms.stop()
             await asyncio.sleep(0)
+
+    async def _run_powered(self, runtime: StationRuntime) -> None:
+        """Run the station; after a power cut (the control API's), wait while the power is
+        off and start a new station on the same state folder, as a charger does."""
+        loop = asyncio.get_running_loop()
+        while True:
+            self.runtime = runtime
+            cut: asyncio.Future[float] = loop.create_future()
+            self._cut = cut
+            task = loop.create_task(runtime.run(), name="station")
+            try:
+                # Waiting, not awaiting: a cancellation (SIGTERM) reaches the station below.
+                either: set[asyncio.Future[Any]] = {task, cut}
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                task.cancel()  # StationRuntime.run turns it into the controlled shutdown
+                await asyncio.gather(task, return_exceptions=True)
+                raise
+            if not cut.done():
+                task.result()  # the station ended by itself: its error, if any
+                return
+            self._cut = None
+            self.runtime = None
+            await runtime.power_loss()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            runtime.store.close()
+            log.warning("power cut: off for %.1f s", cut.result())
+            await asyncio.sleep(cut.result())
+            runtime = StationRuntime(self.options, messages=self.messages)
+            log.info("power back: the station starts again from its state folder")
+
+    async def _power_cut(self, request: web.Request, off: float) -> None:
+        if self._cut is None or self._cut.done():
+            raise NoPower("the station has no power already")
+        self.runtime = None  # from this answer on, the API sees no power
+        self._cut.set_result(off)
 
 
 def forget_state(state_dir: Path) -> None:

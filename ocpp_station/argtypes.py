@@ -75,6 +75,23 @@ def pem_file(text: str) -> str:
     return content
 
 
+def control_token(text: str) -> str:
+    if not 16 <= len(text) <= 200 or not text.isascii() or not text.isprintable() or " " in text:
+        raise argparse.ArgumentTypeError("a token is 16 to 200 printable ASCII characters")
+    return text
+
+
+def add_control_token_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--control-token",
+        type=control_token,
+        metavar="TOKEN",
+        help="the control API and web page need this token (header 'Authorization: Bearer "
+        "TOKEN', or the page opened once as /?token=TOKEN); made and printed when --control "
+        "is not a loopback address",
+    )
+
+
 def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
     """`--ca`, `--cert`, `--key`: the certificates of security profiles 2 and 3."""
     parser.add_argument(

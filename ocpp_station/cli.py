@@ -17,7 +17,14 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from ocpp_station import __version__
-from ocpp_station.argtypes import AC_DEFAULT, UsageError, ac_supply, add_tls_arguments, host_port
+from ocpp_station.argtypes import (
+    AC_DEFAULT,
+    UsageError,
+    ac_supply,
+    add_control_token_argument,
+    add_tls_arguments,
+    host_port,
+)
 from ocpp_station.conformance import cli as conformance_cli
 from ocpp_station.csms import cli as csms_cli
 from ocpp_station.csms.minimal import cli as minimal_cli
@@ -92,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=("127.0.0.1", 8180),
         help="HOST:PORT of the HTTP control API (port 0: a free port)",
     )
+    add_control_token_argument(run)
     run.add_argument(
         "--config",
         type=_key_value,

@@ -96,14 +96,41 @@ class MessageLog:
     def __init__(self, size: int = MESSAGE_LOG_SIZE) -> None:
         self._entries: deque[tuple[int, float, str, str]] = deque(maxlen=size)
         self._seq = itertools.count(1)
+        self.last_seq = 0
+        # The web page's streams, woken by the next frame (control/stream.py).
+        self._wakers: list[asyncio.Future[None]] = []
 
     def add(self, direction: str, frame: list[Any]) -> str:
         """Keep `frame`; its text as kept (the AuthorizationKey hidden)."""
         # As text: orjson's bytes keep a 4 KB buffer however short the JSON (3.x, measured).
         # Kept as it may be shown: GET /api/messages and the diagnostics upload read it.
         text = orjson.dumps(shown_frame(frame)).decode()
-        self._entries.append((next(self._seq), time.time(), direction, text))
+        self.last_seq = next(self._seq)
+        self._entries.append((self.last_seq, time.time(), direction, text))
+        if self._wakers:
+            for waker in self._wakers:
+                if not waker.done():
+                    waker.set_result(None)
+            self._wakers.clear()
         return text
+
+    def wake_on(self, waker: asyncio.Future[None]) -> None:
+        """Complete `waker` at the next frame."""
+        self._wakers.append(waker)
+
+    def unwake(self, waker: asyncio.Future[None]) -> None:
+        if waker in self._wakers:
+            self._wakers.remove(waker)
+
+    def raw_after(self, seq: int) -> list[tuple[int, float, str, str]]:
+        """(seq, time, direction, frame as JSON text) of the frames after `seq`."""
+        newer = []
+        for entry in reversed(self._entries):  # the newest first: a page asks for few
+            if entry[0] <= seq:
+                break
+            newer.append(entry)
+        newer.reverse()
+        return newer
 
     def frames(self) -> list[tuple[float, str, str]]:
         """(time, direction, frame as JSON text) of every frame kept, oldest first."""

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from ocpp_station.control.page import PAGE
+from ocpp_station.control.gate import MAX_BODY, Gate
+from ocpp_station.control.history import PowerHistory
+from ocpp_station.control.page import add_page_routes
+from ocpp_station.control.stream import EventStreams, StationStream
 from ocpp_station.hardware.simulator import InvalidAction, Simulator, UnknownConnector
 from ocpp_station.httpserver import HttpServer
 from ocpp_station.process_figures import process_figures
 from ocpp_station.profiles.security.events import SecurityEvents
 from ocpp_station.rpc.errors import CallErrorReceived, OcppError, RpcTimeout
 from ocpp_station.runtime import StationRuntime
+from ocpp_station.station.config import Configuration
 from ocpp_station.station.datatransfer import DataTransferService
 from ocpp_station.station.sender import NotConnected
 from ocpp_station.station.transactions import Sessions
@@ -22,6 +27,11 @@ from ocpp_station.station.transactions import Sessions
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # StopTransaction reasons a person at the charger can cause (§7.42).
 STOP_BUTTON_REASONS = ("Local", "EmergencyStop", "Other")
+# A body nested deeper than this is refused (the API's bodies are flat objects).
+MAX_DEPTH = 16
+# How long a power cut lasts unless the request says (seconds), and the longest it may.
+DEFAULT_OFF_SECONDS = 3.0
+MAX_OFF_SECONDS = 3600.0
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -32,8 +42,31 @@ class BadRequest(Exception):
     """A malformed body: 422."""
 
 
+class NoPower(InvalidAction):
+    """The station is switched off (a power cut): 409."""
+
+
+def _depth(value: Any) -> int:
+    """How deep arrays and objects nest in a parsed JSON value (a scalar: 0)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            todo.extend((child, level + 1) for child in children)
+    return deepest
+
+
 async def _json_body(request: web.Request, required: bool) -> dict[str, Any]:
-    text = await request.text()
+    try:
+        text = await request.text()
+    except web.HTTPRequestEntityTooLarge:
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=MAX_BODY,
+            actual_size=request.content_length or 0,
+            reason=f"the body is larger than {MAX_BODY} bytes",
+        ) from None
     if not text.strip():
         if required:
             raise BadRequest("a JSON object body is required")
@@ -42,9 +75,18 @@ async def _json_body(request: web.Request, required: bool) -> dict[str, Any]:
         body = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise BadRequest(f"the body nests deeper than {MAX_DEPTH} levels") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
+    if _depth(body) > MAX_DEPTH:
+        raise BadRequest(f"the body nests deeper than {MAX_DEPTH} levels")
     return body
+
+
+def control_app(gate: Gate) -> web.Application:
+    """The aiohttp application of a control API: its gate, its error shape, its body limit."""
+    return web.Application(middlewares=[gate.middleware, control_errors], client_max_size=MAX_BODY)
 
 
 @web.middleware
@@ -64,38 +106,70 @@ async def control_errors(request: web.Request, handler: Handler) -> web.StreamRe
         raise
 
 
+# The station a request names (NoPower, or an HTTP error, when there is none to act on).
 Resolve = Callable[[web.Request], StationRuntime]
+# Cut the power of the station a request names for that many seconds; it starts again after.
+PowerCut = Callable[[web.Request, float], Awaitable[None]]
 
 
 class ControlApi(HttpServer):
     """The contract's routes for one station; a fleet mounts the same routes once more under
-    `/api/stations/{station}` with `resolve` finding the station a request names."""
+    `/api/stations/{station}` with `resolve` finding the station a request names.
+
+    `single`: the API of one station (`run`), with its web page and the process's health;
+    default: when built on a runtime. `gate`: who may call (default: loopback, no token)."""
 
     def __init__(
         self,
         runtime: StationRuntime | None = None,
         *,
+        current: Callable[[], StationRuntime | None] | None = None,
         resolve: Resolve | None = None,
         prefix: str = "/api",
         app: web.Application | None = None,
+        gate: Gate | None = None,
+        power_cut: PowerCut | None = None,
     ) -> None:
-        if (runtime is None) == (resolve is None):
-            raise ValueError("give either a runtime or a resolve function")
-        if resolve is None:
-            assert runtime is not None
+        """The station is `runtime`; or `current()`, the one station of this API while it has
+        power (`run`: a power cut replaces it); or `resolve(request)`, the station a request
+        names (a fleet). The first two make the API of one station, with its web page, its
+        power history and the process's health."""
+        if sum(x is not None for x in (runtime, current, resolve)) != 1:
+            raise ValueError("give one of runtime, current and resolve")
+        if runtime is not None:
             one = runtime
 
-            def resolve(request: web.Request) -> StationRuntime:
+            def current() -> StationRuntime | None:
                 return one
 
+        self.history: PowerHistory | None = None
+        if current is not None:
+            now = current
+
+            def resolve(request: web.Request) -> StationRuntime:
+                rt = now()
+                if rt is None:
+                    raise NoPower("the station has no power (a power cut); it comes back itself")
+                return rt
+
+            self.history = PowerHistory(now)
+        assert resolve is not None
         self._resolve: Resolve = resolve
-        super().__init__(app if app is not None else web.Application(middlewares=[control_errors]))
+        self._power_cut = power_cut
+        super().__init__(app if app is not None else control_app(gate or Gate()))
+        self._streams = EventStreams(self.app)
         r = self.app.router
         p = prefix
         r.add_get(f"{p}/status", self.status)
-        if runtime is not None:
+        r.add_get(f"{p}/events", self.events)
+        if self.history is not None:
             r.add_get(f"{p}/health", self.health)
+            add_page_routes(self.app, "station")
+            self.app.cleanup_ctx.append(self._sampling)
         r.add_get(f"{p}/config", self.config)
+        r.add_put(f"{p}/config/{{key}}", self.change_config)
+        r.add_post(f"{p}/link/drop", self.drop_link)
+        r.add_post(f"{p}/power-cut", self.cut_power)
         r.add_get(f"{p}/messages", self.messages)
         r.add_post(f"{p}/rfid", self.rfid)
         r.add_post(f"{p}/datatransfer", self.data_transfer)
@@ -104,8 +178,6 @@ class ControlApi(HttpServer):
         r.add_post(f"{p}/security-events", self.raise_security_event)
         r.add_get(f"{p}/transfer-faults", self.transfer_faults)
         r.add_post(f"{p}/transfer-faults", self.set_transfer_faults)
-        if runtime is not None:
-            r.add_get("/", self.page)
         r.add_post(f"{p}/connectors/{{id}}/plug", self._connector_action("plug"))
         r.add_post(f"{p}/connectors/{{id}}/unplug", self._connector_action("unplug"))
         r.add_post(f"{p}/connectors/{{id}}/ev/suspend", self._connector_action("suspend"))
@@ -117,10 +189,31 @@ class ControlApi(HttpServer):
         r.add_post(f"{p}/connectors/{{id}}/lock-failure", self._connector_action("jam"))
         r.add_delete(f"{p}/connectors/{{id}}/lock-failure", self._connector_action("unjam"))
 
+    async def _sampling(self, app: web.Application) -> AsyncIterator[None]:
+        assert self.history is not None
+        task = asyncio.ensure_future(self.history.run())
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
     # -- views --------------------------------------------------------------------------------
     @staticmethod
     def _snapshot(rt: StationRuntime) -> dict[str, Any]:
-        return rt.station.snapshot(rt.connected)
+        view = rt.station.snapshot(rt.connected)
+        o = rt.options
+        view["chargePoint"] = {
+            "vendor": o.vendor,
+            "model": o.model,
+            "serial": o.serial,
+            "firmware": o.firmware,
+        }
+        hardware = rt.hardware
+        if isinstance(hardware, Simulator):
+            for entry in view["connectors"][1:]:
+                soc = hardware.connector(entry["id"]).soc_percent
+                if soc is not None:
+                    entry["socPercent"] = round(soc, 1)
+        return view
 
     @staticmethod
     def _connector(rt: StationRuntime, request: web.Request, allow_zero: bool = False) -> int:
@@ -154,11 +247,14 @@ class ControlApi(HttpServer):
         return web.json_response(process_figures())
 
     async def config(self, request: web.Request) -> web.Response:
-        entries = [
+        return web.json_response(self._entries(self._resolve(request)))
+
+    @staticmethod
+    def _entries(rt: StationRuntime) -> list[dict[str, Any]]:
+        return [
             {"key": key, "value": value, "readonly": readonly}
-            for key, value, readonly in self._resolve(request).config.entries()
+            for key, value, readonly in rt.config.entries()
         ]
-        return web.json_response(entries)
 
     async def messages(self, request: web.Request) -> web.Response:
         raw = request.query.get("after", "0")
@@ -180,10 +276,25 @@ class ControlApi(HttpServer):
                 raise BadRequest("connectorId must be an integer")
             if not rt.station.cp.has_connector(connector_id):
                 raise UnknownConnector(f"unknown connector {connector_id}")
-        self._simulator(rt).present_card(id_tag, connector_id)
-        if connector_id is not None:
-            return self._connector_status(rt, connector_id)
-        return web.json_response(self._snapshot(rt))
+        try:
+            work = self._simulator(rt).present_card(id_tag, connector_id)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        outcome: dict[str, Any] = {"outcome": "pending"}
+        if work is not None:
+            # The answer waits for the Authorize, as the driver waits at the reader (it is
+            # bounded by the station's own MessageTimeout); the card's work goes on regardless.
+            task = asyncio.ensure_future(work)
+            bound = float(rt.config.get_int("MessageTimeout")) + 1.0
+            done, _ = await asyncio.wait({task}, timeout=bound)
+            if done and not task.cancelled() and task.exception() is None:
+                outcome = task.result()
+        view = (
+            self._snapshot(rt)["connectors"][connector_id]
+            if connector_id is not None
+            else self._snapshot(rt)
+        )
+        return web.json_response({**view, "card": outcome})
 
     async def data_transfer(self, request: web.Request) -> web.Response:
         """A DataTransfer.req from the station to the central system; answers its .conf."""
@@ -248,8 +359,90 @@ class ControlApi(HttpServer):
             raise BadRequest(str(exc)) from None
         return web.json_response(rt.transfer_faults.view())
 
-    async def page(self, request: web.Request) -> web.Response:
-        return web.Response(text=PAGE, content_type="text/html")
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events for the page: `status` (GET /api/status and "powered") when it
+        changes, `frame` (as GET /api/messages gives one) for each OCPP frame, `config` (GET
+        /api/config) when a key changes. `?after=N` or Last-Event-ID: frames after N."""
+        raw = request.headers.get("Last-Event-ID") or request.query.get("after", "0")
+        try:
+            after = int(raw)
+        except ValueError:
+            raise BadRequest(f"after must be an integer, not {raw!r}") from None
+        self._resolve_or_none(request)  # an unknown station is a 404 before the stream opens
+        streams = self._streams
+        response = await streams.open(request)
+        stream = StationStream(after, self._snapshot, self._entries, self.history)
+        try:
+            while not streams.closing:
+                chunk = stream.next(self._resolve_or_none(request))
+                if chunk:
+                    await response.write(chunk)
+                await streams.wait(stream.log, 1.0)
+                await asyncio.sleep(0.05)  # a burst of frames goes out as one write
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass  # the page went away, or the server stops
+        finally:
+            stream.close()
+        return response
+
+    def _resolve_or_none(self, request: web.Request) -> StationRuntime | None:
+        try:
+            return self._resolve(request)
+        except (NoPower, web.HTTPConflict):
+            return None
+
+    async def change_config(self, request: web.Request) -> web.Response:
+        """A key changed at the charger (its display, or the page), by the rules of
+        ChangeConfiguration (§5.3): {"value": "..."}; answers the key's entry and the status."""
+        rt = self._resolve(request)
+        key = request.match_info["key"]
+        body = await _json_body(request, required=True)
+        value = body.get("value")
+        if not isinstance(value, str) or len(value) > 500:
+            raise BadRequest("value must be a string of at most 500 characters (CiString500)")
+        config: Configuration = rt.config
+        reason = config.why_refused(key, value)
+        if reason is not None:
+            if reason.unknown:
+                return _error(404, reason.text)
+            if reason.readonly:
+                raise InvalidAction(reason.text)
+            raise BadRequest(reason.text)
+        status = config.change(key, value)
+        if status not in ("Accepted", "RebootRequired"):
+            return _error(500, f"{key} could not be stored ({status})")
+        for name, shown, readonly in config.entries():
+            if name.casefold() == key.casefold():
+                return web.json_response(
+                    {"key": name, "value": shown, "readonly": readonly, "status": status}
+                )
+        raise AssertionError(f"{key} was changed but is not listed")
+
+    async def drop_link(self, request: web.Request) -> web.Response:
+        """The network goes for a moment: the connection drops without a closing handshake,
+        and the station reconnects as after any loss of its link."""
+        rt = self._resolve(request)
+        if not rt.connected:
+            raise InvalidAction("the station has no connection to drop")
+        rt.client.drop()
+        return web.json_response(self._snapshot(rt))
+
+    async def cut_power(self, request: web.Request) -> web.Response:
+        """The power goes at once, as with SIGKILL ({"offSeconds": 3}), and comes back: the
+        station starts again from what it stored, like a charger after a power cut."""
+        if self._power_cut is None:
+            raise InvalidAction("this API cannot switch the station's power")
+        self._resolve(request)  # 409 when it is off already
+        body = await _json_body(request, required=False)
+        off = body.get("offSeconds", DEFAULT_OFF_SECONDS)
+        if (
+            not isinstance(off, int | float)
+            or isinstance(off, bool)
+            or not 0 <= off <= MAX_OFF_SECONDS
+        ):
+            raise BadRequest(f"offSeconds must be a number from 0 to {MAX_OFF_SECONDS:g}")
+        await self._power_cut(request, float(off))
+        return web.json_response({"powered": False, "offSeconds": off})
 
     async def stop_button(self, request: web.Request) -> web.Response:
         """The charger's own stop button (or an emergency stop): ends the session there."""

@@ -3,11 +3,16 @@ every station's own contract routes (interface.md) under `/api/stations/{station
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import orjson
 from aiohttp import web
 
-from ocpp_station.control.api import ControlApi, control_errors
+from ocpp_station.control.api import ControlApi, NoPower, control_app
+from ocpp_station.control.gate import Gate
+from ocpp_station.control.page import add_page_routes
+from ocpp_station.control.stream import EventStreams, event
 from ocpp_station.fleet.fleet import Fleet, FleetStation
 from ocpp_station.httpserver import HttpServer
 from ocpp_station.runtime import StationRuntime
@@ -34,25 +39,68 @@ def station_line(s: FleetStation) -> dict[str, Any]:
     }
 
 
+# Seconds between two `fleet` events of GET /api/fleet/events.
+FLEET_EVENTS_EVERY = 2.0
+
+
 class FleetApi(HttpServer):
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(self, fleet: Fleet, gate: Gate | None = None) -> None:
         self.fleet = fleet
-        super().__init__(web.Application(middlewares=[control_errors]))
+        super().__init__(control_app(gate or Gate()))
+        self._streams = EventStreams(self.app)
         self.app.router.add_get("/api/fleet", self.summary)
+        self.app.router.add_get("/api/fleet/events", self.events)
         self.app.router.add_get("/api/stations", self.stations)
-        ControlApi(resolve=self._runtime, prefix="/api/stations/{station}", app=self.app)
+        ControlApi(
+            resolve=self._runtime,
+            prefix="/api/stations/{station}",
+            app=self.app,
+            power_cut=self._power_cut,
+        )
+        add_page_routes(self.app, "fleet")
+        self._restarts: set[asyncio.Task[None]] = set()
 
     def _runtime(self, request: web.Request) -> StationRuntime:
+        station = self._station(request)
+        if station.runtime is None:
+            raise NoPower(f"station {station.identity} has no power")
+        return station.runtime
+
+    def _station(self, request: web.Request) -> FleetStation:
         identity = request.match_info["station"]
         station = self.fleet.stations.get(identity)
         if station is None:
             raise web.HTTPNotFound(reason=f"unknown station {identity!r}")
-        if station.runtime is None:
-            raise web.HTTPConflict(reason=f"station {identity} has no power")
-        return station.runtime
+        return station
+
+    async def _power_cut(self, request: web.Request, off: float) -> None:
+        station = self._station(request)
+        await station.power_loss()
+        task = asyncio.ensure_future(self._power_back(station, off))
+        self._restarts.add(task)
+        task.add_done_callback(self._restarts.discard)
+
+    @staticmethod
+    async def _power_back(station: FleetStation, off: float) -> None:
+        await asyncio.sleep(off)
+        if not station.powered:
+            station.power_on()
 
     async def summary(self, request: web.Request) -> web.Response:
         return web.json_response(self.fleet.summary())
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """The fleet's summary (GET /api/fleet) as a `fleet` event every couple of seconds."""
+        streams = self._streams
+        response = await streams.open(request)
+        try:
+            while not streams.closing:
+                data = orjson.dumps(self.fleet.summary()).decode()
+                await response.write(event("fleet", data))
+                await streams.wait(None, FLEET_EVENTS_EVERY)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass  # the page went away, or the server stops
+        return response
 
     async def stations(self, request: web.Request) -> web.Response:
         offset = _int_query(request, "offset", 0, 0, None)

@@ -14,6 +14,7 @@ presenting a card. Faults and connection drops follow Poisson processes at the s
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import Protocol
 
 from ocpp_station.clock import Clock, Timer
 from ocpp_station.fleet.scenario import Draws, Scenario, draw
+from ocpp_station.hardware.interfaces import CardOutcome
 from ocpp_station.hardware.simulator import InvalidAction, Simulator
 from ocpp_station.hardware.simulator_ev import EvProfile
 from ocpp_station.station.station import Station
@@ -56,6 +58,10 @@ class Counters:
         self.faults = 0
         self.drops = 0
         self.refused = 0  # the hardware refused an action (e.g. the connector was busy)
+        self.rejected = 0  # a card the central system did not accept (its idTagInfo status)
+        # A session begun (a cable plugged in) that never got a transaction: its card was
+        # rejected or refused, no RemoteStart came, a fault or the power came first.
+        self.failed = 0
 
 
 class Autopilot:
@@ -130,7 +136,16 @@ class Autopilot:
 class _Driver:
     """The people at one connector, one session after another."""
 
-    __slots__ = ("auto", "connector_id", "fault_timer", "rng", "tag", "timer")
+    __slots__ = (
+        "auto",
+        "charged",
+        "connector_id",
+        "fault_timer",
+        "in_session",
+        "rng",
+        "tag",
+        "timer",
+    )
 
     def __init__(self, auto: Autopilot, connector_id: int, rng: Draws) -> None:
         self.auto = auto
@@ -139,6 +154,9 @@ class _Driver:
         self.timer: Timer | None = None
         self.fault_timer: Timer | None = None
         self.tag: str | None = None
+        # The session under way (plugged in by this driver) and whether it got a transaction.
+        self.in_session = False
+        self.charged = False
 
     # -- scheduling ----------------------------------------------------------------------------
     def _after(self, delay: float, step: Callable[[], None]) -> None:
@@ -196,6 +214,7 @@ class _Driver:
         sim.plug(self.connector_id)
         sim.ev = None
         self.auto.counters.sessions_begun += 1
+        self.in_session, self.charged = True, False
         if self.rng.random() < sessions.remote_share:
             self.auto.counters.remote_waits += 1
             self._wait_remote(sessions.remote_wait)
@@ -204,7 +223,9 @@ class _Driver:
 
     def _present_card(self) -> None:
         self.tag = self.auto.card(self.connector_id, self.rng)
-        self.auto.target.simulator.present_card(self.tag, self.connector_id)
+        work = self.auto.target.simulator.present_card(self.tag, self.connector_id)
+        if isinstance(work, asyncio.Future):
+            work.add_done_callback(self._card_done)
         self.auto.counters.cards_presented += 1
         self._after(draw(self.rng, self.auto.scenario.sessions.duration), self._stop)
 
@@ -212,6 +233,7 @@ class _Driver:
         tx = self.auto.target.station.cp.connector(self.connector_id).transaction
         if tx is not None:
             self.tag = tx.id_tag
+            self.charged = True
             self._after(draw(self.rng, self.auto.scenario.sessions.duration), self._stop)
         elif left <= 0:
             self.auto.counters.remote_timeouts += 1
@@ -224,6 +246,8 @@ class _Driver:
         sessions = self.auto.scenario.sessions
         tx = self.auto.target.station.cp.connector(self.connector_id).transaction
         by_card = sessions.stop == "card" or (sessions.stop == "mixed" and self.rng.random() < 0.5)
+        if tx is not None:
+            self.charged = True
         if tx is not None and by_card:
             # The same card ends the session (1.6 §5.x: no Authorize for the start idTag).
             self.auto.target.simulator.present_card(tx.id_tag, self.connector_id)
@@ -232,9 +256,21 @@ class _Driver:
         else:
             self._unplug()  # EV side disconnect, or nothing started: the driver just leaves
 
+    def _card_done(self, work: asyncio.Future[CardOutcome]) -> None:
+        if work.cancelled() or work.exception() is not None:
+            return  # the station lost its power while the card was checked
+        outcome = work.result().get("outcome")
+        if outcome == "rejected":
+            self.auto.counters.rejected += 1
+        elif outcome == "started":
+            self.charged = True
+
     def _unplug(self) -> None:
         if self._hw_plugged():
             self.auto.target.simulator.unplug(self.connector_id)
+        if self.in_session and not self.charged:
+            self.auto.counters.failed += 1
+        self.in_session = False
         self.tag = None
         self._after(draw(self.rng, self.auto.scenario.sessions.gap), self._arrive)
 

@@ -11,12 +11,14 @@ from pathlib import Path
 
 from ocpp_station.argtypes import (
     UsageError,
+    add_control_token_argument,
     add_tls_arguments,
     check_tls_arguments,
     format_address,
     host_port,
     positive_number,
 )
+from ocpp_station.control.gate import Gate
 from ocpp_station.fleet.api import FleetApi
 from ocpp_station.fleet.fleet import DEFAULT_CONTROL_PORT, DEFAULT_PREFIX, Fleet, FleetOptions
 from ocpp_station.fleet.scenario import Scenario, ScenarioError, load_scenario
@@ -71,6 +73,7 @@ def add_arguments(
         help=f"HOST:PORT of the fleet's HTTP control API (default 127.0.0.1:"
         f"{DEFAULT_CONTROL_PORT}, beside run's 8180; port 0: a free port)",
     )  # fmt: skip
+    add_control_token_argument(parser)
     parser.add_argument(
         "--ramp-up", type=positive_number, default=200.0, metavar="PER_SECOND",
         help="stations started per second (default 200)",
@@ -139,7 +142,8 @@ def summary_line(fleet: Fleet) -> str:
     process = s["process"]
     return (
         f"fleet: {s['connected']}/{s['stations']} connected, {accepted} accepted, "
-        f"{s['sessions']} sessions, {rate['in']:.0f} in/s {rate['out']:.0f} out/s, "
+        f"{s['sessions']} sessions ({s['sessionsRejected']} rejected, "
+        f"{s['sessionsFailed']} failed), {rate['in']:.0f} in/s {rate['out']:.0f} out/s, "
         f"queued {s['queuedMessages']}, errors {sum(s['errors'].values())}, "
         f"cpu {process['cpuSeconds']:.0f} s, rss {process['rssBytes'] / 1e6:.0f} MB"
     )
@@ -165,7 +169,8 @@ async def main(args: argparse.Namespace) -> int:
         except FleetStorageError as exc:
             raise UsageError(f"--state-dir: {exc}") from None
     fleet = Fleet(options, store_for=database.station if database is not None else None)
-    api = FleetApi(fleet)
+    gate = Gate.for_address(args.control[0], args.control_token)
+    api = FleetApi(fleet, gate)
     try:
         try:
             await api.start(*args.control)
@@ -174,6 +179,7 @@ async def main(args: argparse.Namespace) -> int:
             where = format_address(args.control)
             raise UsageError(f"cannot serve --control {where}: {reason}") from None
         print(f"control: {api.url}", flush=True)
+        gate.announce()
         reporter = asyncio.ensure_future(_report(fleet, args.summary_every))
         try:
             await fleet.run()

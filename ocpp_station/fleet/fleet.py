@@ -363,6 +363,8 @@ class Fleet:
                 "callErrorsSent": self.stats.errors_out,
                 "refusedDriverActions": a.refused,
             },
+            "sessionsRejected": a.rejected,
+            "sessionsFailed": a.failed,
             "autopilot": {
                 "sessionsBegun": a.sessions_begun,
                 "cardsPresented": a.cards_presented,

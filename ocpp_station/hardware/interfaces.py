@@ -7,12 +7,17 @@ registers. The simulator in this package implements them by default.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from ocpp_station.station.ports import FirmwareInstaller
+
+# What a presented card did: {"outcome": "started" | "stopped" | "waitingForCable" | "ended" |
+# "rejected" | "refused" | "ignored" | "noConnector", "connectorId"?, "transactionId"?,
+# "status"? (the idTagInfo status), "reason"?}.
+CardOutcome = dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -85,8 +90,12 @@ class HardwareListener(Protocol):
 
     def fault_cleared(self, connector_id: int) -> None: ...
 
-    def card_presented(self, id_tag: str, connector_id: int | None) -> None:
-        """A card at the single RFID reader; connector_id when the driver chose one."""
+    def card_presented(
+        self, id_tag: str, connector_id: int | None
+    ) -> Awaitable[CardOutcome] | None:
+        """A card at the single RFID reader; connector_id when the driver chose one. What the
+        card did comes later (an Authorize may be out): a reader may await it to light its LED.
+        """
         ...
 
 

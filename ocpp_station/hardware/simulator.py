@@ -9,12 +9,19 @@ fires when a charging battery reaches 100 %, so a process can hold tens of thous
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable
 from typing import Any, Final
 
 from ocpp.v16.enums import ChargePointErrorCode, Measurand
 
 from ocpp_station.clock import Clock, Timer
-from ocpp_station.hardware.interfaces import AcSupply, HardwareListener, MeterReading, Rating
+from ocpp_station.hardware.interfaces import (
+    AcSupply,
+    CardOutcome,
+    HardwareListener,
+    MeterReading,
+    Rating,
+)
 from ocpp_station.hardware.simulator_ev import ChargeSegment, EvProfile, pick_ev, unit_random
 
 SNAPSHOT_VERSION: Final = 1
@@ -226,6 +233,11 @@ class SimConnector:
     def ev(self) -> EvProfile | None:
         """The EV plugged in, or None."""
         return self._ev
+
+    @property
+    def soc_percent(self) -> float | None:
+        """The EV's state of charge now, or None without an EV."""
+        return self._now_state()[1] * 100.0 if self._ev is not None else None
 
     def seconds_to_full(self) -> float | None:
         """Seconds until the battery reaches 100 % under present conditions; None if not drawing."""
@@ -473,7 +485,10 @@ class Simulator:
         if self._listener is not None:
             self._listener.cable_unplugged(connector_id)
 
-    def present_card(self, id_tag: str, connector_id: int | None = None) -> None:
+    def present_card(
+        self, id_tag: str, connector_id: int | None = None
+    ) -> Awaitable[CardOutcome] | None:
+        """A card at the reader; what it did, when the station listens."""
         if (
             not isinstance(id_tag, str)
             or not 1 <= len(id_tag) <= ID_TAG_MAX_LENGTH
@@ -482,8 +497,9 @@ class Simulator:
             raise ValueError(f"an idTag is 1 to {ID_TAG_MAX_LENGTH} printable ASCII characters")
         if connector_id is not None:
             self.connector(connector_id)
-        if self._listener is not None:
-            self._listener.card_presented(id_tag, connector_id)
+        if self._listener is None:
+            return None
+        return self._listener.card_presented(id_tag, connector_id)
 
     def suspend_ev(self, connector_id: int) -> None:
         c = self.connector(connector_id)

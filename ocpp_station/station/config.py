@@ -42,6 +42,15 @@ Guard = Callable[[str, str | None], None]
 _INTEGER = re.compile(r"-?[0-9]+")  # int() would also take "1_000", "+5" and non-ASCII digits
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a change is refused: an unknown key, a read-only one, or a value its rules refuse."""
+
+    text: str
+    unknown: bool = False
+    readonly: bool = False
+
+
 class ConfigError(ValueError):
     """A configuration value given locally (the command line) that cannot be set."""
 
@@ -368,6 +377,29 @@ class Configuration:
 
     # --- ChangeConfiguration and --config ----------------------------------------------------
 
+    def why_refused(self, key: str, value: str) -> Refusal | None:
+        """Why ChangeConfiguration of `key` to `value` would not be Accepted (or
+        RebootRequired), in words for a person; None when it would."""
+        name = self._base.names.get(key.casefold())
+        if name is None:
+            return Refusal(f"{key} is not a configuration key of this station", unknown=True)
+        definition = self._base.keys[name]
+        if definition.readonly:
+            return Refusal(f"{name} is read-only", readonly=True)
+        try:
+            self._checked(name, definition, value)
+        except ValueError as error:
+            return Refusal(f"{name}: {error}")
+        return None
+
+    def _checked(self, name: str, definition: KeyDef, value: str) -> str:
+        """`value` as the key keeps it; ValueError when the key's rules or guard refuse it."""
+        canonical = canonical_value(definition, value, self._base.facts, self._lookup)
+        guard = self._guards.get(name)
+        if guard is not None:
+            guard(canonical, self._running(name))
+        return canonical
+
     def change(self, key: str, value: str) -> ChangeStatus:
         """ChangeConfiguration (1.6 §5.3, §7.22).
 
@@ -383,10 +415,7 @@ class Configuration:
         if definition.readonly:
             return "Rejected"
         try:
-            canonical = canonical_value(definition, value, self._base.facts, self._lookup)
-            guard = self._guards.get(name)
-            if guard is not None:
-                guard(canonical, self._running(name))
+            canonical = self._checked(name, definition, value)
         except ValueError as error:
             _log.info("ChangeConfiguration %s rejected: %s", name, error)
             return "Rejected"

@@ -7,8 +7,10 @@ restart sees the world as it is (a cable still plugged, a fault still active).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
+from ocpp_station.hardware.interfaces import CardOutcome
 from ocpp_station.station.service import Service
 from ocpp_station.station.status import WARNINGS
 from ocpp_station.station.transactions import LOCK_FAILURE
@@ -104,5 +106,5 @@ class HardwareEvents(Service):
             c.ev_drawing = hw.ev_wants_power()
         ctx.status.update(c)  # I1-I8: back to the status before the fault
 
-    def card_presented(self, id_tag: str, connector_id: int | None) -> None:
-        self.sessions.card_presented(id_tag, connector_id)
+    def card_presented(self, id_tag: str, connector_id: int | None) -> Awaitable[CardOutcome]:
+        return self.sessions.card_presented(id_tag, connector_id)

@@ -7,11 +7,12 @@ waiting for an idTag, else to the first free connector, which then waits for the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
 from ocpp_station import timefmt
-from ocpp_station.hardware.interfaces import MeterReading
+from ocpp_station.hardware.interfaces import CardOutcome, MeterReading
 from ocpp_station.station.authorization import ACCEPTED, AuthService, IdTagInfo, same_tag
 from ocpp_station.station.connector import Authorization, Connector, Transaction
 from ocpp_station.station.metering import transaction_data
@@ -102,17 +103,17 @@ class Sessions(Service):
         return self.can_start(c, auth) and not c.plugged and not c.finishing
 
     # -- cards --------------------------------------------------------------------------------
-    def card_presented(self, id_tag: str, connector_id: int | None) -> None:
-        self.ctx.spawn(self._card(id_tag, connector_id))
+    def card_presented(self, id_tag: str, connector_id: int | None) -> asyncio.Task[CardOutcome]:
+        """The card's work, which ends with what it did (for the one who showed it)."""
+        return self.ctx.spawn(self._card(id_tag, connector_id))
 
-    async def _card(self, id_tag: str, connector_id: int | None) -> None:
+    async def _card(self, id_tag: str, connector_id: int | None) -> CardOutcome:
         cp = self.ctx.cp
         candidates = cp.connectors if connector_id is None else [cp.connector(connector_id)]
         # The tag that started a transaction stops it, without an Authorize (TC_068, §3.5.4).
         for c in candidates:
             if c.transaction is not None and same_tag(c.transaction.id_tag, id_tag):
-                self.stop(c, "Local", id_tag)
-                return
+                return self._stopped_by_card(c, id_tag)
         # A second presentation of the tag a connector waits with ends that usage (B1).
         for c in candidates:
             auth = c.authorization
@@ -120,36 +121,52 @@ class Sessions(Service):
                 c.authorization = None
                 c.cancel_timeout()
                 self.ctx.status.update(c)
-                return
+                return {"outcome": "ended", "connectorId": c.connector_id}
         sender = self.ctx.sender
         if sender.online and not sender.accepted:
             log.info("card %s ignored: station not accepted by the central system", id_tag)
-            return
+            return {"outcome": "ignored", "reason": "the central system has not accepted it"}
         if self.closed is not None:
             log.info("card %s refused: %s", id_tag, self.closed)
-            return
+            return {"outcome": "refused", "reason": self.closed}
         info = await self.auth.authorize(id_tag)
         parent = info.get("parentIdTag")
         if info["status"] != ACCEPTED:
             log.info("card %s not accepted: %s", id_tag, info["status"])
-            return
+            return {"outcome": "rejected", "status": info["status"]}
         # Another card of the same group (same parentIdTag) may stop the transaction (§3.5.4).
         if parent:
             for c in candidates:
                 tx = c.transaction
                 if tx is not None and same_tag(tx.parent_id_tag, parent):
-                    self.stop(c, "Local", id_tag)
-                    return
+                    return self._stopped_by_card(c, id_tag)
         if self.closed is not None:  # a shutdown or reset began while the Authorize was out
             log.info("card %s refused: %s", id_tag, self.closed)
-            return
+            return {"outcome": "refused", "reason": self.closed}
         auth = Authorization(id_tag, parent, remote=False)
         target = self._pick_for_start(candidates, auth)
         if target is None:
             reasons = "; ".join(str(self.why_not_start(c, auth)) for c in candidates)
             log.info("card %s accepted but no connector can start a session: %s", id_tag, reasons)
-            return
+            return {"outcome": "noConnector", "status": ACCEPTED, "reason": reasons}
         self.authorized(target, id_tag, info, remote=False)
+        done: CardOutcome = {"status": ACCEPTED, "connectorId": target.connector_id}
+        if target.transaction is not None:
+            return {"outcome": "started", **done}
+        if target.authorization is not None:
+            return {"outcome": "waitingForCable", **done}
+        reason = self.why_not_start(target, auth) or "the connector cannot start a session now"
+        return {"outcome": "noConnector", **done, "reason": reason}
+
+    def _stopped_by_card(self, c: Connector, id_tag: str) -> CardOutcome:
+        tx = c.transaction
+        assert tx is not None
+        self.stop(c, "Local", id_tag)
+        return {
+            "outcome": "stopped",
+            "connectorId": c.connector_id,
+            "transactionId": tx.transaction_id,
+        }
 
     def _pick_for_start(self, candidates: list[Connector], auth: Authorization) -> Connector | None:
         # A connector held for this card (its reservation) first, then as the reader routes.

@@ -62,6 +62,7 @@ async def test_sessions_follow_the_profile() -> None:
     assert len(stops) in (len(starts), len(starts) - 1, len(starts) - 2)
     assert counters.sessions_begun >= len(starts)
     assert counters.refused == 0
+    assert (counters.rejected, counters.failed) == (0, 0)
     # The stop comes 60-80 s after the start (plus the moment for the card to be read).
     ids = {}
     for start, answer in zip(starts, range(100, 100 + len(starts)), strict=True):
@@ -154,3 +155,30 @@ async def test_configured_evs_are_the_ones_that_arrive() -> None:
     h, _, _ = await drive(Scenario(sessions=QUICK, ev=ev), 200, connectors=1)
     # A full battery draws nothing: the session starts and goes SuspendedEV.
     assert "SuspendedEV" in h.csms.statuses(1)
+
+
+async def test_rejected_and_failed_sessions_are_counted() -> None:
+    """A card the central system refuses is rejected; a session that never got a transaction
+    (rejected cards among them) failed; sessions that charged are neither."""
+    h = Harness(2)
+    await h.boot()
+    h.csms.responders["Authorize"] = lambda p: {
+        "idTagInfo": {"status": "Blocked" if p["idTag"] == "BAD" else "Accepted"}
+    }
+    target = Target(h)
+    counters = Counters()
+    cards = Cards(mode="per-connector", tags=("GOOD", "BAD"))
+    pilot = Autopilot(
+        target, 2, Scenario(sessions=QUICK, cards=cards), counters, round_robin_counter(), h.clock
+    )
+    pilot.start()
+    await h.run_for(1000, step=0.5)
+    pilot.stop()
+    await h.close()
+    starts = h.csms.of("StartTransaction")
+    assert starts and {s["connectorId"] for s in starts} == {1}  # GOOD is connector 1's card
+    bad = [p for a, p in h.csms.sent if a == "Authorize" and p["idTag"] == "BAD"]
+    assert counters.rejected == len(bad) > 0
+    # Connector 2 never charged: each of its sessions failed, but the last one may still be
+    # under way when the autopilot stops (its driver has not left yet).
+    assert counters.failed in (len(bad), len(bad) - 1)

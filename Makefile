@@ -37,7 +37,7 @@ browser:
 
 # The README's pictures of the web page (docs/screenshots/), taken in the same Chromium.
 screenshots: $(STAMP) browser
-	$(BIN)/python docs/screenshots.py docs/screenshots
+	$(BIN)/python -m docs.screenshots docs/screenshots
 
 check: lint
 	$(BIN)/mypy

@@ -19,7 +19,7 @@ except ImportError:  # Windows: no advisory file locks
 
 from aiohttp import web
 
-from ocpp_station.argtypes import UsageError, check_tls_arguments
+from ocpp_station.argtypes import UsageError, check_tls_arguments, ev_from_args
 from ocpp_station.control.api import ControlApi, NoPower
 from ocpp_station.control.gate import Gate
 from ocpp_station.runtime import (
@@ -27,6 +27,7 @@ from ocpp_station.runtime import (
     MessageLog,
     StationOptions,
     StationRuntime,
+    load_factory,
     load_hardware_factory,
 )
 from ocpp_station.station.config import ConfigError
@@ -71,6 +72,10 @@ class StationApp:
             config=list(args.config),
             fixed_cable=not args.socket,
             ac=args.ac,
+            max_power_w=args.max_power * 1000.0 if args.max_power else None,
+            ev=ev_from_args(args),
+            ramp_seconds=args.ev_ramp,
+            datatransfer=list(args.datatransfer),
             seed=args.seed,
             hardware=args.hardware,
             transport=args.transport,
@@ -82,6 +87,8 @@ class StationApp:
             check_tls_arguments(args)
         except UsageError as exc:
             raise StartupError(str(exc)) from None
+        if args.max_power and args.ac:
+            raise StartupError("--max-power is the DC charger's; an AC charger's comes from --ac")
         for name in ("vendor", "model", "serial", "firmware"):
             value = getattr(args, name)
             if value is not None:
@@ -101,6 +108,11 @@ class StationApp:
         if options.hardware:
             try:
                 load_hardware_factory(options.hardware)
+            except ValueError as exc:
+                raise StartupError(str(exc)) from None
+        for spec in options.datatransfer:
+            try:
+                load_factory(spec, "--datatransfer")
             except ValueError as exc:
                 raise StartupError(str(exc)) from None
         return app
@@ -253,6 +265,8 @@ class StationApp:
             except asyncio.CancelledError:
                 task.cancel()  # StationRuntime.run turns it into the controlled shutdown
                 await asyncio.gather(task, return_exceptions=True)
+                if self.runtime is None:  # a power cut had begun: run()'s cleanup skips it
+                    await runtime.stop()
                 raise
             if not cut.done():
                 task.result()  # the station ended by itself: its error, if any

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ocpp_station.hardware.interfaces import AcSupply
+from ocpp_station.hardware.simulator_ev import EvProfile
 
 
 class UsageError(Exception):
@@ -54,6 +55,67 @@ def ac_supply(text: str) -> AcSupply:
         raise argparse.ArgumentTypeError(
             f"expected PHASESxAMPS[@VOLTS] with 1 or 3 phases (e.g. 3x32, 1x32@230), got {text!r}"
         ) from None
+
+
+def _within(text: str, low: float, high: float, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = low - 1.0
+    if not low <= value <= high:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected {what} from {low:g} to {high:g}, got {text!r}")
+    return value
+
+
+def ramp_seconds(text: str) -> float:
+    return _within(text, 0.0, 60.0, "seconds")
+
+
+def percent(text: str) -> float:
+    return _within(text, 0.0, 100.0, "a percentage")
+
+
+# The EV of `--ev-*` when only some of its figures are given: the simulator's compact 58 kWh.
+EV_DEFAULTS = {"capacity_kwh": 58.0, "soc_percent": 30.0, "max_power_kw": 120.0}
+
+
+def add_ev_arguments(parser: argparse.ArgumentParser) -> None:
+    """The simulated charger's power and the EV that plugs in (`run`)."""
+    parser.add_argument(
+        "--max-power", type=positive_number, metavar="KW",
+        help="the DC charger's maximum power per connector (default 50 kW)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ev-capacity", type=positive_number, metavar="KWH",
+        help="every EV that plugs in has this battery (default: a car of the simulator's "
+        f"few, or {EV_DEFAULTS['capacity_kwh']:g} kWh when another --ev-* option is given)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ev-soc", type=percent, metavar="PERCENT",
+        help=f"... arrives with this state of charge (default {EV_DEFAULTS['soc_percent']:g} %%)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ev-max-power", type=positive_number, metavar="KW",
+        help=f"... and draws at most this (default {EV_DEFAULTS['max_power_kw']:g} kW)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ev-ramp", type=ramp_seconds, default=3.0, metavar="SECONDS",
+        help="seconds the EV's power takes to follow a change, up and down (default 3; 0: "
+        "at once)",
+    )  # fmt: skip
+
+
+def ev_from_args(args: argparse.Namespace) -> EvProfile | None:
+    """The EV `--ev-capacity`, `--ev-soc` and `--ev-max-power` describe, or None (the
+    simulator's own cars) when none is given."""
+    given = (args.ev_capacity, args.ev_soc, args.ev_max_power)
+    if all(value is None for value in given):
+        return None
+    capacity, soc, power = (
+        default if value is None else value
+        for value, default in zip(given, EV_DEFAULTS.values(), strict=True)
+    )
+    return EvProfile(capacity, soc, power * 1000.0, name="chosen with --ev-*")
 
 
 def format_address(address: tuple[str, int]) -> str:

@@ -22,6 +22,7 @@ from ocpp_station.argtypes import (
     UsageError,
     ac_supply,
     add_control_token_argument,
+    add_ev_arguments,
     add_tls_arguments,
     host_port,
 )
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PHASESxAMPS[@VOLTS]",
         help=f"simulate an AC charger instead of the DC one (default {AC_DEFAULT} at 230 V)",
     )
+    add_ev_arguments(run)
     run.add_argument("--seed", type=int, help="seed of the simulator's randomness")
     run.add_argument(
         "--transport",
@@ -137,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--hardware",
         metavar="MODULE:FACTORY",
         help="real hardware drivers: FACTORY(clock, connectors) returns a Hardware",
+    )
+    run.add_argument(
+        "--datatransfer",
+        metavar="MODULE:FACTORY",
+        action="append",
+        default=[],
+        help="DataTransfer handlers (repeatable): FACTORY(hardware) returns {vendorId: "
+        "handler(messageId, data) -> (status, data)}; e.g. "
+        "ocpp_station.hardware.vendor_echo:handlers",
     )
 
     csms_cli.add_arguments(sub.add_parser("csms", help="run the central system alone"))

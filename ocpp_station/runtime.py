@@ -12,7 +12,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,13 @@ from ocpp_station.file_transfer import UrlFileTransfer
 from ocpp_station.hardware.firmware import SimulatedInstaller
 from ocpp_station.hardware.interfaces import AcSupply, Hardware, HasFirmwareInstaller
 from ocpp_station.hardware.simulator import Simulator
+from ocpp_station.hardware.simulator_ev import EvProfile
 from ocpp_station.hardware.transfer_faults import FaultyFiles, FaultyInstaller, TransferFaults
 from ocpp_station.profiles.security.local import install_local
 from ocpp_station.rpc.endpoint import RpcEndpoint
 from ocpp_station.rpc.secrets import shown_frame
 from ocpp_station.station.boot_info import BootInfo
+from ocpp_station.station.datatransfer import DataTransferService, VendorHandler
 from ocpp_station.station.ports import FileTransfer, FirmwareInstaller, Ports
 from ocpp_station.station.station import Station
 from ocpp_station.station_logs import StationLogs, process_log
@@ -51,6 +53,8 @@ DEFAULT_MODEL = "DC-2x50"
 DEFAULT_SERIAL = "OS-DC-000001"
 DEFAULT_FIRMWARE = "1.0.0"
 MESSAGE_LOG_SIZE = 10_000
+# The reference charger's power per connector (its model, DC-2x50: 50 kW on each).
+DEFAULT_MAX_POWER_W = 50_000.0
 # How long a controlled shutdown (SIGTERM) waits for the central system to answer what is queued.
 SHUTDOWN_GRACE = 5.0
 # The station's SQLite file inside --state-dir.
@@ -74,6 +78,14 @@ class StationOptions:
     fixed_cable: bool = True
     # An AC charger's supply; None simulates the reference DC charger.
     ac: AcSupply | None = None
+    # The simulated DC charger's maximum power per connector (None: the reference's 50 kW),
+    # the one EV that plugs in (None: a car of the simulator's few), and the seconds its power
+    # takes to follow a change.
+    max_power_w: float | None = None
+    ev: EvProfile | None = None
+    ramp_seconds: float = 3.0
+    # "package.module:factory" of DataTransfer handlers (load_vendor_handlers).
+    datatransfer: list[str] = field(default_factory=list)
     seed: int | None = None
     # "package.module:factory" of real hardware drivers; None runs the simulator.
     hardware: str | None = None
@@ -202,6 +214,10 @@ class StationRuntime:
             ports=ports if ports is not None else self._default_ports(),
         )
         self.station.events.physical_changed.connect(self._save_physical)
+        vendors = self.station.service(DataTransferService)
+        for spec in options.datatransfer:
+            for vendor_id, handler in load_vendor_handlers(spec, self.hardware).items():
+                vendors.register(vendor_id, handler)
         # How the station reaches its central system (its security profile).
         self.link = self.station.link()
         self.url = build_url(options.csms_url, options.identity)
@@ -417,19 +433,39 @@ class StationRuntime:
         await self.client.reconnect()
 
 
-def load_hardware_factory(spec: str) -> HardwareFactory:
-    """Import `package.module:factory`; the factory builds the Hardware of a real charger."""
+def load_factory(spec: str, option: str) -> Callable[..., Any]:
+    """Import `package.module:factory` named by `option` (ValueError saying what is wrong)."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
-        raise ValueError(f"--hardware must be MODULE:FACTORY, got {spec!r}")
+        raise ValueError(f"{option} must be MODULE:FACTORY, got {spec!r}")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ValueError(f"--hardware: cannot import {module_name}: {exc}") from None
+        raise ValueError(f"{option}: cannot import {module_name}: {exc}") from None
     factory = getattr(module, attribute, None)
     if not callable(factory):
-        raise ValueError(f"--hardware: {module_name} has no callable {attribute}")
+        raise ValueError(f"{option}: {module_name} has no callable {attribute}")
     return factory  # type: ignore[no-any-return]
+
+
+def load_hardware_factory(spec: str) -> HardwareFactory:
+    """The factory that builds the Hardware of a real charger (`--hardware`)."""
+    return load_factory(spec, "--hardware")
+
+
+def load_vendor_handlers(spec: str, hardware: Hardware) -> dict[str, VendorHandler]:
+    """`--datatransfer MODULE:FACTORY`: FACTORY(hardware) gives {vendorId: handler}, the
+    charger maker's answers to the central system's DataTransfer (§4.3, §5.6)."""
+    handlers = load_factory(spec, "--datatransfer")(hardware)
+    if not isinstance(handlers, Mapping) or not all(
+        isinstance(vendor, str) and 1 <= len(vendor) <= 255 and callable(handler)
+        for vendor, handler in handlers.items()
+    ):
+        raise ValueError(
+            f"--datatransfer {spec}: the factory must return {{vendorId: handler}} "
+            "(vendorIds of 1 to 255 characters)"
+        )
+    return dict(handlers)
 
 
 def make_hardware(options: StationOptions, clock: Clock) -> Hardware:
@@ -448,4 +484,7 @@ def make_hardware(options: StationOptions, clock: Clock) -> Hardware:
         has_lock=not options.fixed_cable,
         seed=options.seed,
         supply=options.ac,
+        max_power_w=options.max_power_w or DEFAULT_MAX_POWER_W,
+        ev=options.ev,
+        ramp_seconds=options.ramp_seconds,
     )

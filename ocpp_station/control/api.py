@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from ocpp_station.station.sender import NotConnected
 from ocpp_station.station.transactions import Sessions
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger("ocpp_station.control")
 # StopTransaction reasons a person at the charger can cause (§7.42).
 STOP_BUTTON_REASONS = ("Local", "EmergencyStop", "Other")
 # A body nested deeper than this is refused (the API's bodies are flat objects).
@@ -51,10 +53,14 @@ def _depth(value: Any) -> int:
     deepest, todo = 0, [(value, 1)]
     while todo:
         item, level = todo.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            todo.extend((child, level + 1) for child in children)
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        todo.extend((child, level + 1) for child in children)
     return deepest
 
 
@@ -104,6 +110,10 @@ async def control_errors(request: web.Request, handler: Handler) -> web.StreamRe
         if exc.status >= 400:
             return _error(exc.status, exc.reason)
         raise
+    except Exception:
+        # A fault of ours: the log has the traceback, the caller a sentence (never the trace).
+        log.exception("control API: %s %s failed", request.method, request.path)
+        return _error(500, "the station could not do it (an internal error; see its log)")
 
 
 # The station a request names (NoPower, or an HTTP error, when there is none to act on).

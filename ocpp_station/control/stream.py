@@ -108,6 +108,8 @@ class StationStream:
             self.log = rt.messages
         log = self.log
         if log is not None:
+            if self.after > log.last_seq:
+                self.after = 0  # a page back from an earlier process: this log began afresh
             for seq, t, d, text in log.raw_after(max(self.after, log.last_seq - BACKLOG)):
                 chunks.append(frame_event(seq, t, d, text))
                 self.after = seq

@@ -22,7 +22,13 @@ from ocpp_station.hardware.interfaces import (
     MeterReading,
     Rating,
 )
-from ocpp_station.hardware.simulator_ev import ChargeSegment, EvProfile, pick_ev, unit_random
+from ocpp_station.hardware.simulator_ev import (
+    ChargeSegment,
+    EvProfile,
+    RampDown,
+    pick_ev,
+    unit_random,
+)
 
 SNAPSHOT_VERSION: Final = 1
 
@@ -115,9 +121,11 @@ class SimConnector:
         "_locked",
         "_offered",
         "_plugged",
+        "_power_w",
         "_segment",
         "_sim",
         "_soc",
+        "_tail",
         "_timer",
         "connector_id",
         "fixed_cable",
@@ -138,6 +146,10 @@ class SimConnector:
         self._offered = False
         self._limit_w: float | None = None
         self._segment: ChargeSegment | None = None
+        # The power falling after the EV stopped drawing, and the power at the last change
+        # of conditions (where the next ramp starts).
+        self._tail: RampDown | None = None
+        self._power_w = 0.0
         self._timer: Timer | None = None
         self._fault: tuple[str, str | None] | None = None
         self._locked = False
@@ -251,13 +263,14 @@ class SimConnector:
         """(energy Wh, SoC fraction, power W) now."""
         if self._segment is not None:
             return self._segment.at(self._sim.clock.monotonic())
+        if self._tail is not None:
+            return self._tail.at(self._sim.clock.monotonic())
         return self._energy_wh, self._soc, 0.0
 
     def _settle(self) -> None:
         """Fold the running charge into the stored register and SoC before conditions change."""
-        if self._segment is not None:
-            self._energy_wh, self._soc, _ = self._segment.at(self._sim.clock.monotonic())
-            self._segment = None
+        self._energy_wh, self._soc, self._power_w = self._now_state()
+        self._segment = self._tail = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -270,13 +283,18 @@ class SimConnector:
     def _plan(self) -> None:
         """Start a charge segment if the EV draws under the present conditions."""
         offered = self.power_offered_w()
-        if self._ev is None or self._ev_state != READY or offered <= 0.0:
-            return
-        if self._ev_link_lost():
-            return
+        ramp = self._sim.ramp_seconds
+        p_from, self._power_w = self._power_w, 0.0
         clock = self._sim.clock
         now = clock.monotonic()
-        segment = ChargeSegment(self._ev, now, self._energy_wh, self._soc, offered)
+        ev = self._ev
+        if ev is None or self._ev_state != READY or offered <= 0.0 or self._ev_link_lost():
+            if ev is not None and p_from > 0.0 and ramp > 0.0:
+                self._tail = RampDown(now, self._energy_wh, self._soc, p_from, ramp, ev.capacity_wh)
+            return
+        segment = ChargeSegment(
+            ev, now, self._energy_wh, self._soc, offered, ramp_s=ramp, p_start=p_from
+        )
         self._segment = segment
         self._timer = clock.call_later(segment.full_at - now, self._battery_full)
 
@@ -304,6 +322,7 @@ class SimConnector:
 
     def _unplug(self) -> None:
         self._settle()
+        self._power_w = 0.0  # the cable is out: nothing flows any more
         self._plugged = False
         self._ev = None  # a different EV next time
         self._ev_state = None
@@ -350,6 +369,7 @@ class SimConnector:
         lock_failure = _field(data, "lock_failure", bool)
         # Validated; now apply. The contactor is open after a restart: the station decides.
         self._settle()
+        self._power_w = 0.0  # after a restart the contactor is open: nothing flows
         self._offered = False
         self._limit_w = None
         self._plugged = plugged
@@ -419,6 +439,7 @@ class Simulator:
         seed: int | None = None,
         ev: EvProfile | None = None,
         supply: AcSupply | None = None,
+        ramp_seconds: float = 0.0,
     ) -> None:
         """A DC charger of `max_power_w` per connector, or, with `supply`, an AC charger whose
         connectors each get that supply (its power replaces max_power_w)."""
@@ -440,6 +461,10 @@ class Simulator:
             self.rating = Rating(self.max_power_w, supply.phases, supply.voltage_v)
         self.seed = seed if seed is not None else secrets.randbits(63)
         self.ev = ev
+        if not 0.0 <= ramp_seconds <= 60.0:
+            raise ValueError(f"ramp_seconds must be within 0..60, got {ramp_seconds}")
+        # How long the EV's power takes to follow a change (0: at once).
+        self.ramp_seconds = float(ramp_seconds)
         self._listener: HardwareListener | None = None
         self._station_fault: tuple[str, str | None] | None = None
         self.connectors: tuple[SimConnector, ...] = tuple(

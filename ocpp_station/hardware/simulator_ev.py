@@ -2,13 +2,18 @@
 
 The charging curve is analytic so that a connector's meter costs O(1) per read with no tick
 timer (a fleet holds tens of thousands of connectors). Between two changes of conditions (offer
-switched, EV paused, limit changed) a charge runs in at most two phases:
+switched, EV paused, limit changed) a charge runs in at most three phases:
 
+- a ramp: the power moves linearly from what it was (0 at a start) to P_c over the ramp time,
+  as a real EV's current follows its charger's offer over a few seconds;
 - constant power P_c = min(EVSE limit, EV maximum) until the EV's own acceptance curve falls
   below P_c (the knee, at or after `taper_start_soc`);
 - taper: the EV accepts P(x) = P_max * (1 - k * (x - x_t)), linear in state of charge x, down to
   `final_power_fraction * P_max` at x = 1. With C * dx/dt = P(x) this gives dP/dt = -lambda * P,
   so P decays exponentially in time and energy and SoC have closed forms.
+
+When the EV stops drawing (paused, the offer withdrawn), the power ramps down to 0 the same
+way (`RampDown`).
 """
 
 from __future__ import annotations
@@ -140,9 +145,12 @@ class ChargeSegment:
         "e0",
         "e_knee",
         "ev",
+        "lag",
         "lam",
         "p_const",
         "p_knee",
+        "p_start",
+        "ramp",
         "t0",
         "t_full",
         "t_knee",
@@ -150,9 +158,23 @@ class ChargeSegment:
         "x_knee",
     )
 
-    def __init__(self, ev: EvProfile, t0: float, e0: float, x0: float, limit_w: float) -> None:
+    def __init__(
+        self,
+        ev: EvProfile,
+        t0: float,
+        e0: float,
+        x0: float,
+        limit_w: float,
+        *,
+        ramp_s: float = 0.0,
+        p_start: float = 0.0,
+    ) -> None:
+        """`ramp_s`: seconds for the power to move from `p_start` (what it was) to the
+        constant power; 0: at once."""
         if limit_w <= 0:
             raise ValueError("a charge segment needs a positive power limit")
+        if ramp_s < 0 or p_start < 0:
+            raise ValueError("a ramp has a duration and a start power of 0 or more")
         self.ev = ev
         self.t0 = t0
         self.e0 = e0
@@ -179,13 +201,28 @@ class ChargeSegment:
             self.p_knee = min(p_const, ev.acceptance_w(x_knee))
             p_end = ev.final_power_fraction * p_max
             self.t_full = self.t_knee + math.log(self.p_knee / p_end) / self.lam
+        # The ramp gives the energy of (ramp - lag) seconds at constant power, so the knee and
+        # the end come `lag` later. A ramp that would cross the knee is left out: the EV is
+        # already past its constant phase, and its taper starts at once.
+        lag = ramp_s * (p_const - p_start) / (2.0 * p_const)
+        if ramp_s > 0 and self.t_knee + lag >= ramp_s:
+            self.ramp, self.lag, self.p_start = ramp_s, lag, p_start
+            self.t_knee += lag
+            self.t_full += lag
+        else:
+            self.ramp, self.lag, self.p_start = 0.0, 0.0, p_const
         self.e_knee = e0 + (self.x_knee - x0) * cap
 
     def at(self, t: float) -> tuple[float, float, float]:
         """(energy register Wh, SoC fraction, power W) at monotonic time t (>= t0)."""
         dt = max(t - self.t0, 0.0)
+        if dt < self.ramp:
+            slope = (self.p_const - self.p_start) / self.ramp
+            e = self.e0 + (self.p_start * dt + slope * dt * dt / 2.0) / SECONDS_PER_HOUR
+            x = self.x0 + (e - self.e0) / self.ev.capacity_wh
+            return e, x, self.p_start + slope * dt
         if dt < self.t_knee:
-            e = self.e0 + self.p_const * dt / SECONDS_PER_HOUR
+            e = self.e0 + self.p_const * (dt - self.lag) / SECONDS_PER_HOUR
             x = self.x0 + (e - self.e0) / self.ev.capacity_wh
             return e, x, self.p_const
         if dt < self.t_full:
@@ -203,3 +240,28 @@ class ChargeSegment:
     def full_at(self) -> float:
         """Monotonic time at which the battery reaches 100 % under these conditions."""
         return self.t0 + self.t_full
+
+
+class RampDown:
+    """The power falling linearly from `p0` to 0 over `ramp_s` seconds from t0, after the EV
+    stopped drawing: energy and SoC go on rising a little (never past a full battery)."""
+
+    __slots__ = ("capacity_wh", "e0", "p0", "ramp", "t0", "x0")
+
+    def __init__(
+        self, t0: float, e0: float, x0: float, p0: float, ramp_s: float, capacity_wh: float
+    ) -> None:
+        if not ramp_s > 0:
+            raise ValueError("a ramp down lasts some time")
+        self.t0, self.e0, self.x0, self.p0, self.ramp = t0, e0, x0, p0, ramp_s
+        self.capacity_wh = capacity_wh
+
+    def at(self, t: float) -> tuple[float, float, float]:
+        dt = min(max(t - self.t0, 0.0), self.ramp)
+        delivered = (self.p0 * dt - self.p0 * dt * dt / (2.0 * self.ramp)) / SECONDS_PER_HOUR
+        delivered = min(delivered, (1.0 - self.x0) * self.capacity_wh)
+        return (
+            self.e0 + delivered,
+            self.x0 + delivered / self.capacity_wh,
+            self.p0 * (1.0 - dt / self.ramp),
+        )

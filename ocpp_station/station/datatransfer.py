@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -11,8 +12,12 @@ if TYPE_CHECKING:
     from ocpp_station.station.context import StationContext
 
 # A handler gets (messageId, data) and returns (status, data): status one of Accepted,
-# Rejected, UnknownMessageId; data None for none.
+# Rejected, UnknownMessageId; data None for none. A charger maker's handlers are plugged in
+# with `run --datatransfer MODULE:FACTORY` (runtime.load_vendor_handlers).
 VendorHandler = Callable[[str | None, str | None], tuple[str, str | None]]
+STATUSES = frozenset({"Accepted", "Rejected", "UnknownMessageId"})
+
+log = logging.getLogger("ocpp_station.station")
 
 
 class DataTransferService(Service):
@@ -31,6 +36,13 @@ class DataTransferService(Service):
         if handler is None:
             return {"status": "UnknownVendorId"}  # §5.6, TC_062
         status, data = handler(request.get("messageId"), request.get("data"))
+        if status not in STATUSES or (data is not None and not isinstance(data, str)):
+            # A handler's mistake must not put a frame the schema forbids on the wire.
+            log.error(
+                "DataTransfer handler of %s answered %r: not a status of %s, or data not text",
+                request["vendorId"], (status, data), sorted(STATUSES),
+            )  # fmt: skip
+            return {"status": "Rejected"}
         response: Payload = {"status": status}
         if data is not None:
             response["data"] = data

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 START_TIMEOUT = 30.0
 # Chromium as root in a container, and on a machine with no network beyond loopback: no
@@ -130,6 +130,17 @@ def station(start: Any, tmp_path: Path, *args: str) -> tuple[str, Program]:
         "run", "--control", "127.0.0.1:0", "--state-dir", str(tmp_path / "state"), *args
     )
     return program.printed(r"control: (http://\S+)"), program
+
+
+def show_card(page: Page, id_tag: str, at: Locator | None = None) -> Locator:
+    """The driver shows a card at the reader, or at a connector's card (`at`, its view);
+    the line where the page says what the card did."""
+    page.fill("#card", id_tag)
+    if at is None:
+        page.get_by_role("button", name="present at the reader").click()
+    else:
+        at.get_by_role("button", name="card here").click()
+    return page.locator("#card-result")
 
 
 def open_page(browser: Browser, url: str) -> tuple[Page, list[str]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import open_page
+from tests.browser.conftest import open_page, show_card
 
 
 def test_pick_a_station_of_a_fleet_and_drive_it(
@@ -32,8 +32,7 @@ def test_pick_a_station_of_a_fleet_and_drive_it(
     expect(page.locator("#station-id")).to_have_text("FLEET-23")
     one = page.locator('article[data-connector="1"]')
     one.get_by_role("button", name="plug in").click()
-    page.fill("#card", "FLEETCARD")
-    one.get_by_role("button", name="card here").click()
+    show_card(page, "FLEETCARD", one)
     expect(one.locator(".status")).to_have_text("Charging")
     expect(page.locator("#messages li").filter(has_text='"StartTransaction"')).to_have_count(1)
     # The totals follow (pushed every couple of seconds), and the row of the station too.

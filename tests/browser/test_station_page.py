@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import open_page, station
+from tests.browser.conftest import open_page, show_card, station
 
 
 def api(url: str, path: str) -> Any:
@@ -28,9 +28,7 @@ def test_a_whole_session_from_the_page(browser: Browser, start: Any, tmp_path: P
     # The driver plugs in and shows the card at connector 1: the page says what the card did.
     one.get_by_role("button", name="plug in").click()
     expect(one.locator(".status")).to_have_text("Preparing")
-    page.fill("#card", "TAG1")
-    one.get_by_role("button", name="card here").click()
-    expect(page.locator("#card-result")).to_have_text(
+    expect(show_card(page, "TAG1", one)).to_have_text(
         "TAG1 started a session (Accepted) on connector 1"
     )
     expect(one.locator(".status")).to_have_text("Charging")
@@ -101,12 +99,8 @@ def test_a_rejected_card_and_a_card_before_the_cable(
     url, _ = station(start, tmp_path, "--csms", ws)
     page, errors = open_page(browser, url)
     expect(page.locator("#facts")).to_contain_text("registration Accepted")
-    page.fill("#card", "BLOCKED")
-    page.get_by_role("button", name="present at the reader").click()
-    expect(page.locator("#card-result")).to_have_text("BLOCKED was rejected (Blocked)")
-    page.fill("#card", "GOOD")
-    page.get_by_role("button", name="present at the reader").click()
-    expect(page.locator("#card-result")).to_have_text(
+    expect(show_card(page, "BLOCKED")).to_have_text("BLOCKED was rejected (Blocked)")
+    expect(show_card(page, "GOOD")).to_have_text(
         "GOOD is accepted: plug in the cable (Accepted) on connector 1"
     )
     expect(page.locator('article[data-connector="1"] .status')).to_have_text("Preparing")

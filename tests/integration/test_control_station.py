@@ -12,20 +12,26 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
+from ocpp_station.clock import VirtualClock
 from ocpp_station.control.api import ControlApi
 from ocpp_station.csms.server import CentralSystem
 from ocpp_station.csms.tags import TagInfo
-from ocpp_station.runtime import StationOptions, StationRuntime
+from ocpp_station.hardware.simulator import Simulator
+from ocpp_station.runtime import StationOptions, StationRuntime, load_vendor_handlers
 
 WAIT = 10.0
 TAGS = {"GOOD": TagInfo(), "OTHER": TagInfo(), "BLOCKED": TagInfo(status="Blocked")}
 
 
 @asynccontextmanager
-async def station(tmp_path: Path) -> AsyncIterator[tuple[CentralSystem, StationRuntime, str]]:
+async def station(
+    tmp_path: Path, **changes: Any
+) -> AsyncIterator[tuple[CentralSystem, StationRuntime, str]]:
     async with CentralSystem(tags=TAGS, accept_unknown_tags=False) as csms:
-        rt = StationRuntime(StationOptions(csms_url=csms.url, state_dir=tmp_path / "state"))
+        chosen = StationOptions(csms_url=csms.url, state_dir=tmp_path / "state", **changes)
+        rt = StationRuntime(chosen)
         rt.shutdown_grace = 0.2
         task = asyncio.create_task(rt.run())
         api = ControlApi(rt)
@@ -189,3 +195,50 @@ async def test_the_page_events(tmp_path: Path) -> None:
                 await read_until(lambda: sum(k == "config" for k, _ in events) > before)
                 keys = [d for k, d in events if k == "config"][-1]
                 assert {"key": "HeartbeatInterval", "value": "33", "readonly": False} in keys
+
+
+def broken_handlers(hardware: Any) -> dict[str, Any]:
+    """A charger maker's handler with a mistake: a status 1.6 does not have."""
+    return {"acme": lambda message_id, data: ("Fine", None)}
+
+
+async def test_datatransfer_handlers_plugged_in(tmp_path: Path) -> None:
+    plugins = [
+        "ocpp_station.hardware.vendor_echo:handlers",
+        "tests.integration.test_control_station:broken_handlers",
+    ]
+    async with station(tmp_path, datatransfer=plugins) as (csms, rt, _):
+        session = csms.stations["CP-1"]
+        echo = {"vendorId": "ocpp-station.echo", "messageId": "echo", "data": "<b>hi</b>"}
+        assert await session.call("DataTransfer", echo) == {
+            "status": "Accepted",
+            "data": "<b>hi</b>",
+        }
+        meter = await session.call(
+            "DataTransfer", {"vendorId": "ocpp-station.echo", "messageId": "meter"}
+        )
+        registers = json.loads(meter["data"])
+        assert meter["status"] == "Accepted" and set(registers) == {"1", "2"}
+        assert registers["1"] == round(rt.hardware.connectors[0].read_meter().energy_wh, 1)
+        asked = {"vendorId": "ocpp-station.echo", "messageId": "what"}
+        assert await session.call("DataTransfer", asked) == {"status": "UnknownMessageId"}
+        assert await session.call("DataTransfer", {"vendorId": "acme"}) == {"status": "Rejected"}
+        assert await session.call("DataTransfer", {"vendorId": "nobody"}) == {
+            "status": "UnknownVendorId"
+        }
+
+
+def not_handlers(hardware: Any) -> list[str]:
+    return ["acme"]
+
+
+def test_a_plugin_that_is_not_one_is_refused_at_start() -> None:
+    hw = Simulator(VirtualClock())
+    with pytest.raises(ValueError, match="must be MODULE:FACTORY"):
+        load_vendor_handlers("no_colon", hw)
+    with pytest.raises(ValueError, match=r"cannot import no\.such\.module"):
+        load_vendor_handlers("no.such.module:handlers", hw)
+    with pytest.raises(ValueError, match="has no callable nothing"):
+        load_vendor_handlers("ocpp_station.hardware.vendor_echo:nothing", hw)
+    with pytest.raises(ValueError, match=r"must return \{vendorId: handler\}"):
+        load_vendor_handlers("tests.integration.test_control_station:not_handlers", hw)

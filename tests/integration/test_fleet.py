@@ -6,6 +6,7 @@ start was stopped."""
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from ocpp_station.csms.server import CentralSystem
+from ocpp_station.fleet.api import FleetApi
 from ocpp_station.fleet.fleet import Fleet, FleetOptions
 from ocpp_station.fleet.scenario import Scenario, Sessions
 
@@ -77,6 +79,8 @@ async def test_a_fleet_charges_recovers_and_loses_nothing(
             START_TIMEOUT,
         )
         assert fleet["stations"] == COUNT and fleet["connected"] == COUNT
+        # The central system accepts every card: nothing rejected.
+        assert fleet["sessionsRejected"] == 0 and fleet["sessionsFailed"] >= 0
 
         # The station list pages; each row is small.
         status, first = await _get(http, f"{api}/api/stations?limit=4")
@@ -111,6 +115,9 @@ async def test_a_fleet_charges_recovers_and_loses_nothing(
         async with asyncio.timeout(30):
             code = await proc.wait()
     assert code == 0, (tmp_path / "fleet.log").read_text()[-3000:]
+    # The console's summary lines count the sessions that went wrong as well.
+    printed = (await proc.stdout.read()).decode()
+    assert re.search(r"\d+ sessions \(0 rejected, \d+ failed\)", printed), printed[-500:]
 
     # Nothing lost: every transaction started at the central system was stopped, by the
     # driver, by the power loss recovery (PowerLoss) or by the controlled shutdown.
@@ -220,3 +227,41 @@ async def test_a_scenario_power_cut_is_a_cut_not_a_shutdown(csms: CentralSystem)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_fleet_api_cuts_one_stations_power(csms: CentralSystem) -> None:
+    """`POST /api/stations/{id}/power-cut`: that station goes dark (409 meanwhile, the others
+    go on) and comes back by itself after offSeconds."""
+    fleet = Fleet(FleetOptions(csms_url=csms.url, count=2, connectors=1, autopilot=False))
+    api = FleetApi(fleet)
+    await api.start("127.0.0.1", 0)
+    task = asyncio.ensure_future(fleet.run())
+    try:
+        first = await csms.wait_for_station("FLEET-1", timeout=START_TIMEOUT)
+        await first.expect("BootNotification", timeout=START_TIMEOUT)
+        await csms.wait_for_station("FLEET-2", timeout=START_TIMEOUT)
+        base = f"{api.url}/api/stations"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{base}/FLEET-1/power-cut", json={"offSeconds": 1}) as answer:
+                assert (answer.status, await answer.json()) == (
+                    200,
+                    {"powered": False, "offSeconds": 1},
+                )
+            assert await _get(http, f"{base}/FLEET-1/status") == (
+                409,
+                {"error": "station FLEET-1 has no power"},
+            )
+            assert (await _get(http, f"{base}/FLEET-2/status"))[0] == 200
+            async with http.post(f"{base}/NOPE/power-cut") as answer:
+                assert answer.status == 404
+            await asyncio.wait_for(first.closed.wait(), 5)
+            again = await csms.wait_for_station("FLEET-1", timeout=START_TIMEOUT)
+            await again.expect("BootNotification", timeout=START_TIMEOUT)
+            status = await _wait(
+                http, f"{base}/FLEET-1/status", lambda s: s.get("connected"), START_TIMEOUT
+            )
+            assert status["id"] == "FLEET-1"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await api.stop()

@@ -644,3 +644,47 @@ def test_a_build_sets_its_read_only_bounds_and_nothing_else(tmp_path: Path) -> N
         config.set_fixed("ChargeProfileMaxStackLevel", "many")
     assert config.get_int("ChargeProfileMaxStackLevel") == 3
     store.close()
+
+
+def test_why_a_change_would_be_refused_in_words() -> None:
+    """The reason a person gets (the page, PUT /api/config/{key}); None exactly when
+    ChangeConfiguration would be Accepted or RebootRequired."""
+    config = core()
+    unknown = config.why_refused("NoSuchKey", "1")
+    assert unknown is not None
+    assert (unknown.text, unknown.unknown, unknown.readonly) == (
+        "NoSuchKey is not a configuration key of this station",
+        True,
+        False,
+    )
+    readonly = config.why_refused("numberofconnectors", "3")
+    assert readonly is not None
+    assert (readonly.text, readonly.unknown, readonly.readonly) == (
+        "NumberOfConnectors is read-only",
+        False,
+        True,
+    )
+    bad = config.why_refused("HeartbeatInterval", "often")
+    assert bad is not None
+    assert (bad.text, bad.unknown, bad.readonly) == (
+        "HeartbeatInterval: 'often' is not an integer",
+        False,
+        False,
+    )
+    assert config.change("HeartbeatInterval", "often") == "Rejected"
+    assert config.why_refused("HeartbeatInterval", "45") is None
+    assert config.get("HeartbeatInterval") != "45"  # asking changes nothing
+    assert config.change("HeartbeatInterval", "45") == "Accepted"
+
+    seen: list[tuple[str, str | None]] = []
+
+    def no_even_values(new: str, running: str | None) -> None:
+        seen.append((new, running))
+        if int(new) % 2 == 0:
+            raise ValueError("only odd values today")
+
+    config.guard("HeartbeatInterval", no_even_values)
+    guarded = config.why_refused("HeartbeatInterval", "60")
+    assert guarded is not None and guarded.text == "HeartbeatInterval: only odd values today"
+    assert config.why_refused("HeartbeatInterval", "61") is None
+    assert seen == [("60", "45"), ("61", "45")]  # the canonical value and the running one

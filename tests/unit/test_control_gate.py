@@ -150,7 +150,7 @@ async def test_the_token(runtime: StationRuntime) -> None:
         await api.stop()
 
 
-def test_off_loopback_a_token_is_made() -> None:
+def test_off_loopback_a_token_is_made(capsys: pytest.CaptureFixture[str]) -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.7")
     assert not is_loopback("charger.example")
@@ -162,3 +162,27 @@ def test_off_loopback_a_token_is_made() -> None:
     chosen = Gate.for_address("0.0.0.0", TOKEN)
     assert (chosen.token, chosen.generated) == (TOKEN, False)
     assert Gate.for_address("0.0.0.0", None).token != wide.token
+    # The operator learns a token made for them (the line after `control: URL`), never one
+    # they chose.
+    wide.announce()
+    chosen.announce()
+    local.announce()
+    assert capsys.readouterr().out == f"control-token: {wide.token}\n"
+
+
+async def test_a_fault_of_ours_is_a_sentence_not_a_trace(
+    runtime: StationRuntime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: object) -> list[tuple[str, str | None, bool]]:
+        raise RuntimeError("the key table is gone")
+
+    monkeypatch.setattr(type(runtime.config), "entries", broken)
+    api = await serve(runtime, Gate())
+    try:
+        assert await ask(api, "GET", "/api/config") == (
+            500,
+            {"error": "the station could not do it (an internal error; see its log)"},
+        )
+    finally:
+        await api.stop()
+    assert "the key table is gone" in caplog.text  # the log has it, for whoever must fix it

@@ -94,6 +94,9 @@ async def test_a_power_cut_and_a_late_page(rt: StationRuntime) -> None:
         BACKLOG + 9,
         BACKLOG + 10,
     ]
+    # A page that saw more than this log holds saw another process: it gets this one's.
+    other = StationStream(BACKLOG + 99, view, entries)
+    assert len([seq for kind, seq, _ in parse(other.next(rt)) if kind == "frame"]) == BACKLOG
 
 
 async def test_a_stream_wakes_at_a_frame_and_at_shutdown() -> None:

@@ -58,7 +58,6 @@ class FleetApi(HttpServer):
             power_cut=self._power_cut,
         )
         add_page_routes(self.app, "fleet")
-        self._restarts: set[asyncio.Task[None]] = set()
 
     def _runtime(self, request: web.Request) -> StationRuntime:
         station = self._station(request)
@@ -74,17 +73,7 @@ class FleetApi(HttpServer):
         return station
 
     async def _power_cut(self, request: web.Request, off: float) -> None:
-        station = self._station(request)
-        await station.power_loss()
-        task = asyncio.ensure_future(self._power_back(station, off))
-        self._restarts.add(task)
-        task.add_done_callback(self._restarts.discard)
-
-    @staticmethod
-    async def _power_back(station: FleetStation, off: float) -> None:
-        await asyncio.sleep(off)
-        if not station.powered:
-            station.power_on()
+        await self.fleet.cut_power(self._station(request), off)
 
     async def summary(self, request: web.Request) -> web.Response:
         return web.json_response(self.fleet.summary())

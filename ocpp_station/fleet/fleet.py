@@ -299,6 +299,19 @@ class Fleet:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def cut_power(self, station: FleetStation, off: float) -> None:
+        """One station's power goes now (as SIGKILL) and comes back after `off` seconds,
+        unless the fleet shuts down first (the control API's power cut)."""
+        await station.power_loss()
+        self.power_losses += 1
+        self._spawn(self._power_back([station], off))
+
+    async def _power_back(self, stations: list[FleetStation], off: float) -> None:
+        await asyncio.sleep(off)
+        for s in stations:
+            if not s.powered:
+                s.power_on()
+
     async def _power_loss_at(self, at: float, share: float, off: float) -> None:
         await asyncio.sleep(max(0.0, at - (time.monotonic() - self.stats.started_at)))
         await self.started.wait()
@@ -309,10 +322,7 @@ class Fleet:
         log.warning("power loss: %d stations go dark for %.0f s", len(chosen), off)
         await asyncio.gather(*(s.power_loss() for s in chosen))
         self.power_losses += len(chosen)
-        await asyncio.sleep(off)
-        for s in chosen:
-            if not s.powered:
-                s.power_on()
+        await self._power_back(chosen, off)
         log.warning("power back on %d stations", len(chosen))
 
     async def _shut_down(self) -> None:

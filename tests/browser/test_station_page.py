@@ -18,7 +18,9 @@ def api(url: str, path: str) -> Any:
 
 
 def test_a_whole_session_from_the_page(browser: Browser, start: Any, tmp_path: Path) -> None:
-    url, _ = station(start, tmp_path)
+    # An EV that takes more than the charger's 50 kW, from 20 %: the power shown is known.
+    ev = ("--ev-capacity", "60", "--ev-soc", "20", "--ev-max-power", "100")
+    url, _ = station(start, tmp_path, *ev)
     page, errors = open_page(browser, url)
     expect(page.locator("#station-id")).to_have_text("CP-1")
     expect(page.locator("#facts")).to_contain_text("registration Accepted")
@@ -34,7 +36,8 @@ def test_a_whole_session_from_the_page(browser: Browser, start: Any, tmp_path: P
     expect(one.locator(".status")).to_have_text("Charging")
     expect(one.locator(".tx")).not_to_have_text("\N{EN DASH}")
     expect(one.locator(".idtag")).to_have_text("TAG1")
-    expect(one.locator(".power")).to_have_text("50.0 kW")
+    expect(one.locator(".power")).to_have_text("50.0 kW")  # after its ramp of 3 s
+    expect(one.locator(".soc")).to_contain_text("20.")
 
     # The frames, pushed: the StartTransaction and its answer, pretty-printed when opened.
     messages = page.locator("#messages li")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -116,6 +117,14 @@ def ev_from_args(args: argparse.Namespace) -> EvProfile | None:
         for value, default in zip(given, EV_DEFAULTS.values(), strict=True)
     )
     return EvProfile(capacity, soc, power * 1000.0, name="chosen with --ev-*")
+
+
+def ip_address(text: str) -> str:
+    """An IPv4 or IPv6 address (no name) as an argparse type."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an IP address, got {text!r}") from None
 
 
 def format_address(address: tuple[str, int]) -> str:

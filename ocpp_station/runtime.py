@@ -86,6 +86,8 @@ class StationOptions:
     ramp_seconds: float = 3.0
     # "package.module:factory" of DataTransfer handlers (load_vendor_handlers).
     datatransfer: list[str] = field(default_factory=list)
+    # The local address the station's connection leaves from (None: the system's choice).
+    source_address: str | None = None
     seed: int | None = None
     # "package.module:factory" of real hardware drivers; None runs the simulator.
     hardware: str | None = None
@@ -243,6 +245,7 @@ class StationRuntime:
             on_close=self._on_close,
             on_connect_error=self._connect_failed,
             ping_interval=float(self.config.get_int("WebSocketPingInterval")),
+            source_address=options.source_address,
         )
         self.on_state_change: list[Callable[[], None]] = []
         self._invalid_reported = False

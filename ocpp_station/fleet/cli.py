@@ -16,11 +16,18 @@ from ocpp_station.argtypes import (
     check_tls_arguments,
     format_address,
     host_port,
+    ip_address,
     positive_number,
 )
 from ocpp_station.control.gate import Gate
 from ocpp_station.fleet.api import FleetApi
-from ocpp_station.fleet.fleet import DEFAULT_CONTROL_PORT, DEFAULT_PREFIX, Fleet, FleetOptions
+from ocpp_station.fleet.fleet import (
+    DEFAULT_CONTROL_PORT,
+    DEFAULT_PREFIX,
+    SPREADS,
+    Fleet,
+    FleetOptions,
+)
 from ocpp_station.fleet.scenario import Scenario, ScenarioError, load_scenario
 from ocpp_station.runtime import StationOptions
 from ocpp_station.storage.fleet import FleetDatabase, FleetStorageError
@@ -49,8 +56,20 @@ def add_arguments(
     """The options of `ocpp-station fleet`; `csms_url` and `connectors` are the argument types
     `run` uses, so both commands accept the same values."""
     parser.add_argument(
-        "--csms", type=csms_url, required=True, help="central system base URL (ws:// or wss://)"
-    )
+        "--csms", type=csms_url, required=True, action="append",
+        help="central system base URL (ws:// or wss://); repeat it to spread the stations over "
+        "several central systems (--spread)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--spread", choices=SPREADS, default="round-robin",
+        help="with several --csms: by station number in turn (round-robin, the default), or by "
+        "a hash of the identity (identity: the same central system on every machine and shard)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--source-address", action="append", default=[], metavar="ADDRESS", type=ip_address,
+        help="a local address the connections leave from, repeatable: the stations take them in "
+        "turn (one address has about 64,000 ports towards one central system)",
+    )  # fmt: skip
     parser.add_argument("--count", type=_count, required=True, help="number of stations")
     parser.add_argument(
         "--id-prefix",
@@ -115,8 +134,12 @@ def options_from(args: argparse.Namespace) -> FleetOptions:
         scenario = load_scenario(args.scenario) if args.scenario else Scenario()
     except ScenarioError as exc:
         raise UsageError(f"--scenario: {exc}") from None
+    first_csms, *more_csms = args.csms
     return FleetOptions(
-        csms_url=args.csms,
+        csms_url=first_csms,
+        more_csms=tuple(more_csms),
+        spread=args.spread,
+        source_addresses=tuple(args.source_address),
         count=args.count,
         id_prefix=args.id_prefix,
         first=args.first,

@@ -10,6 +10,7 @@ file (see ocpp_station.storage.fleet).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections import deque
@@ -48,6 +49,8 @@ MEMORY_SHUTDOWN_GRACE = 120.0
 # identity on the central system, nor each other's port.
 DEFAULT_PREFIX = "FLEET-"
 DEFAULT_CONTROL_PORT = 8181
+# How a fleet's stations are spread over several central systems (FleetOptions.csms_for).
+SPREADS = ("round-robin", "identity")
 
 
 @dataclass(slots=True)
@@ -64,9 +67,36 @@ class FleetOptions:
     autopilot: bool = True
     station: StationOptions = field(default_factory=StationOptions)
     """The template of every station's options (vendor, model, fixed cable, ...)."""
+    # More central systems beside csms_url, and how stations are spread over them:
+    # "round-robin" (by station number) or "identity" (a hash of it: a station always meets the
+    # same one, however the fleet is split across machines or shards).
+    more_csms: tuple[str, ...] = ()
+    spread: str = "round-robin"
+    # Local addresses the stations' connections leave from, in turn by station number (one
+    # address has about 64,000 ports towards one central system); none: the system's choice.
+    source_addresses: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.spread not in SPREADS:
+            raise ValueError(f"spread is one of {', '.join(SPREADS)}, not {self.spread!r}")
 
     def identity(self, index: int) -> str:
         return f"{self.id_prefix}{index}"
+
+    def csms_for(self, index: int) -> str:
+        """The central system station `index` connects to."""
+        urls = (self.csms_url, *self.more_csms)
+        if len(urls) == 1:
+            return urls[0]
+        if self.spread == "identity":
+            digest = hashlib.sha256(self.identity(index).encode()).digest()
+            return urls[int.from_bytes(digest[:8], "big") % len(urls)]
+        return urls[(index - self.first) % len(urls)]
+
+    def source_for(self, index: int) -> str | None:
+        if not self.source_addresses:
+            return None
+        return self.source_addresses[(index - self.first) % len(self.source_addresses)]
 
 
 class FleetStats:
@@ -129,7 +159,8 @@ class FleetStation:
         self.options = replace(
             template,
             identity=fleet.options.identity(index),
-            csms_url=fleet.options.csms_url,
+            csms_url=fleet.options.csms_for(index),
+            source_address=fleet.options.source_for(index),
             connectors=fleet.options.connectors,
             state_dir=None,
             seed=fleet.options.scenario.rng("hardware", index).getrandbits(63),

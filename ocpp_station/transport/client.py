@@ -119,7 +119,12 @@ class StationClient:
         reconnect_delay: float = 0.5,
         close_timeout: float = 5.0,
         on_connect_error: Callable[[BaseException], Awaitable[None]] | None = None,
+        source_address: str | None = None,
     ) -> None:
+        """`source_address`: the local address the connection leaves from (None: the
+        system's choice); a fleet spreads its stations over several, as one address has only
+        about 64,000 ports towards one central system."""
+        self._source = source_address
         self._secure = is_secure(url)
         if ssl_context is not None and not self._secure:
             raise ValueError(f"a TLS context was given for the unencrypted URL {url!r}")
@@ -372,6 +377,9 @@ class StationClient:
         )
         return delay
 
+    def _local_address(self) -> dict[str, Any]:
+        return {"local_addr": (self._source, 0)} if self._source is not None else {}
+
     async def _open(self) -> WebSocketConnection:
         # The one library-specific step: PicowsStationClient overrides it.
         headers: dict[str, str] = {}
@@ -394,6 +402,8 @@ class StationClient:
                 close_timeout=self._close_timeout,
                 max_size=self._max_size,
                 ssl=self._ssl,
+                # Passed on to the event loop's create_connection.
+                **self._local_address(),
             )
         except InvalidStatus as exc:
             response = exc.response

@@ -145,6 +145,7 @@ class PicowsConnection(WSListener):
         close_timeout: float,
         max_size: int,
         offered: tuple[str, ...] = (),
+        source_address: str | None = None,
     ) -> PicowsConnection:
         """Connect (TCP, TLS for wss://, the upgrade) within open_timeout and check the answer.
 
@@ -157,7 +158,7 @@ class PicowsConnection(WSListener):
         sockets: list[socket.socket] = []
 
         async def connect_socket(parsed: WSParsedURL) -> socket.socket:
-            sock = await _connect_socket(loop, parsed.host, parsed.port)
+            sock = await _connect_socket(loop, parsed.host, parsed.port, source_address)
             sockets.append(sock)
             return sock
 
@@ -522,6 +523,7 @@ class PicowsStationClient(StationClient):
                 close_timeout=self._close_timeout,
                 max_size=self._max_size,
                 offered=(SUBPROTOCOL,),
+                source_address=self._source,
             )
         except WSInvalidStatusError as exc:
             status = exc.response.status if exc.response is not None else HTTPStatus(500)
@@ -542,8 +544,11 @@ async def _collect(ws: WSTransport) -> None:
         await ws.wait_disconnected()
 
 
-async def _connect_socket(loop: asyncio.AbstractEventLoop, host: str, port: int) -> socket.socket:
-    """A TCP connection to host:port, trying each address in turn as create_connection does.
+async def _connect_socket(
+    loop: asyncio.AbstractEventLoop, host: str, port: int, source: str | None = None
+) -> socket.socket:
+    """A TCP connection to host:port (from the local address `source` if given), trying each
+    address in turn as create_connection does.
 
     Made here rather than by picows so that a cancelled handshake can shut the socket down."""
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -552,6 +557,8 @@ async def _connect_socket(loop: asyncio.AbstractEventLoop, host: str, port: int)
         sock = socket.socket(family, kind, proto)
         try:
             sock.setblocking(False)
+            if source is not None:
+                sock.bind((source, 0))
             await loop.sock_connect(sock, address)
         except OSError as exc:
             sock.close()

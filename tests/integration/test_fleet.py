@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from ocpp_station.csms.server import CentralSystem
 from ocpp_station.fleet.api import FleetApi
 from ocpp_station.fleet.fleet import Fleet, FleetOptions
 from ocpp_station.fleet.scenario import Scenario, Sessions
+from ocpp_station.runtime import StationOptions
 
 COUNT = 6
 START_TIMEOUT = 30.0
@@ -265,3 +267,40 @@ async def test_the_fleet_api_cuts_one_stations_power(csms: CentralSystem) -> Non
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await api.stop()
+
+
+@pytest.mark.parametrize("transport", ["picows", "websockets"])
+async def test_a_fleet_over_two_central_systems_and_two_source_addresses(transport: str) -> None:
+    """Four stations, round-robin over two central systems, leaving from 127.0.0.2 and
+    127.0.0.3 in turn (loopback answers to all of 127/8): each central system meets two, each
+    from the address the station's number gives."""
+    async with CentralSystem() as first, CentralSystem() as second:
+        options = FleetOptions(
+            csms_url=first.url,
+            more_csms=(second.url,),
+            count=4,
+            connectors=1,
+            autopilot=False,
+            source_addresses=("127.0.0.2", "127.0.0.3"),
+            station=StationOptions(transport=transport),
+        )
+        fleet = Fleet(options)
+        task = asyncio.ensure_future(fleet.run())
+        try:
+            met: dict[str, tuple[str, str]] = {}
+            for csms, identities in ((first, (1, 3)), (second, (2, 4))):
+                for n in identities:
+                    session = await csms.wait_for_station(f"FLEET-{n}", timeout=START_TIMEOUT)
+                    await session.expect("BootNotification", timeout=START_TIMEOUT)
+                    met[session.identity] = (csms.url, session.connection.remote_address[0])
+            assert met == {
+                "FLEET-1": (first.url, "127.0.0.2"),
+                "FLEET-2": (second.url, "127.0.0.3"),
+                "FLEET-3": (first.url, "127.0.0.2"),
+                "FLEET-4": (second.url, "127.0.0.3"),
+            }
+            assert set(first.stations) == {"FLEET-1", "FLEET-3"}
+            assert set(second.stations) == {"FLEET-2", "FLEET-4"}
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -31,6 +31,9 @@ def _refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["--count", "2", "--id-prefix", "X" * 48], "must fit 48 characters"),
         (["--count", "2", "--first", "-1"], "--first must not be negative"),
         (["--count", "2", "--transport", "carrier-pigeon"], "invalid choice"),
+        (["--count", "2", "--spread", "random"], "invalid choice"),
+        (["--count", "2", "--source-address", "localhost"], "expected an IP address"),
+        (["--count", "2", "--csms", "http://x"], "--csms"),
     ],
 )
 def test_bad_arguments_exit_2(
@@ -70,3 +73,44 @@ def test_the_defaults_do_not_collide_with_run() -> None:
     identities = {f"{fleet.id_prefix}{n}" for n in range(fleet.first, fleet.first + fleet.count)}
     assert run.id not in identities and identities == {"FLEET-1", "FLEET-2", "FLEET-3"}
     assert fleet.control != run.control and fleet.control == ("127.0.0.1", 8181)
+
+
+def test_several_central_systems_and_source_addresses() -> None:
+    from ocpp_station.cli import build_parser
+    from ocpp_station.fleet.cli import options_from
+
+    args = build_parser().parse_args(
+        ["fleet", "--count", "6", "--first", "11", "--csms", "ws://a:9000", "--csms", "ws://b:9000",
+         "--csms", "ws://c:9000", "--source-address", "10.0.0.1", "--source-address", "::1"]
+    )  # fmt: skip
+    options = options_from(args)
+    assert (options.csms_url, options.more_csms, options.spread) == (
+        "ws://a:9000",
+        ("ws://b:9000", "ws://c:9000"),
+        "round-robin",
+    )
+    # In turn from the fleet's first station (11), whatever its number.
+    assert [options.csms_for(n) for n in range(11, 17)] == [
+        "ws://a:9000", "ws://b:9000", "ws://c:9000", "ws://a:9000", "ws://b:9000", "ws://c:9000"
+    ]  # fmt: skip
+    assert [options.source_for(n) for n in range(11, 15)] == ["10.0.0.1", "::1", "10.0.0.1", "::1"]
+
+
+def test_spread_by_identity_is_the_same_on_every_machine() -> None:
+    from dataclasses import replace
+
+    from ocpp_station.fleet.fleet import FleetOptions
+
+    urls = ("ws://b", "ws://c", "ws://d")
+    whole = FleetOptions(csms_url="ws://a", more_csms=urls, count=4000, spread="identity")
+    # The second half of the same fleet on another machine (--first 2001): the same choice.
+    half = replace(whole, count=2000, first=2001)
+    assert [half.csms_for(n) for n in range(2001, 4001)] == [
+        whole.csms_for(n) for n in range(2001, 4001)
+    ]
+    shares = [sum(whole.csms_for(n) == u for n in range(1, 4001)) for u in ("ws://a", *urls)]
+    assert all(900 < share < 1100 for share in shares), shares  # about a quarter each
+    assert FleetOptions(csms_url="ws://a", count=3).csms_for(2) == "ws://a"
+    assert FleetOptions(csms_url="ws://a", count=3).source_for(2) is None
+    with pytest.raises(ValueError, match="spread is one of round-robin, identity"):
+        FleetOptions(csms_url="ws://a", count=3, spread="random")

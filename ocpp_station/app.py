@@ -287,6 +287,7 @@ class StationApp:
             raise NoPower("the station has no power already")
         self.runtime = None  # from this answer on, the API sees no power
         self._cut.set_result(off)
+        self.messages.wake()  # the open pages show it at once
 
 
 def forget_state(state_dir: Path) -> None:

@@ -122,11 +122,15 @@ class MessageLog:
         self.last_seq = next(self._seq)
         self._entries.append((self.last_seq, time.time(), direction, text))
         if self._wakers:
-            for waker in self._wakers:
-                if not waker.done():
-                    waker.set_result(None)
-            self._wakers.clear()
+            self.wake()
         return text
+
+    def wake(self) -> None:
+        """Wake the pages that wait for the next frame: something they show changed."""
+        for waker in self._wakers:
+            if not waker.done():
+                waker.set_result(None)
+        self._wakers.clear()
 
     def wake_on(self, waker: asyncio.Future[None]) -> None:
         """Complete `waker` at the next frame."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from ocpp_station.argtypes import (
     UsageError,
@@ -29,6 +31,8 @@ from ocpp_station.fleet.fleet import (
     FleetOptions,
 )
 from ocpp_station.fleet.scenario import Scenario, ScenarioError, load_scenario
+from ocpp_station.fleet.sharded_api import add_up
+from ocpp_station.httpserver import HttpServer
 from ocpp_station.runtime import StationOptions
 from ocpp_station.storage.fleet import FleetDatabase, FleetStorageError
 from ocpp_station.transport.select import LOOPS, TRANSPORTS, resolve
@@ -94,6 +98,15 @@ def add_arguments(
     )  # fmt: skip
     add_control_token_argument(parser)
     parser.add_argument(
+        "--ray", nargs="?", const="", metavar="ADDRESS",
+        help="shard the fleet over Ray actors (the optional extra 'ocpp-station[ray]'): on the "
+        "cluster at ADDRESS, or on a Ray started here without one",
+    )  # fmt: skip
+    parser.add_argument(
+        "--shards", type=_count, metavar="N",
+        help="with --ray: the number of shards (default: one per CPU of the cluster)",
+    )  # fmt: skip
+    parser.add_argument(
         "--ramp-up", type=positive_number, default=200.0, metavar="PER_SECOND",
         help="stations started per second (default 200)",
     )  # fmt: skip
@@ -158,8 +171,8 @@ def options_from(args: argparse.Namespace) -> FleetOptions:
     )
 
 
-def summary_line(fleet: Fleet) -> str:
-    s = fleet.summary()
+def summary_line(s: dict[str, Any]) -> str:
+    """The console's line of a fleet's summary (Fleet.summary, or the shards' added up)."""
     rate = s["messagesPerSecond"]
     accepted = s["registration"].get("Accepted", 0)
     process = s["process"]
@@ -172,10 +185,51 @@ def summary_line(fleet: Fleet) -> str:
     )
 
 
-async def _report(fleet: Fleet, every: float) -> None:
+async def _report(summary: Callable[[], Awaitable[dict[str, Any]]], every: float) -> None:
     while True:
         await asyncio.sleep(every)
-        print(summary_line(fleet), flush=True)
+        with contextlib.suppress(Exception):  # a shard that does not answer: the next line
+            print(summary_line(await summary()), flush=True)
+
+
+async def _serve(api: HttpServer, args: argparse.Namespace, gate: Gate) -> None:
+    try:
+        await api.start(*args.control)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        where = format_address(args.control)
+        raise UsageError(f"cannot serve --control {where}: {reason}") from None
+    print(f"control: {api.url}", flush=True)
+    gate.announce()
+
+
+async def main_on_ray(args: argparse.Namespace, options: FleetOptions, gate: Gate) -> int:
+    """`--ray`: the fleet in shards on Ray actors, one view of them here."""
+    try:
+        from ocpp_station.fleet.shards import RayFleet
+    except ImportError:
+        raise UsageError("--ray needs Ray: pip install 'ocpp-station[ray]'") from None
+    if args.shards is not None and args.shards > options.count:
+        raise UsageError(f"--shards {args.shards} is more than the {options.count} stations")
+    head = RayFleet(options, shards=args.shards, address=args.ray or None)
+    try:
+        await head.start()
+        api = head.api(gate)
+        await _serve(api, args, gate)
+        reporter = asyncio.ensure_future(_report(api.whole, args.summary_every))
+        try:
+            await asyncio.Event().wait()  # until SIGINT/SIGTERM
+        finally:
+            reporter.cancel()
+            await api.stop()
+    finally:
+        await head.stop()
+        if head.last:
+            total: dict[str, Any] = {}
+            for part in head.last:
+                add_up(total, part)
+            print(summary_line(total), flush=True)
+    return 0
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -185,6 +239,9 @@ async def main(args: argparse.Namespace) -> int:
     if logging.getLogger().level >= logging.INFO:
         for name in STATION_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
+    gate = Gate.for_address(args.control[0], args.control_token)
+    if args.ray is not None:
+        return await main_on_ray(args, options, gate)
     database = None
     if options.state_dir is not None:
         try:
@@ -192,23 +249,19 @@ async def main(args: argparse.Namespace) -> int:
         except FleetStorageError as exc:
             raise UsageError(f"--state-dir: {exc}") from None
     fleet = Fleet(options, store_for=database.station if database is not None else None)
-    gate = Gate.for_address(args.control[0], args.control_token)
     api = FleetApi(fleet, gate)
+
+    async def summary() -> dict[str, Any]:
+        return fleet.summary()
+
     try:
-        try:
-            await api.start(*args.control)
-        except OSError as exc:
-            reason = exc.strerror or exc
-            where = format_address(args.control)
-            raise UsageError(f"cannot serve --control {where}: {reason}") from None
-        print(f"control: {api.url}", flush=True)
-        gate.announce()
-        reporter = asyncio.ensure_future(_report(fleet, args.summary_every))
+        await _serve(api, args, gate)
+        reporter = asyncio.ensure_future(_report(summary, args.summary_every))
         try:
             await fleet.run()
         finally:
             reporter.cancel()
-            print(summary_line(fleet), flush=True)
+            print(summary_line(fleet.summary()), flush=True)
     finally:
         await api.stop()
         if database is not None:

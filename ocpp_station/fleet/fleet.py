@@ -91,12 +91,14 @@ class FleetOptions:
         if self.spread == "identity":
             digest = hashlib.sha256(self.identity(index).encode()).digest()
             return urls[int.from_bytes(digest[:8], "big") % len(urls)]
-        return urls[(index - self.first) % len(urls)]
+        # By the station's number, not its place in this process: a fleet split across
+        # machines or shards (--first) spreads as the whole fleet would.
+        return urls[(index - 1) % len(urls)]
 
     def source_for(self, index: int) -> str | None:
         if not self.source_addresses:
             return None
-        return self.source_addresses[(index - self.first) % len(self.source_addresses)]
+        return self.source_addresses[(index - 1) % len(self.source_addresses)]
 
 
 class FleetStats:

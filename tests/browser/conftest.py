@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 START_TIMEOUT = 30.0
+# What the page shows may take a moment on a loaded machine (the suite runs side by side).
+expect.set_options(timeout=15_000)
 # Chromium as root in a container, and on a machine with no network beyond loopback: no
 # sandbox, and none of its own background connections (they fail, slowly).
 CHROMIUM_ARGS = [

@@ -121,7 +121,8 @@ def test_the_link_drops_and_the_power_goes(browser: Browser, start: Any, tmp_pat
     # Back again by itself: a new connection, and the page still follows the same frames.
     program.wait_line("online: ", times=2)
     expect(facts.locator(".badge")).to_have_text("connected")
-    page.fill("#off-seconds", "1")
+    # Off for longer than the page's slowest update (a second without frames).
+    page.fill("#off-seconds", "3")
     page.get_by_role("button", name="power cut").click()
     expect(facts).to_contain_text("no power")
     expect(facts).to_contain_text("registration Accepted", timeout=20_000)

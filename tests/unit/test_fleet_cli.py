@@ -34,6 +34,7 @@ def _refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["--count", "2", "--spread", "random"], "invalid choice"),
         (["--count", "2", "--source-address", "localhost"], "expected an IP address"),
         (["--count", "2", "--csms", "http://x"], "--csms"),
+        (["--count", "2", "--ray", "--shards", "3"], "--shards 3 is more than the 2 stations"),
     ],
 )
 def test_bad_arguments_exit_2(
@@ -89,9 +90,10 @@ def test_several_central_systems_and_source_addresses() -> None:
         ("ws://b:9000", "ws://c:9000"),
         "round-robin",
     )
-    # In turn from the fleet's first station (11), whatever its number.
+    # In turn by station number (FLEET-1: a, FLEET-2: b, ...), whatever the first here is, so
+    # a fleet split across machines spreads as the whole fleet would.
     assert [options.csms_for(n) for n in range(11, 17)] == [
-        "ws://a:9000", "ws://b:9000", "ws://c:9000", "ws://a:9000", "ws://b:9000", "ws://c:9000"
+        "ws://b:9000", "ws://c:9000", "ws://a:9000", "ws://b:9000", "ws://c:9000", "ws://a:9000"
     ]  # fmt: skip
     assert [options.source_for(n) for n in range(11, 15)] == ["10.0.0.1", "::1", "10.0.0.1", "::1"]
 

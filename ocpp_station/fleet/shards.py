@@ -1,0 +1,178 @@
+"""A fleet beyond one process, on Ray: `ocpp-station fleet --ray [ADDRESS] --shards N`.
+
+The fleet's stations are split into N contiguous ranges of numbers; each range is a whole
+single-process fleet (fleet.py, the same scenario, its share of the ramp-up) in a Ray actor,
+with its own HTTP API. The process that starts them serves one view of them all
+(sharded_api.py). Without an address Ray starts locally, so a laptop runs it as a cluster does.
+A controlled stop (SIGTERM) stops every shard as SIGTERM stops one fleet: sessions end, the
+queues drain within the grace time.
+
+Ray is an optional extra (`pip install 'ocpp-station[ray]'`); this module imports it only when
+a sharded fleet starts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import replace
+from typing import Any
+
+from ocpp_station.control.gate import Gate, new_token
+from ocpp_station.fleet.api import FleetApi
+from ocpp_station.fleet.fleet import Fleet, FleetOptions
+from ocpp_station.fleet.sharded_api import Shard, ShardedFleetApi
+
+log = logging.getLogger("ocpp_station.fleet")
+
+# How long a shard's controlled stop may take before the head gives up on it (its stations'
+# own grace is within this).
+STOP_TIMEOUT = 180.0
+
+
+def split(options: FleetOptions, shards: int) -> list[FleetOptions]:
+    """The options of each shard: contiguous ranges of station numbers, as even as can be, and
+    an equal share of the ramp-up rate, so the whole fleet ramps up at the rate asked."""
+    if shards < 1:
+        raise ValueError("a sharded fleet has at least one shard")
+    shards = min(shards, options.count)
+    size, extra = divmod(options.count, shards)
+    parts = []
+    first = options.first
+    for k in range(shards):
+        count = size + (1 if k < extra else 0)
+        state_dir = options.state_dir / f"shard-{k + 1}" if options.state_dir else None
+        parts.append(
+            replace(
+                options,
+                first=first,
+                count=count,
+                ramp_up=options.ramp_up / shards,
+                state_dir=state_dir,
+            )
+        )
+        first += count
+    return parts
+
+
+def cluster_cpus() -> float:
+    import ray
+
+    resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    return resources.get("CPU", 1.0)
+
+
+class FleetShard:
+    """One shard, in its Ray actor (an async actor: its fleet runs on the actor's event loop
+    between the calls)."""
+
+    def __init__(self) -> None:
+        self.fleet: Fleet | None = None
+        self.api: FleetApi | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self, options: FleetOptions, host: str | None, token: str) -> str:
+        """Start the shard's stations and its API on `host` (None: the address of this
+        actor's node, which the head on another node can reach) on a free port; its URL."""
+        from ocpp_station.storage.fleet import FleetDatabase
+
+        if host is None:
+            import ray
+
+            host = str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
+
+        database = None
+        if options.state_dir is not None:
+            options.state_dir.mkdir(parents=True, exist_ok=True)
+            database = FleetDatabase(options.state_dir / "fleet.db")
+        fleet = Fleet(options, store_for=database.station if database is not None else None)
+        self.fleet = fleet
+        self.api = FleetApi(fleet, Gate(loopback=False, token=token))
+        await self.api.start(host, 0)
+        self.task = asyncio.ensure_future(fleet.run())
+        return self.api.url
+
+    async def stop(self) -> dict[str, Any]:
+        """A controlled stop of every station of the shard; the shard's last summary."""
+        assert self.fleet is not None and self.api is not None and self.task is not None
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        summary = self.fleet.summary()
+        await self.api.stop()
+        return summary
+
+
+class RayFleet:
+    """The head: starts the shards on Ray, serves their one view, stops them."""
+
+    def __init__(
+        self,
+        options: FleetOptions,
+        shards: int | None = None,
+        address: str | None = None,
+        shard_host: str | None = None,
+    ) -> None:
+        """`shard_host`: where the shards' APIs listen; default: 127.0.0.1 on a Ray started
+        here, each node's own address on a cluster."""
+        self.options = options
+        self.wanted = shards
+        self.address = address
+        self.shard_host = shard_host or ("127.0.0.1" if address is None else None)
+        self.actors: list[Any] = []
+        self.shards: list[Shard] = []
+        self.token = new_token()  # the shards' APIs answer the head only
+        self.last: list[dict[str, Any]] = []
+
+    def connect(self) -> int:
+        """Join the Ray cluster at `address` (None: start Ray here); the number of shards."""
+        import ray
+
+        if not ray.is_initialized():
+            # Ray puts its own SIGTERM handler in this process (a stack trace, then the end):
+            # ours goes back, so that SIGTERM stops every shard and drains their queues.
+            ours = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+            if self.address is None:
+                ray.init(include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(address=self.address, log_to_driver=False)
+            for sig, handler in ours.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
+        return max(1, self.wanted or int(cluster_cpus()))
+
+    async def start(self) -> list[Shard]:
+        import ray
+
+        count = self.connect()
+        parts = split(self.options, count)
+        cpus = cluster_cpus()
+        # One core each while there are enough; else an equal share, so that all start.
+        actor = ray.remote(num_cpus=min(1.0, cpus / len(parts)))(FleetShard)
+        self.actors = [actor.options(scheduling_strategy="SPREAD").remote() for _ in parts]
+        urls = await asyncio.gather(
+            *(
+                a.start.remote(p, self.shard_host, self.token)
+                for a, p in zip(self.actors, parts, strict=True)
+            )
+        )
+        self.shards = [
+            Shard(url, p.first, p.count, self.token) for url, p in zip(urls, parts, strict=True)
+        ]
+        log.info("%d shards started: %s", len(self.shards), ", ".join(s.url for s in self.shards))
+        return self.shards
+
+    def api(self, gate: Gate | None = None) -> ShardedFleetApi:
+        return ShardedFleetApi(self.shards, self.options.id_prefix, gate)
+
+    async def stop(self) -> None:
+        """Every shard stops as one fleet does on SIGTERM, all at once; then Ray."""
+        import ray
+
+        if self.actors:
+            async with asyncio.timeout(STOP_TIMEOUT):
+                self.last = list(await asyncio.gather(*(a.stop.remote() for a in self.actors)))
+            for actor in self.actors:
+                ray.kill(actor)
+            self.actors = []
+        if self.address is None:
+            ray.shutdown()

@@ -7,7 +7,7 @@ page left open never holds the server's stop (aiohttp waits for running handlers
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -56,6 +56,24 @@ class EventStreams:
             }
         )
         await response.prepare(request)
+        return response
+
+    async def repeat(
+        self,
+        request: web.Request,
+        kind: str,
+        produce: Callable[[], Awaitable[Any]],
+        every: float,
+    ) -> web.StreamResponse:
+        """A stream of `kind` events, `produce()` as JSON every `every` seconds (a fleet's
+        totals), until the page goes or the server stops."""
+        response = await self.open(request)
+        try:
+            while not self.closing:
+                await response.write(event(kind, orjson.dumps(await produce()).decode()))
+                await self.wait(None, every)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass  # the page went away, or the server stops
         return response
 
     async def wait(self, log: MessageLog | None, longest: float) -> None:

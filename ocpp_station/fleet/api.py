@@ -3,16 +3,14 @@ every station's own contract routes (interface.md) under `/api/stations/{station
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from ocpp_station.control.api import ControlApi, NoPower, control_app
 from ocpp_station.control.gate import Gate
 from ocpp_station.control.page import add_page_routes
-from ocpp_station.control.stream import EventStreams, event
+from ocpp_station.control.stream import EventStreams
 from ocpp_station.fleet.fleet import Fleet, FleetStation
 from ocpp_station.httpserver import HttpServer
 from ocpp_station.runtime import StationRuntime
@@ -80,34 +78,29 @@ class FleetApi(HttpServer):
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """The fleet's summary (GET /api/fleet) as a `fleet` event every couple of seconds."""
-        streams = self._streams
-        response = await streams.open(request)
-        try:
-            while not streams.closing:
-                data = orjson.dumps(self.fleet.summary()).decode()
-                await response.write(event("fleet", data))
-                await streams.wait(None, FLEET_EVENTS_EVERY)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass  # the page went away, or the server stops
-        return response
+
+        async def summary() -> dict[str, Any]:
+            return self.fleet.summary()
+
+        return await self._streams.repeat(request, "fleet", summary, FLEET_EVENTS_EVERY)
 
     async def stations(self, request: web.Request) -> web.Response:
         offset = _int_query(request, "offset", 0, 0, None)
         limit = _int_query(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
-        page = self.fleet.page(offset, limit)
-        total = len(self.fleet)
-        following = offset + len(page)
-        return web.json_response(
-            {
-                "total": total,
-                "offset": offset,
-                "limit": limit,
-                "stations": [station_line(s) for s in page],
-                "next": f"/api/stations?offset={following}&limit={limit}"
-                if following < total
-                else None,
-            }
-        )
+        rows = [station_line(s) for s in self.fleet.page(offset, limit)]
+        return web.json_response(station_page(len(self.fleet), offset, limit, rows))
+
+
+def station_page(total: int, offset: int, limit: int, rows: list[Any]) -> dict[str, Any]:
+    """GET /api/stations: a page of the list and the link to the next one."""
+    following = offset + len(rows)
+    return {
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "stations": rows,
+        "next": f"/api/stations?offset={following}&limit={limit}" if following < total else None,
+    }
 
 
 def _int_query(request: web.Request, name: str, default: int, low: int, high: int | None) -> int:

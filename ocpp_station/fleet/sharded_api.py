@@ -20,17 +20,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import orjson
 from aiohttp import web
 
 from ocpp_station.control.api import control_app
 from ocpp_station.control.gate import Gate
 from ocpp_station.control.page import add_page_routes
-from ocpp_station.control.stream import EventStreams, event
-from ocpp_station.fleet.api import DEFAULT_PAGE, MAX_PAGE, _int_query
+from ocpp_station.control.stream import EventStreams
+from ocpp_station.fleet.api import (
+    DEFAULT_PAGE,
+    FLEET_EVENTS_EVERY,
+    MAX_PAGE,
+    _int_query,
+    station_page,
+)
 from ocpp_station.httpserver import HttpServer
 
-FLEET_EVENTS_EVERY = 2.0
 # A shard that does not answer within this is reported as failing.
 SHARD_TIMEOUT = 10.0
 
@@ -142,16 +146,7 @@ class ShardedFleetApi(HttpServer):
         return web.json_response(await self.whole())
 
     async def events(self, request: web.Request) -> web.StreamResponse:
-        streams = self._streams
-        response = await streams.open(request)
-        try:
-            while not streams.closing:
-                data = orjson.dumps(await self.whole()).decode()
-                await response.write(event("fleet", data))
-                await streams.wait(None, FLEET_EVENTS_EVERY)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass  # the page went away, or the server stops
-        return response
+        return await self._streams.repeat(request, "fleet", self.whole, FLEET_EVENTS_EVERY)
 
     async def stations(self, request: web.Request) -> web.Response:
         offset = _int_query(request, "offset", 0, 0, None)
@@ -168,18 +163,7 @@ class ShardedFleetApi(HttpServer):
             *(self._get(s, f"/api/stations?offset={skip}&limit={take}") for s, skip, take in wanted)
         )
         rows = [row for page in pages for row in page["stations"]]
-        following = offset + len(rows)
-        return web.json_response(
-            {
-                "total": self.total,
-                "offset": offset,
-                "limit": limit,
-                "stations": rows,
-                "next": f"/api/stations?offset={following}&limit={limit}"
-                if following < self.total
-                else None,
-            }
-        )
+        return web.json_response(station_page(self.total, offset, limit, rows))
 
     # -- one station: forwarded ---------------------------------------------------------------
     def shard_of(self, identity: str) -> Shard:

@@ -17,6 +17,15 @@ FLEET_WARMUP seconds (default 30), FLEET_RAMP stations/s (default 500), FLEET_LO
 FLEET_TRANSPORT (the fleet's --loop and --transport, default auto: uvloop and picows);
 FLEET_DURABLE=1 gives the fleet a --state-dir (one SQLite file) instead of memory-only state.
 The issue's acceptance run: FLEET_SIZES=10000 FLEET_WINDOW=600.
+
+FLEET_RAY=N runs each size twice: the single-process fleet, then `fleet --ray --shards N` on a
+Ray started for it (FLEET_RAY_ADDRESS: a cluster's instead), whose CPU is the head's, the
+shards' (their summaries) and Ray's own daemons' (raylet, gcs_server: the cost of Ray itself),
+so the ratio of CPU per frame is Ray's price; stations and frames per shard are shown too.
+FLEET_RAY_ONLY=1 runs the sharded fleet alone; FLEET_CONNECTORS sets the connectors per station
+(default 3). On 2 cores the reference profile of 3 connectors is about 600 frames/s per 500
+stations: 20,000 stations need one connector each (FLEET_RAY=2 FLEET_RAY_ONLY=1
+FLEET_CONNECTORS=1 FLEET_SIZES=20000).
 """
 
 from __future__ import annotations
@@ -39,7 +48,13 @@ RAMP = float(os.environ.get("FLEET_RAMP", "500"))
 LOOP = os.environ.get("FLEET_LOOP", "auto")
 TRANSPORT = os.environ.get("FLEET_TRANSPORT", "auto")
 DURABLE = os.environ.get("FLEET_DURABLE") == "1"
-CONNECTORS = 3
+RAY_SHARDS = int(os.environ.get("FLEET_RAY", "0"))
+# FLEET_RAY_ONLY=1: the sharded fleet alone (a size one process cannot carry here).
+RAY_ONLY = os.environ.get("FLEET_RAY_ONLY") == "1"
+RAY_ADDRESS = os.environ.get("FLEET_RAY_ADDRESS", "")
+# Ray's own processes on this machine (their CPU is the cost of Ray itself).
+RAY_DAEMONS = ("raylet", "gcs_server")
+CONNECTORS = int(os.environ.get("FLEET_CONNECTORS", "3"))
 PROBES = 200
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -49,6 +64,21 @@ def proc_cpu(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def ray_daemons_cpu() -> float:
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as f:
+                name = f.read().strip()
+            if name.startswith(RAY_DAEMONS):
+                total += proc_cpu(int(entry))
+        except OSError:
+            continue  # gone meanwhile
+    return total
 
 
 def proc_rss(pid: int) -> int:
@@ -117,7 +147,7 @@ async def remote_start_latency(http: aiohttp.ClientSession, csms_api: str, n: in
 
 
 async def run_size(
-    n: int, state: str | None, profile: dict[str, Any] | None = None
+    n: int, state: str | None, profile: dict[str, Any] | None = None, shards: int = 0
 ) -> dict[str, Any]:
     """One fleet of n stations; with `profile` (a SetChargingProfile.req payload), every station
     gets it once all are Accepted, before the warm-up."""
@@ -133,13 +163,27 @@ async def run_size(
         "--connectors", str(CONNECTORS), "--control", "127.0.0.1:0", "--ramp-up", str(RAMP),
         "--summary-every", "3600", "--loop", LOOP, "--transport", TRANSPORT,
         *(("--state-dir", state) if state else ()),
+        *(("--ray", *((RAY_ADDRESS,) if RAY_ADDRESS else ()), "--shards", str(shards))
+          if shards else ()),
     )  # fmt: skip
     api = found["control"]
-    result: dict[str, Any] = {"stations": n}
+    result: dict[str, Any] = {"stations": n, "shards": shards}
+
+    def cpu_now(summary: dict[str, Any]) -> float:
+        # A sharded fleet: the head, the shards (from their own figures), Ray's daemons.
+        if not shards:
+            return proc_cpu(fleet.pid)
+        shards_cpu = float(summary["process"]["cpuSeconds"])
+        return proc_cpu(fleet.pid) + shards_cpu + ray_daemons_cpu()
+
+    def rss_mb(summary: dict[str, Any]) -> float:
+        shards_rss = int(summary["process"]["rssBytes"]) if shards else 0
+        return (proc_rss(fleet.pid) + shards_rss) / 1e6
+
     try:
         while True:
             summary = await get(http, f"{api}/api/fleet")
-            if summary["registration"].get("Accepted", 0) == n:
+            if summary.get("registration", {}).get("Accepted", 0) == n:  # a busy shard: later
                 break
             await asyncio.sleep(0.2)
         result["connect_s"] = time.monotonic() - started
@@ -147,13 +191,13 @@ async def run_size(
             async with http.post(f"{csms_api}/charging-profile-all", json=profile) as response:
                 result["profile_statuses"] = (await response.json(content_type=None))["statuses"]
         await asyncio.sleep(WARMUP)
-        cpu0, t0 = proc_cpu(fleet.pid), time.monotonic()
         s0 = await get(http, f"{api}/api/fleet")
+        cpu0, t0 = cpu_now(s0), time.monotonic()
         stats0 = await get(http, f"{csms_api}/stats")
         probe = await remote_start_latency(http, csms_api, n)
         await asyncio.sleep(max(0.0, WINDOW - (time.monotonic() - t0)))
-        cpu1, t1 = proc_cpu(fleet.pid), time.monotonic()
         s1 = await get(http, f"{api}/api/fleet")
+        cpu1, t1 = cpu_now(s1), time.monotonic()
         stats1 = await get(http, f"{csms_api}/stats")
         frames = sum(s1["messages"].values()) - sum(s0["messages"].values())
         calls = stats1["messagesTotal"] - stats0["messagesTotal"]
@@ -165,8 +209,13 @@ async def run_size(
             calls_per_s=calls / (t1 - t0),
             cpu_us_per_frame=cpu / frames * 1e6 if frames else float("nan"),
             cpu_us_per_call=cpu / calls * 1e6 if calls else float("nan"),
-            rss_mb=proc_rss(fleet.pid) / 1e6,
-            rss_kb_per_station=proc_rss(fleet.pid) / n / 1e3,
+            rss_mb=rss_mb(s1),
+            rss_kb_per_station=rss_mb(s1) * 1e3 / n,
+            # (stations, frames per second) of each shard over the window.
+            per_shard=[
+                (a["count"], (b["frames"] - a["frames"]) / (t1 - t0))
+                for a, b in zip(s0.get("shards", ()), s1.get("shards", ()), strict=True)
+            ],
             sessions=s1["sessions"],
             remote_start_p50_ms=probe.get("p50Ms"),
             remote_start_p99_ms=probe.get("p99Ms"),
@@ -192,8 +241,9 @@ async def run_size(
 
 
 def show(r: dict[str, Any]) -> None:
+    where = f" in {r['shards']} Ray shards" if r["shards"] else ""
     print(
-        f"{r['stations']:>6} stations: connect {r['connect_s']:.1f} s | "
+        f"{r['stations']:>6} stations{where}: connect {r['connect_s']:.1f} s | "
         f"fleet CPU {r['cpu_cores']:.3f} cores, {r['cpu_us_per_frame']:.0f} us/frame, "
         f"{r['cpu_us_per_call']:.0f} us/CALL | {r['frames_per_s']:.0f} frames/s, "
         f"{r['calls_per_s']:.0f} CALLs/s | RSS {r['rss_mb']:.0f} MB "
@@ -201,6 +251,11 @@ def show(r: dict[str, Any]) -> None:
         f"{r['remote_start_p50_ms']:.2f} ms p99 {r['remote_start_p99_ms']:.2f} ms | "
         f"csms {r['csms_cpu_cores']:.2f} cores"
     )
+    if r["per_shard"]:
+        shards = ", ".join(
+            f"{count} stations {rate:.0f} frames/s" for count, rate in r["per_shard"]
+        )
+        print(f"{'':>6}  shards: {shards}")
     print(
         f"{'':>6}  after SIGTERM (exit {r['exit_code']}): accepted {r['accepted']}, "
         f"transactions started {r['started']}, stopped {r['stopped']}, lost {r['lost']}, "
@@ -214,10 +269,16 @@ async def main() -> None:
           f"after {WARMUP:.0f} s warm-up, {os.cpu_count()} CPUs")  # fmt: skip
     results = []
     for n in SIZES:
-        with tempfile.TemporaryDirectory() as folder:
-            result = await run_size(n, folder if DURABLE else None)
-        show(result)
-        results.append(result)
+        kinds = (RAY_SHARDS,) if RAY_ONLY else (0, RAY_SHARDS) if RAY_SHARDS else (0,)
+        for shards in kinds:
+            with tempfile.TemporaryDirectory() as folder:
+                result = await run_size(n, folder if DURABLE else None, shards=shards)
+            show(result)
+            results.append(result)
+        if RAY_SHARDS and not RAY_ONLY:
+            alone, sharded = results[-2:]
+            ratio = sharded["cpu_us_per_frame"] / alone["cpu_us_per_frame"]
+            print(f"{'':>6}  CPU per frame on Ray / in one process: {ratio:.2f}")
     if os.environ.get("FLEET_JSON"):
         print(json.dumps(results, indent=1))
 

@@ -135,6 +135,7 @@ class ShardedFleetApi(HttpServer):
                     "connected": answer["connected"],
                     "sessions": answer["sessions"],
                     "queuedMessages": answer["queuedMessages"],
+                    "frames": sum(answer["messages"].values()),
                     "cpuSeconds": answer["process"]["cpuSeconds"],
                     "rssBytes": answer["process"]["rssBytes"],
                 }

@@ -28,7 +28,6 @@ from ocpp_station.runtime import (
     StationOptions,
     StationRuntime,
     load_factory,
-    load_hardware_factory,
 )
 from ocpp_station.station.config import ConfigError
 from ocpp_station.station_logs import STATION
@@ -105,14 +104,11 @@ class StationApp:
         except ValueError as exc:
             raise StartupError(f"--transport: {exc}") from None
         app._check_state_dir(reset=getattr(args, "reset", False))
-        if options.hardware:
+        plugins = [("--hardware", options.hardware)] if options.hardware else []
+        plugins += [("--datatransfer", spec) for spec in options.datatransfer]
+        for option, spec in plugins:
             try:
-                load_hardware_factory(options.hardware)
-            except ValueError as exc:
-                raise StartupError(str(exc)) from None
-        for spec in options.datatransfer:
-            try:
-                load_factory(spec, "--datatransfer")
+                load_factory(spec, option)
             except ValueError as exc:
                 raise StartupError(str(exc)) from None
         return app

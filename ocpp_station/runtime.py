@@ -24,7 +24,7 @@ from ocpp_station.clock import Clock, LoopClock
 from ocpp_station.file_transfer import UrlFileTransfer
 from ocpp_station.hardware.firmware import SimulatedInstaller
 from ocpp_station.hardware.interfaces import AcSupply, Hardware, HasFirmwareInstaller
-from ocpp_station.hardware.simulator import Simulator
+from ocpp_station.hardware.simulator import DC_MAX_POWER_W, Simulator
 from ocpp_station.hardware.simulator_ev import EvProfile
 from ocpp_station.hardware.transfer_faults import FaultyFiles, FaultyInstaller, TransferFaults
 from ocpp_station.profiles.security.local import install_local
@@ -53,8 +53,6 @@ DEFAULT_MODEL = "DC-2x50"
 DEFAULT_SERIAL = "OS-DC-000001"
 DEFAULT_FIRMWARE = "1.0.0"
 MESSAGE_LOG_SIZE = 10_000
-# The reference charger's power per connector (its model, DC-2x50: 50 kW on each).
-DEFAULT_MAX_POWER_W = 50_000.0
 # How long a controlled shutdown (SIGTERM) waits for the central system to answer what is queued.
 SHUTDOWN_GRACE = 5.0
 # The station's SQLite file inside --state-dir.
@@ -491,7 +489,7 @@ def make_hardware(options: StationOptions, clock: Clock) -> Hardware:
         has_lock=not options.fixed_cable,
         seed=options.seed,
         supply=options.ac,
-        max_power_w=options.max_power_w or DEFAULT_MAX_POWER_W,
+        max_power_w=options.max_power_w or DC_MAX_POWER_W,
         ev=options.ev,
         ramp_seconds=options.ramp_seconds,
     )

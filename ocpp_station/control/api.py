@@ -90,6 +90,14 @@ async def _json_body(request: web.Request, required: bool) -> dict[str, Any]:
     return body
 
 
+def _after(raw: str) -> int:
+    """The frame sequence number a page has seen (`?after=N`, Last-Event-ID)."""
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"after must be an integer, not {raw!r}") from None
+
+
 def control_app(gate: Gate) -> web.Application:
     """The aiohttp application of a control API: its gate, its error shape, its body limit."""
     return web.Application(middlewares=[gate.middleware, control_errors], client_max_size=MAX_BODY)
@@ -125,9 +133,7 @@ PowerCut = Callable[[web.Request, float], Awaitable[None]]
 class ControlApi(HttpServer):
     """The contract's routes for one station; a fleet mounts the same routes once more under
     `/api/stations/{station}` with `resolve` finding the station a request names.
-
-    `single`: the API of one station (`run`), with its web page and the process's health;
-    default: when built on a runtime. `gate`: who may call (default: loopback, no token)."""
+    `gate`: who may call (default: loopback, no token)."""
 
     def __init__(
         self,
@@ -267,11 +273,7 @@ class ControlApi(HttpServer):
         ]
 
     async def messages(self, request: web.Request) -> web.Response:
-        raw = request.query.get("after", "0")
-        try:
-            after = int(raw)
-        except ValueError:
-            raise BadRequest(f"after must be an integer, not {raw!r}") from None
+        after = _after(request.query.get("after", "0"))
         return web.json_response(self._resolve(request).messages.after(after))
 
     async def rfid(self, request: web.Request) -> web.Response:
@@ -299,11 +301,9 @@ class ControlApi(HttpServer):
             done, _ = await asyncio.wait({task}, timeout=bound)
             if done and not task.cancelled() and task.exception() is None:
                 outcome = task.result()
-        view = (
-            self._snapshot(rt)["connectors"][connector_id]
-            if connector_id is not None
-            else self._snapshot(rt)
-        )
+        view = self._snapshot(rt)
+        if connector_id is not None:
+            view = view["connectors"][connector_id]
         return web.json_response({**view, "card": outcome})
 
     async def data_transfer(self, request: web.Request) -> web.Response:
@@ -373,11 +373,7 @@ class ControlApi(HttpServer):
         """Server-sent events for the page: `status` (GET /api/status and "powered") when it
         changes, `frame` (as GET /api/messages gives one) for each OCPP frame, `config` (GET
         /api/config) when a key changes. `?after=N` or Last-Event-ID: frames after N."""
-        raw = request.headers.get("Last-Event-ID") or request.query.get("after", "0")
-        try:
-            after = int(raw)
-        except ValueError:
-            raise BadRequest(f"after must be an integer, not {raw!r}") from None
+        after = _after(request.headers.get("Last-Event-ID") or request.query.get("after", "0"))
         self._resolve_or_none(request)  # an unknown station is a 404 before the stream opens
         streams = self._streams
         response = await streams.open(request)
@@ -398,7 +394,7 @@ class ControlApi(HttpServer):
     def _resolve_or_none(self, request: web.Request) -> StationRuntime | None:
         try:
             return self._resolve(request)
-        except (NoPower, web.HTTPConflict):
+        except NoPower:
             return None
 
     async def change_config(self, request: web.Request) -> web.Response:

@@ -35,6 +35,8 @@ SNAPSHOT_VERSION: Final = 1
 # The DC link voltage a limit in amps is converted at while no EV reports its own (a 400 V
 # class pack at mid charge).
 DC_NOMINAL_V: Final = 400.0
+# The reference charger's power per connector (its model, DC-2x50: 50 kW on each).
+DC_MAX_POWER_W: Final = 50_000.0
 AMBIENT_C: Final = 25.0
 # Cable and contact heating: a mild rise with power (liquid-cooled DC cables stay within a few
 # tens of degrees of ambient at full load).
@@ -435,7 +437,7 @@ class Simulator:
         *,
         fixed_cable: bool = True,
         has_lock: bool = False,
-        max_power_w: float = 50_000.0,
+        max_power_w: float = DC_MAX_POWER_W,
         seed: int | None = None,
         ev: EvProfile | None = None,
         supply: AcSupply | None = None,

@@ -41,6 +41,22 @@ def positive_number(text: str) -> float:
     return value
 
 
+def whole_number(text: str) -> int:
+    """An integer as an argparse type (the caller checks its range)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1 as an argparse type."""
+    value = whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
 AC_DEFAULT = "3x32"
 
 

@@ -25,6 +25,7 @@ from ocpp_station.argtypes import (
     add_ev_arguments,
     add_tls_arguments,
     host_port,
+    whole_number,
 )
 from ocpp_station.conformance import cli as conformance_cli
 from ocpp_station.csms import cli as csms_cli
@@ -49,10 +50,7 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def _connectors(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    number = whole_number(text)
     if not 1 <= number <= 64:
         raise argparse.ArgumentTypeError("the number of connectors must be 1 to 64")
     return number
@@ -208,15 +206,22 @@ def utc_formatter() -> logging.Formatter:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def configure_logging(level: str) -> None:
+    """Log lines on stderr, stamped in UTC, at `level` (a logging level's name)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(utc_formatter())
     handler.addFilter(StationFilter())  # "[CP-7] ": which station of a fleet wrote the line
-    logging.basicConfig(level=getattr(logging, args.log_level), handlers=[handler])
-    # The WebSocket library's own connection chatter repeats what our log lines already say.
-    logging.getLogger("websockets").setLevel(logging.WARNING)
+    logging.basicConfig(level=getattr(logging, level), handlers=[handler])
+    # The WebSocket libraries' own connection chatter (a line per connection accepted, for
+    # picows) repeats what our log lines already say.
+    for library in ("websockets", "picows"):
+        logging.getLogger(library).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
     if args.command == "conformance":
         return conformance_cli.run(args)
     if args.command == "fleet":

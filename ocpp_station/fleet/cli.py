@@ -20,8 +20,10 @@ from ocpp_station.argtypes import (
     host_port,
     ip_address,
     positive_number,
+    whole_number,
 )
 from ocpp_station.control.gate import Gate
+from ocpp_station.file_limit import FileLimitError
 from ocpp_station.fleet.api import FleetApi
 from ocpp_station.fleet.fleet import (
     DEFAULT_CONTROL_PORT,
@@ -43,10 +45,7 @@ STATION_LOGGERS = ("ocpp_station.runtime", "ocpp_station.transport", "ocpp_stati
 
 
 def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = whole_number(text)
     if not 1 <= value <= MAX_STATIONS:
         raise argparse.ArgumentTypeError(f"the count must be 1 to {MAX_STATIONS}")
     return value
@@ -213,7 +212,11 @@ async def main_on_ray(args: argparse.Namespace, options: FleetOptions, gate: Gat
         raise UsageError(f"--shards {args.shards} is more than the {options.count} stations")
     head = RayFleet(options, shards=args.shards, address=args.ray or None)
     try:
-        await head.start()
+        try:
+            await head.start()
+        except FileLimitError as exc:
+            # Raised in a shard: Ray's error carries the shard's own as its cause.
+            raise UsageError(f"a shard: {getattr(exc, 'cause', exc)}") from None
         api = head.api(gate)
         await _serve(api, args, gate)
         reporter = asyncio.ensure_future(_report(api.whole, args.summary_every))
@@ -248,7 +251,12 @@ async def main(args: argparse.Namespace) -> int:
             database = FleetDatabase(options.state_dir / "fleet.db")
         except FleetStorageError as exc:
             raise UsageError(f"--state-dir: {exc}") from None
-    fleet = Fleet(options, store_for=database.station if database is not None else None)
+    try:
+        fleet = Fleet(options, store_for=database.station if database is not None else None)
+    except FileLimitError as exc:
+        if database is not None:
+            database.close()
+        raise UsageError(str(exc)) from None
     api = FleetApi(fleet, gate)
 
     async def summary() -> dict[str, Any]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ocpp_station.clock import LoopClock
+from ocpp_station.file_limit import make_room
 from ocpp_station.fleet.autopilot import Autopilot, Counters, round_robin_counter
 from ocpp_station.fleet.scenario import Scenario
 from ocpp_station.hardware.simulator import Simulator
@@ -270,6 +271,14 @@ class Fleet:
             raise ValueError("a fleet has at least one station")
         if not options.ramp_up > 0:
             raise ValueError("the ramp-up rate must be positive")
+        # A socket per station: a count this process cannot open is said now (FileLimitError),
+        # not as connections failing one by one at the end of the ramp-up.
+        make_room(
+            options.count,
+            f"{options.count:,} stations",
+            "raise the hard limit, or spread the stations over more processes "
+            "(fleet --ray --shards N)",
+        )
         self.options = options
         self.stats = FleetStats()
         self.round_robin = round_robin_counter()

@@ -149,12 +149,21 @@ class RayFleet:
         # One core each while there are enough; else an equal share, so that all start.
         actor = ray.remote(num_cpus=min(1.0, cpus / len(parts)))(FleetShard)
         self.actors = [actor.options(scheduling_strategy="SPREAD").remote() for _ in parts]
-        urls = await asyncio.gather(
+        answers = await asyncio.gather(
             *(
                 a.start.remote(p, self.shard_host, self.token)
                 for a, p in zip(self.actors, parts, strict=True)
-            )
+            ),
+            return_exceptions=True,
         )
+        urls = [url for url in answers if isinstance(url, str)]
+        if len(urls) < len(answers):
+            # A shard that cannot start (more stations than its process may open): the others
+            # stop again, so that nothing is left running, and the first reason is raised.
+            started = zip(self.actors, answers, strict=True)
+            self.actors = [a for a, url in started if isinstance(url, str)]
+            await self.stop()
+            raise next(e for e in answers if isinstance(e, BaseException))
         self.shards = [
             Shard(url, p.first, p.count, self.token) for url, p in zip(urls, parts, strict=True)
         ]

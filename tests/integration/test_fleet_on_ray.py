@@ -5,12 +5,14 @@ controlled stop that drains every shard (nothing lost). Kept small: Ray's start 
 from __future__ import annotations
 
 import asyncio
+import resource
 from typing import Any
 
 import aiohttp
 import pytest
 
 from ocpp_station.csms.server import CentralSystem
+from ocpp_station.file_limit import FileLimitError
 from ocpp_station.fleet.fleet import FleetOptions
 from ocpp_station.fleet.scenario import Scenario, Sessions
 from ocpp_station.fleet.shards import RayFleet, split
@@ -86,5 +88,12 @@ async def test_two_shards_on_a_local_ray() -> None:
                 assert record.open_transactions == {}, (n, record.open_transactions)
                 assert len(record.finished_transactions) >= 1
             assert sum(part["queuedMessages"] for part in head.last) == 0
+        if resource.getrlimit(resource.RLIMIT_NOFILE)[1] != resource.RLIM_INFINITY:
+            # A shard given more stations than its process may open: said at the start, and
+            # no shard is left running (the other one stopped again).
+            huge = RayFleet(FleetOptions(csms_url="ws://127.0.0.1:9", count=20_000_000), 2)
+            with pytest.raises(FileLimitError, match="10,000,000 stations need about"):
+                await huge.start()
+            assert huge.actors == []
     finally:
         ray.shutdown()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -14,11 +15,13 @@ import aiohttp
 import orjson
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from ocpp_station.csms.minimal import build_parser, main
 from ocpp_station.csms.minimal.api import MinimalApi, percentile
 from ocpp_station.csms.minimal.ledger import RECENT_STOPPED, Ledger
-from ocpp_station.csms.minimal.server import MinimalCentralSystem, MinimalServer
+from ocpp_station.csms.minimal.server import BACKLOG, MinimalCentralSystem, MinimalServer
+from ocpp_station.file_limit import RESERVE
 from ocpp_station.rpc.schemas import validate_response
 from ocpp_station.transport.select import picows_available
 from tests.unit.test_csms_support import BOOT, WAIT, RawStation
@@ -333,6 +336,61 @@ async def test_a_reconnect_replaces_the_older_connection(running: Running) -> No
         await second.close()
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_station_beyond_capacity_is_answered_503(
+    transport: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Past its capacity the central system refuses a station with HTTP 503 (the station backs
+    off and says why) rather than running out of open files; room again lets it in."""
+    server = MinimalServer(MinimalCentralSystem(), transport, max_connections=2)
+    api = MinimalApi(server)
+    await server.start("127.0.0.1", 0)
+    await api.start("127.0.0.1", 0)
+    stations: list[RawStation] = []
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT)) as http:
+            running = Running(server, api, http)
+            stations += [await running.station("CP-1"), await running.station("CP-2")]
+            await running.connected(2)
+            for _ in range(2):
+                with pytest.raises(InvalidStatus) as refused:
+                    await running.station("CP-3")
+                assert refused.value.response.status_code == 503
+            _, stats = await running.get("/stats")
+            assert (stats["maxConnections"], stats["refused"], stats["connected"]) == (2, 2, 2)
+            # Said once in the log for the two (at most every FULL_LOG_EVERY seconds).
+            said = [r.getMessage() for r in caplog.records if "at capacity" in r.getMessage()]
+            assert len(said) == 1
+            assert said[0].startswith("at capacity: 2 stations connected, new ones refused")
+            await stations.pop(0).close()
+            await running.connected(1)
+            stations.append(await running.station("CP-3"))
+            boot = await stations[-1].result("BootNotification", BOOT)
+            assert boot["status"] == "Accepted"
+    finally:
+        for station in stations:
+            await station.close()
+        await api.stop()
+        await server.stop()
+
+
+async def test_the_capacity_follows_the_open_file_limit() -> None:
+    """By default: the open files the process may have, less the reserve and room for one
+    burst of accepts."""
+    server = MinimalServer(MinimalCentralSystem())
+    await server.start("127.0.0.1", 0)
+    try:
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        assert server.max_connections is not None
+        if limit != resource.RLIM_INFINITY:
+            backlog = min(BACKLOG, max(16, limit // 16))
+            assert server.max_connections == max(1, limit - RESERVE - backlog - 1)
+    finally:
+        await server.stop()
+    with pytest.raises(ValueError, match="at least 1"):
+        MinimalServer(MinimalCentralSystem(), max_connections=0)
+
+
 async def _answer_remote_starts(station: RawStation, answer: dict[str, Any] | None) -> None:
     """Answer each RemoteStartTransaction with `answer` (a CALLERROR when None)."""
     while True:
@@ -469,6 +527,10 @@ def test_options() -> None:
         30,
     )
     assert (args.boot, args.transport, args.loop) == ("accept", "auto", "auto")
+    assert args.max_connections is None
+    assert build_parser().parse_args(["--max-connections", "5"]).max_connections == 5
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--max-connections", "0"])
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--boot", "maybe"])
     with pytest.raises(SystemExit):

@@ -8,9 +8,10 @@
 | `POST /remote-stop-all` | body `{"timeout"?}`: RemoteStopTransaction for every open transaction |
 | `POST /charging-profile-all` | body `{"connectorId", "csChargingProfiles", "timeout"?}` (below) |
 
-`/stats`: `{"transport", "connected", "connections", "booted", "messages" (inbound CALLs per
-action), "messagesTotal", "answers", "malformed", "callErrors", "started", "open", "stopped",
-"duplicates", "duplicateStops", "unknownStops", "meterValues", "unknownMeterValues",
+`/stats`: `{"transport", "maxConnections" (beyond which a station is answered 503),
+"refused" (stations so answered), "connected", "connections", "booted", "messages" (inbound
+CALLs per action), "messagesTotal", "answers", "malformed", "callErrors", "started", "open",
+"stopped", "duplicates", "duplicateStops", "unknownStops", "meterValues", "unknownMeterValues",
 "cpuSeconds", "rssBytes", "peakRssBytes"}`.
 
 `/remote-start` sends RemoteStartTransaction to `count` randomly chosen connected stations, one
@@ -132,6 +133,8 @@ class MinimalApi(HttpServer):
     def stats(self) -> dict[str, Any]:
         return {
             "transport": self.server.transport,
+            "maxConnections": self.server.max_connections,
+            "refused": self.server.refused,
             **self.core.stats(),
             "cpuSeconds": time.process_time(),
             "rssBytes": rss_bytes(),

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 import signal
 import sys
 from collections.abc import Sequence
 
-from ocpp_station.argtypes import format_address
+from ocpp_station.argtypes import format_address, positive_int
 from ocpp_station.csms.cli import BOOT_POLICIES, add_addresses, add_boot_answer
 from ocpp_station.csms.minimal.api import MinimalApi
 from ocpp_station.csms.minimal.server import MinimalCentralSystem, MinimalServer
@@ -31,6 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     central system has, and the WebSocket library and event loop it runs on."""
     add_addresses(parser)
     add_boot_answer(parser)
+    parser.add_argument(
+        "--max-connections",
+        type=positive_int,
+        metavar="N",
+        help="stations served at once; one more is answered HTTP 503 (default: what the "
+        "open-file limit allows, less room for a burst of connections)",
+    )
     parser.add_argument(
         "--transport",
         choices=TRANSPORTS,
@@ -70,7 +76,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
         boot_status=BOOT_POLICIES[args.boot], heartbeat_interval=args.heartbeat_interval
     )
     try:
-        server = MinimalServer(core, resolve(args.transport))
+        server = MinimalServer(core, resolve(args.transport), args.max_connections)
     except ValueError as exc:
         return _fail(str(exc))
     api = MinimalApi(server)
@@ -106,18 +112,12 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
         await server.stop()
 
 
-def raise_file_limit() -> None:
-    """Every station is a socket: lift the soft limit on open files to the hard one."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        except (ValueError, OSError):
-            pass  # a limit we may not raise stays as it is
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m ocpp_station.csms.minimal`: the log as `ocpp-station csms-minimal` has it."""
+    from ocpp_station.cli import configure_logging  # the command line imports this module
+
     args = build_parser().parse_args(argv)
+    configure_logging("INFO")
     return start(args)
 
 
@@ -127,6 +127,5 @@ def start(args: argparse.Namespace) -> int:
         factory = loop_factory(args.loop)
     except ValueError as exc:
         return _fail(str(exc))
-    raise_file_limit()
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(run(args))

@@ -6,6 +6,7 @@ Imported only when picows is installed (server.py chooses the transport).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from picows import (
@@ -21,7 +22,7 @@ from picows import (
 )
 
 from ocpp_station.csms.minimal.ledger import StationLedger
-from ocpp_station.csms.minimal.server import MinimalCentralSystem
+from ocpp_station.csms.minimal.server import AT_CAPACITY, MinimalCentralSystem
 from ocpp_station.rpc.ocppj import SUBPROTOCOL, identity_from_path
 
 # picows allocates this much per connection up front (16 KiB by default) and grows it for a
@@ -56,8 +57,15 @@ class PicowsServer:
 
 
 async def create_server(
-    core: MinimalCentralSystem, host: str, port: int, *, backlog: int, max_frame_size: int
+    core: MinimalCentralSystem,
+    host: str,
+    port: int,
+    *,
+    backlog: int,
+    max_frame_size: int,
+    admit: Callable[[int], bool],
 ) -> PicowsServer:
+    """`admit(serving)`: whether one more station may connect (else it is answered 503)."""
     listeners: set[_StationListener] = set()
 
     def route(request: WSUpgradeRequest) -> WSUpgradeResponseWithListener:
@@ -65,6 +73,9 @@ async def create_server(
             identity = identity_from_path(request.path.decode("utf-8", "surrogateescape"))
         except ValueError as exc:
             response = WSUpgradeResponse.create_error_response(400, f"{exc}\n".encode())
+            return WSUpgradeResponseWithListener(response, None)
+        if not admit(len(listeners)):
+            response = WSUpgradeResponse.create_error_response(503, AT_CAPACITY.encode())
             return WSUpgradeResponseWithListener(response, None)
         offered = request.headers.get("Sec-WebSocket-Protocol", "")
         agreed = SUBPROTOCOL in (item.strip() for item in offered.split(","))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,11 +26,17 @@ from websockets.typing import Subprotocol
 
 from ocpp_station.csms.answers import BOOT_STATUSES
 from ocpp_station.csms.minimal.ledger import Ledger, StationLedger
+from ocpp_station.file_limit import RESERVE, raise_file_limit
 from ocpp_station.rpc.ocppj import MAX_FRAME_SIZE, SUBPROTOCOL, identity_from_path
 from ocpp_station.timefmt import iso
 from ocpp_station.transport.select import resolve
 
 BACKLOG = 4096  # a fleet ramping up connects hundreds per second
+# How often a central system at capacity says so in its log, and what a station refused reads.
+FULL_LOG_EVERY = 10.0
+AT_CAPACITY = "at capacity: try again later\n"
+
+log = logging.getLogger("ocpp_station.csms.minimal")
 
 if TYPE_CHECKING:
     from ocpp_station.csms.minimal.picows import PicowsServer
@@ -272,14 +279,27 @@ def _fields(payload: Any) -> dict[str, Any]:
 class MinimalServer:
     """The core on a WebSocket server: ws://HOST:PORT/<identity>, subprotocol ocpp1.6."""
 
-    def __init__(self, core: MinimalCentralSystem, transport: str = "auto") -> None:
+    def __init__(
+        self,
+        core: MinimalCentralSystem,
+        transport: str = "auto",
+        max_connections: int | None = None,
+    ) -> None:
         """`transport`: the WebSocket library (transport.select; auto takes picows where
-        installed, about 4x less CPU per message than websockets on the fleet benchmark)."""
+        installed, about 4x less CPU per message than websockets on the fleet benchmark).
+        `max_connections`: stations served at once, beyond which a new one is refused with
+        HTTP 503 (default: what the open-file limit allows, see start())."""
         transport = resolve(transport)
+        if max_connections is not None and max_connections < 1:
+            raise ValueError(f"max connections must be at least 1, got {max_connections}")
         self.core = core
         self.transport = transport
         self.host = ""
         self.port = 0
+        self.max_connections = max_connections
+        self.refused = 0  # handshakes refused at capacity
+        self._open = 0  # connections of the websockets server being served
+        self._full_logged = -FULL_LOG_EVERY
         self._server: PicowsServer | Server | None = None
 
     @property
@@ -290,11 +310,25 @@ class MinimalServer:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         if self._server is not None:
             raise RuntimeError("the server is already running")
+        # Past the open-file limit accept() fails with EMFILE: the standard event loop then
+        # pauses a second per failure, and picows's (aiofastnet 1.2) fails in its own error
+        # path and spins at a full core. So a station beyond capacity is accepted while there
+        # is room and answered 503 (it backs off and says why), and the room left covers one
+        # burst of accepts (the loop takes up to backlog + 1 per wake-up) besides the reserve.
+        limit = raise_file_limit()
+        backlog = min(BACKLOG, max(16, limit // 16))
+        if self.max_connections is None:
+            self.max_connections = max(1, limit - RESERVE - backlog - 1)
         if self.transport == "picows":
             from ocpp_station.csms.minimal.picows import create_server
 
             server: PicowsServer | Server = await create_server(
-                self.core, host, port, backlog=BACKLOG, max_frame_size=MAX_FRAME_SIZE
+                self.core,
+                host,
+                port,
+                backlog=backlog,
+                max_frame_size=MAX_FRAME_SIZE,
+                admit=self.admit,
             )
             sockets = server.sockets
         else:
@@ -303,11 +337,11 @@ class MinimalServer:
                 host,
                 port,
                 select_subprotocol=_select_subprotocol,
-                process_request=_check_path,
+                process_request=self._check_request,
                 compression=None,  # [J] 5.1
                 ping_interval=None,  # the stations decide about pings
                 max_size=MAX_FRAME_SIZE,
-                backlog=BACKLOG,
+                backlog=backlog,
             )
             sockets = list(server.sockets)
         self._server = server
@@ -320,6 +354,34 @@ class MinimalServer:
         server.close()  # both end the accepted connections too
         await server.wait_closed()
 
+    def admit(self, serving: int) -> bool:
+        """Whether one more station may connect while `serving` are; counts and logs (at
+        most every FULL_LOG_EVERY seconds) the ones refused."""
+        assert self.max_connections is not None  # set by start()
+        if serving < self.max_connections:
+            return True
+        self.refused += 1
+        now = time.monotonic()
+        if now - self._full_logged >= FULL_LOG_EVERY:
+            self._full_logged = now
+            log.warning(
+                "at capacity: %d stations connected, new ones refused with 503 (%d so far): "
+                "the open-file limit (ulimit -n) or --max-connections; spread the stations over "
+                "more central systems (fleet --csms URL1 --csms URL2)",
+                serving,
+                self.refused,
+            )
+        return False
+
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        try:
+            identity_from_path(request.path)
+        except ValueError as exc:
+            return connection.respond(400, f"{exc}\n")
+        if not self.admit(self._open):
+            return connection.respond(503, AT_CAPACITY)
+        return None
+
     async def _serve_websockets(self, connection: ServerConnection) -> None:
         request = connection.request
         assert request is not None  # the handshake is complete
@@ -330,6 +392,7 @@ class MinimalServer:
         link = _WebsocketsLink(connection)
         account = self.core.attach(identity_from_path(request.path), link)
         handle = self.core.handle
+        self._open += 1
         try:
             while True:
                 reply = handle(account, await connection.recv(decode=False))
@@ -338,6 +401,7 @@ class MinimalServer:
         except ConnectionClosed:
             pass
         finally:
+            self._open -= 1
             self.core.detach(account, link)
 
 
@@ -353,11 +417,3 @@ class _WebsocketsLink:
 
 def _select_subprotocol(connection: ServerConnection, offered: Any) -> Subprotocol | None:
     return Subprotocol(SUBPROTOCOL) if SUBPROTOCOL in offered else None
-
-
-def _check_path(connection: ServerConnection, request: Request) -> Response | None:
-    try:
-        identity_from_path(request.path)
-    except ValueError as exc:
-        return connection.respond(400, f"{exc}\n")
-    return None

@@ -41,12 +41,14 @@ SHARD_TIMEOUT = 10.0
 
 @dataclass(frozen=True, slots=True)
 class Shard:
-    """A shard's API (`url`, and the token it wants) and its stations `first`..`first+count-1`."""
+    """A shard's API (`url`, and the token it wants) and its stations `first`..`first+count-1`;
+    `node`: the cluster node it runs on (Ray's node ID), where known."""
 
     url: str
     first: int
     count: int
     token: str | None = None
+    node: str | None = None
 
     def holds(self, number: int) -> bool:
         return self.first <= number < self.first + self.count
@@ -126,6 +128,8 @@ class ShardedFleetApi(HttpServer):
                 "first": shard.first,
                 "count": shard.count,
             }
+            if shard.node is not None:
+                entry["node"] = shard.node
             if isinstance(answer, BaseException):
                 entry |= {"ok": False, "error": str(answer) or type(answer).__name__}
             else:

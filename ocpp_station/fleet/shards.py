@@ -71,14 +71,15 @@ class FleetShard:
         self.api: FleetApi | None = None
         self.task: asyncio.Task[None] | None = None
 
-    async def start(self, options: FleetOptions, host: str | None, token: str) -> str:
+    async def start(self, options: FleetOptions, host: str | None, token: str) -> tuple[str, str]:
         """Start the shard's stations and its API on `host` (None: the address of this
-        actor's node, which the head on another node can reach) on a free port; its URL."""
+        actor's node, which the head on another node can reach) on a free port; its URL and
+        the ID of the node it runs on."""
+        import ray
+
         from ocpp_station.storage.fleet import FleetDatabase
 
         if host is None:
-            import ray
-
             host = str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
 
         database = None
@@ -90,7 +91,7 @@ class FleetShard:
         self.api = FleetApi(fleet, Gate(loopback=False, token=token))
         await self.api.start(host, 0)
         self.task = asyncio.ensure_future(fleet.run())
-        return self.api.url
+        return self.api.url, ray.get_runtime_context().get_node_id()
 
     async def stop(self) -> dict[str, Any]:
         """A controlled stop of every station of the shard; the shard's last summary."""
@@ -132,7 +133,9 @@ class RayFleet:
             # ours goes back, so that SIGTERM stops every shard and drains their queues.
             ours = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
             if self.address is None:
-                ray.init(include_dashboard=False, log_to_driver=False)
+                # "local": a Ray of our own, never a cluster already running on this machine
+                # (ray.init without an address joins the one `ray start` left there).
+                ray.init(address="local", include_dashboard=False, log_to_driver=False)
             else:
                 ray.init(address=self.address, log_to_driver=False)
             for sig, handler in ours.items():
@@ -156,16 +159,17 @@ class RayFleet:
             ),
             return_exceptions=True,
         )
-        urls = [url for url in answers if isinstance(url, str)]
-        if len(urls) < len(answers):
+        where = [answer for answer in answers if isinstance(answer, tuple)]
+        if len(where) < len(answers):
             # A shard that cannot start (more stations than its process may open): the others
             # stop again, so that nothing is left running, and the first reason is raised.
             started = zip(self.actors, answers, strict=True)
-            self.actors = [a for a, url in started if isinstance(url, str)]
+            self.actors = [a for a, answer in started if isinstance(answer, tuple)]
             await self.stop()
             raise next(e for e in answers if isinstance(e, BaseException))
         self.shards = [
-            Shard(url, p.first, p.count, self.token) for url, p in zip(urls, parts, strict=True)
+            Shard(url, p.first, p.count, self.token, node)
+            for (url, node), p in zip(where, parts, strict=True)
         ]
         log.info("%d shards started: %s", len(self.shards), ", ".join(s.url for s in self.shards))
         return self.shards

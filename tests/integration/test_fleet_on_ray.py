@@ -41,8 +41,8 @@ async def get(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
 
 
 async def test_two_shards_on_a_local_ray() -> None:
-    ray.init(num_cpus=2, object_store_memory=80 * 1024 * 1024, include_dashboard=False,
-             log_to_driver=False)  # fmt: skip
+    ray.init(address="local", num_cpus=2, object_store_memory=80 * 1024 * 1024,
+             include_dashboard=False, log_to_driver=False)  # fmt: skip
     try:
         async with CentralSystem(heartbeat_interval=60) as csms:
             options = FleetOptions(
@@ -75,8 +75,9 @@ async def test_two_shards_on_a_local_ray() -> None:
                     assert status == 200 and five["id"] == "FLEET-5"
                     status, none = await get(http, f"{api.url}/api/stations/FLEET-7/status")
                     assert (status, none) == (404, {"error": "unknown station 'FLEET-7'"})
-                    # Two processes: each shard its own.
+                    # Two processes: each shard its own, on the one node of a local Ray.
                     assert {s["url"] for s in whole["shards"]} == {s.url for s in shards}
+                    assert len({s["node"] for s in whole["shards"]}) == 1
                 assert set(csms.stations) == {f"FLEET-{n}" for n in range(1, 7)}
             finally:
                 await api.stop()

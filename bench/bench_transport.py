@@ -27,7 +27,6 @@ import gc
 import importlib.util
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from ocpp_station.file_limit import raise_file_limit
 
 # A StatusNotification CALL of the usual size: what a station sends most.
 FRAME = (
@@ -63,12 +64,6 @@ CLIENTS = {
     "station-picows": "PicowsStationClient",
 }
 LOOPS = ("asyncio", "uvloop")
-
-
-def _raise_fd_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _rss() -> int:
@@ -407,7 +402,7 @@ async def _worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_worker(spec: dict[str, Any]) -> None:
-    _raise_fd_limit()
+    raise_file_limit()
     if spec["loop"] == "uvloop":
         import uvloop
 
@@ -451,7 +446,7 @@ def _measure(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    _raise_fd_limit()
+    raise_file_limit()
     server = subprocess.Popen(
         [sys.executable, __file__, "--server"],
         stdin=subprocess.PIPE,
@@ -542,7 +537,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--server"]:
-        _raise_fd_limit()
+        raise_file_limit()
         import uvloop
 
         uvloop.run(_serve())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import resource
 import signal
@@ -245,9 +246,10 @@ class Running:
                 await asyncio.sleep(0.01)
 
 
-@pytest.fixture(params=TRANSPORTS)
-async def running(request: pytest.FixtureRequest) -> AsyncIterator[Running]:
-    server = MinimalServer(MinimalCentralSystem(heartbeat_interval=60), request.param)
+@contextlib.asynccontextmanager
+async def serving(transport: str, max_connections: int | None = None) -> AsyncIterator[Running]:
+    """The central system and its API on free ports of 127.0.0.1, and a client for the API."""
+    server = MinimalServer(MinimalCentralSystem(heartbeat_interval=60), transport, max_connections)
     api = MinimalApi(server)
     await server.start("127.0.0.1", 0)
     await api.start("127.0.0.1", 0)
@@ -257,6 +259,12 @@ async def running(request: pytest.FixtureRequest) -> AsyncIterator[Running]:
     finally:
         await api.stop()
         await server.stop()
+
+
+@pytest.fixture(params=TRANSPORTS)
+async def running(request: pytest.FixtureRequest) -> AsyncIterator[Running]:
+    async with serving(request.param) as running:
+        yield running
 
 
 async def test_boot_transactions_and_the_ledger_over_the_wire(running: Running) -> None:
@@ -342,14 +350,9 @@ async def test_a_station_beyond_capacity_is_answered_503(
 ) -> None:
     """Past its capacity the central system refuses a station with HTTP 503 (the station backs
     off and says why) rather than running out of open files; room again lets it in."""
-    server = MinimalServer(MinimalCentralSystem(), transport, max_connections=2)
-    api = MinimalApi(server)
-    await server.start("127.0.0.1", 0)
-    await api.start("127.0.0.1", 0)
     stations: list[RawStation] = []
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT)) as http:
-            running = Running(server, api, http)
+    async with serving(transport, max_connections=2) as running:
+        try:
             stations += [await running.station("CP-1"), await running.station("CP-2")]
             await running.connected(2)
             for _ in range(2):
@@ -367,11 +370,9 @@ async def test_a_station_beyond_capacity_is_answered_503(
             stations.append(await running.station("CP-3"))
             boot = await stations[-1].result("BootNotification", BOOT)
             assert boot["status"] == "Accepted"
-    finally:
-        for station in stations:
-            await station.close()
-        await api.stop()
-        await server.stop()
+        finally:
+            for station in stations:
+                await station.close()
 
 
 async def test_the_capacity_follows_the_open_file_limit() -> None:

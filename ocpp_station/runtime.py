@@ -389,7 +389,9 @@ class StationRuntime:
         if endpoint is not None:
             endpoint.connection_lost()
         self.station.disconnected()
-        log.warning(
+        # A station that is stopping closes the link itself: no cause for alarm.
+        log.log(
+            logging.INFO if self.client.stopping else logging.WARNING,
             "offline%s; %d transaction messages queued",
             f" ({exc})" if exc else "",
             self.station.sender.queued,

@@ -182,6 +182,11 @@ class StationClient:
         return ws is not None and ws.state is State.OPEN
 
     @property
+    def stopping(self) -> bool:
+        """stop() or abort() was called: the connection ends on purpose, for good."""
+        return self._stopping
+
+    @property
     def ping_interval(self) -> float:
         return self._ping_interval
 

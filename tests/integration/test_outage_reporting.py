@@ -8,12 +8,18 @@ What the central system receives in such outages is judged by the conformance ca
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 
+import pytest
+
 from ocpp_station.csms.server import CentralSystem
+from ocpp_station.runtime import StationOptions, StationRuntime
 from tests.integration.conftest import boot, configure, wait_for
 
 TAG = "OUTAGE-TAG"
+WAIT = 15.0
 
 
 def log_line(log: str, pattern: str, start: int = 0) -> re.Match[str]:
@@ -64,3 +70,27 @@ async def test_queued_messages_and_the_log_of_an_outage(csms: CentralSystem, mak
     assert re.search(rf"\b{queued} transaction messages?\b", online.group()), online.group()
     sent = log_line(log, r"\b\d+ transaction messages? (sent|delivered)\b", online.end())
     assert re.search(rf"\b{queued} transaction messages?\b", sent.group()), sent.group()
+
+
+async def test_offline_is_a_warning_only_when_the_link_was_lost(
+    csms: CentralSystem, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A link lost is a warning; the station closing it on its way down (SIGTERM) is not."""
+    caplog.set_level(logging.INFO, logger="ocpp_station.runtime")
+    runtime = StationRuntime(StationOptions(identity="CP-LOG", csms_url=csms.url))
+    runtime.shutdown_grace = 0.2
+    task = asyncio.create_task(runtime.run())
+    try:
+        session = await csms.wait_for_station("CP-LOG", timeout=WAIT)
+        await session.close(abrupt=True)
+        await session.closed.wait()
+        await csms.wait_for_station("CP-LOG", timeout=WAIT)  # reconnected
+        async with asyncio.timeout(WAIT):  # and the station has seen its side of it open
+            while not runtime.client.connected:
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await runtime.stop()
+    offline = [r for r in caplog.records if r.getMessage().startswith("offline")]
+    assert [r.levelno for r in offline] == [logging.WARNING, logging.INFO], offline

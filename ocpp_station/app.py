@@ -12,11 +12,6 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory file locks
-    fcntl = None  # type: ignore[assignment]
-
 from aiohttp import web
 
 from ocpp_station.argtypes import UsageError, check_tls_arguments, ev_from_args
@@ -31,6 +26,7 @@ from ocpp_station.runtime import (
 )
 from ocpp_station.station.config import ConfigError
 from ocpp_station.station_logs import STATION
+from ocpp_station.storage.folder_lock import FolderInUse, lock_folder
 from ocpp_station.storage.store import StationStore, StoreError
 from ocpp_station.transport.select import resolve
 
@@ -38,7 +34,6 @@ if TYPE_CHECKING:
     from ocpp_station.csms.server import CentralSystem
 
 # Held by the process that runs a state folder's station.
-LOCK_FILE = ".lock"
 log = logging.getLogger("ocpp_station.app")
 
 
@@ -164,23 +159,12 @@ class StationApp:
             raise StartupError(f"--state-dir {state_dir}: {_reason(exc)}") from None
 
     def _lock_state_dir(self, state_dir: Path) -> None:
-        if fcntl is None:
-            return  # no advisory locks on this system: the folder is not guarded
-        handle = (state_dir / LOCK_FILE).open("a+")
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
+            self._lock = lock_folder(state_dir)
+        except FolderInUse as exc:
             raise StartupError(
-                f"--state-dir {state_dir}: in use by {holder}; stop it, or give another folder"
+                f"--state-dir {state_dir}: {exc}; stop it, or give another folder"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"ocpp-station process {os.getpid()}\n")
-        handle.flush()
-        self._lock = handle
 
     def _embedded_csms(self) -> CentralSystem:
         """The central system `run` starts without --csms: plain for security profiles 0 and

@@ -9,7 +9,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ocpp_station.argtypes import (
     UsageError,
@@ -32,11 +32,13 @@ from ocpp_station.fleet.fleet import (
     Fleet,
     FleetOptions,
 )
+from ocpp_station.fleet.layout import FleetLayout, LayoutError, claim
 from ocpp_station.fleet.scenario import Scenario, ScenarioError, load_scenario
 from ocpp_station.fleet.sharded_api import add_up
 from ocpp_station.httpserver import HttpServer
 from ocpp_station.runtime import StationOptions
 from ocpp_station.storage.fleet import FleetDatabase, FleetStorageError
+from ocpp_station.storage.folder_lock import FolderInUse, lock_folder
 from ocpp_station.transport.select import LOOPS, TRANSPORTS, resolve
 
 MAX_STATIONS = 100_000
@@ -202,6 +204,28 @@ async def _serve(api: HttpServer, args: argparse.Namespace, gate: Gate) -> None:
     gate.announce()
 
 
+def claim_state_dir(options: FleetOptions, shards: int) -> IO[str] | None:
+    """The fleet's state folder for this process alone (the lock, held while the returned
+    file is open), and checked to hold no stations this fleet would miss (layout.py)."""
+    folder = options.state_dir
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = lock_folder(folder)
+    except FolderInUse as exc:
+        raise UsageError(f"--state-dir {folder}: {exc}; stop it, or give another folder") from None
+    except OSError as exc:
+        raise UsageError(f"--state-dir {folder}: {exc.strerror or exc}") from None
+    try:
+        claim(folder, FleetLayout(options.id_prefix, options.first, options.count, shards))
+    except (LayoutError, OSError) as exc:
+        if lock is not None:
+            lock.close()
+        raise UsageError(f"--state-dir: {exc}") from None
+    return lock
+
+
 async def main_on_ray(args: argparse.Namespace, options: FleetOptions, gate: Gate) -> int:
     """`--ray`: the fleet in shards on Ray actors, one view of them here."""
     try:
@@ -211,7 +235,10 @@ async def main_on_ray(args: argparse.Namespace, options: FleetOptions, gate: Gat
     if args.shards is not None and args.shards > options.count:
         raise UsageError(f"--shards {args.shards} is more than the {options.count} stations")
     head = RayFleet(options, shards=args.shards, address=args.ray or None)
+    lock = None
     try:
+        # The shards' folders are DIR/shard-K: the split is known once Ray is there.
+        lock = claim_state_dir(options, min(head.connect(), options.count))
         try:
             await head.start()
         except FileLimitError as exc:
@@ -227,6 +254,8 @@ async def main_on_ray(args: argparse.Namespace, options: FleetOptions, gate: Gat
             await api.stop()
     finally:
         await head.stop()
+        if lock is not None:
+            lock.close()
         if head.last:
             total: dict[str, Any] = {}
             for part in head.last:
@@ -245,33 +274,34 @@ async def main(args: argparse.Namespace) -> int:
     gate = Gate.for_address(args.control[0], args.control_token)
     if args.ray is not None:
         return await main_on_ray(args, options, gate)
-    database = None
-    if options.state_dir is not None:
+    with contextlib.ExitStack() as held:  # closed last to first: the store, then the lock
+        lock = claim_state_dir(options, 0)
+        if lock is not None:
+            held.callback(lock.close)
+        database = None
+        if options.state_dir is not None:
+            try:
+                database = FleetDatabase(options.state_dir / "fleet.db")
+            except FleetStorageError as exc:
+                raise UsageError(f"--state-dir: {exc}") from None
+            held.callback(database.close)
         try:
-            database = FleetDatabase(options.state_dir / "fleet.db")
-        except FleetStorageError as exc:
-            raise UsageError(f"--state-dir: {exc}") from None
-    try:
-        fleet = Fleet(options, store_for=database.station if database is not None else None)
-    except FileLimitError as exc:
-        if database is not None:
-            database.close()
-        raise UsageError(str(exc)) from None
-    api = FleetApi(fleet, gate)
+            fleet = Fleet(options, store_for=database.station if database is not None else None)
+        except FileLimitError as exc:
+            raise UsageError(str(exc)) from None
+        api = FleetApi(fleet, gate)
 
-    async def summary() -> dict[str, Any]:
-        return fleet.summary()
+        async def summary() -> dict[str, Any]:
+            return fleet.summary()
 
-    try:
-        await _serve(api, args, gate)
-        reporter = asyncio.ensure_future(_report(summary, args.summary_every))
         try:
-            await fleet.run()
+            await _serve(api, args, gate)
+            reporter = asyncio.ensure_future(_report(summary, args.summary_every))
+            try:
+                await fleet.run()
+            finally:
+                reporter.cancel()
+                print(summary_line(fleet.summary()), flush=True)
         finally:
-            reporter.cancel()
-            print(summary_line(fleet.summary()), flush=True)
-    finally:
-        await api.stop()
-        if database is not None:
-            database.close()
+            await api.stop()
     return 0

@@ -46,8 +46,7 @@ class FleetLayout:
         if self.shards:
             return (self.first, self.count) == (earlier.first, earlier.count)
         return (
-            self.first <= earlier.first
-            and earlier.first + earlier.count <= self.first + self.count
+            self.first <= earlier.first and earlier.first + earlier.count <= self.first + self.count
         )
 
 

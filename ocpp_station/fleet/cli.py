@@ -173,17 +173,21 @@ def options_from(args: argparse.Namespace) -> FleetOptions:
 
 
 def summary_line(s: dict[str, Any]) -> str:
-    """The console's line of a fleet's summary (Fleet.summary, or the shards' added up)."""
-    rate = s["messagesPerSecond"]
-    accepted = s["registration"].get("Accepted", 0)
-    process = s["process"]
-    return (
-        f"fleet: {s['connected']}/{s['stations']} connected, {accepted} accepted, "
-        f"{s['sessions']} sessions ({s['sessionsRejected']} rejected, "
-        f"{s['sessionsFailed']} failed), {rate['in']:.0f} in/s {rate['out']:.0f} out/s, "
-        f"queued {s['queuedMessages']}, errors {sum(s['errors'].values())}, "
-        f"cpu {process['cpuSeconds']:.0f} s, rss {process['rssBytes'] / 1e6:.0f} MB"
+    """The console's line of a fleet's summary (Fleet.summary, or the shards' added up: with
+    every shard down only their count is known, and the figures are 0)."""
+    rate = s.get("messagesPerSecond", {})
+    process = s.get("process", {})
+    line = (
+        f"fleet: {s.get('connected', 0)}/{s['stations']} connected, "
+        f"{s.get('registration', {}).get('Accepted', 0)} accepted, {s.get('sessions', 0)} "
+        f"sessions ({s.get('sessionsRejected', 0)} rejected, {s.get('sessionsFailed', 0)} "
+        f"failed), {rate.get('in', 0):.0f} in/s {rate.get('out', 0):.0f} out/s, "
+        f"queued {s.get('queuedMessages', 0)}, errors {sum(s.get('errors', {}).values())}, "
+        f"cpu {process.get('cpuSeconds', 0):.0f} s, rss {process.get('rssBytes', 0) / 1e6:.0f} MB"
     )
+    if s.get("shardsDown"):
+        line += f"; {s['shardsDown']} of {len(s['shards'])} shards not answering"
+    return line
 
 
 async def _report(summary: Callable[[], Awaitable[dict[str, Any]]], every: float) -> None:

@@ -54,6 +54,11 @@ class Shard:
         return self.first <= number < self.first + self.count
 
 
+def _failure(exc: BaseException) -> str:
+    """Why a shard did not answer, on one line (it may become an HTTP reason phrase)."""
+    return " ".join((str(exc) or type(exc).__name__).split())
+
+
 def add_up(total: dict[str, Any], part: dict[str, Any]) -> None:
     """Add the numbers of `part` into `total`, nested objects key by key."""
     for key, value in part.items():
@@ -68,6 +73,7 @@ def add_up(total: dict[str, Any], part: dict[str, Any]) -> None:
 class ShardedFleetApi(HttpServer):
     def __init__(self, shards: Sequence[Shard], id_prefix: str, gate: Gate | None = None) -> None:
         self.shards = list(shards)
+        self.prefix = id_prefix
         self._number = re.compile(re.escape(id_prefix) + r"(\d+)$")
         super().__init__(control_app(gate or Gate()))
         self._streams = EventStreams(self.app)
@@ -122,6 +128,7 @@ class ShardedFleetApi(HttpServer):
         )
         total: dict[str, Any] = {}
         health = []
+        down = 0
         for shard, answer in zip(self.shards, answers, strict=True):
             entry: dict[str, Any] = {
                 "url": shard.url,
@@ -131,7 +138,8 @@ class ShardedFleetApi(HttpServer):
             if shard.node is not None:
                 entry["node"] = shard.node
             if isinstance(answer, BaseException):
-                entry |= {"ok": False, "error": str(answer) or type(answer).__name__}
+                entry |= {"ok": False, "error": _failure(answer)}
+                down += 1
             else:
                 add_up(total, answer)
                 entry |= {
@@ -144,6 +152,10 @@ class ShardedFleetApi(HttpServer):
                     "rssBytes": answer["process"]["rssBytes"],
                 }
             health.append(entry)
+        # Every station of the fleet, counted whether its shard answers or not: "3 of 6
+        # connected" with a shard down, not "3 of 3".
+        total["stations"] = self.total
+        total["shardsDown"] = down
         total["shards"] = health
         return total
 
@@ -165,9 +177,21 @@ class ShardedFleetApi(HttpServer):
                 wanted.append((shard, low - start, high - low))
             start += shard.count
         pages = await asyncio.gather(
-            *(self._get(s, f"/api/stations?offset={skip}&limit={take}") for s, skip, take in wanted)
+            *(self._get(s, f"/api/stations?offset={at}&limit={n}") for s, at, n in wanted),
+            return_exceptions=True,
         )
-        rows = [row for page in pages for row in page["stations"]]
+        rows = []
+        for (shard, skip, take), page in zip(wanted, pages, strict=True):
+            if isinstance(page, BaseException):
+                # A shard that does not answer: its stations listed, with the reason.
+                error = f"its shard does not answer: {_failure(page)}"
+                first = shard.first + skip
+                rows += [
+                    {"id": f"{self.prefix}{n}", "shardDown": True, "error": error}
+                    for n in range(first, first + take)
+                ]
+            else:
+                rows += page["stations"]
         return web.json_response(station_page(self.total, offset, limit, rows))
 
     # -- one station: forwarded ---------------------------------------------------------------
@@ -183,13 +207,19 @@ class ShardedFleetApi(HttpServer):
     async def forward(self, request: web.Request) -> web.StreamResponse:
         shard = self.shard_of(request.match_info["station"])
         body = await request.read()
-        upstream = self._client().request(
-            request.method,
-            shard.url + request.rel_url.path_qs,
-            data=body or None,
-            headers=self._headers(shard, request.headers.get("Content-Type") if body else None),
-        )
-        async with upstream as answer:
+        try:
+            answer = await self._client().request(
+                request.method,
+                shard.url + request.rel_url.path_qs,
+                data=body or None,
+                headers=self._headers(shard, request.headers.get("Content-Type") if body else None),
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise web.HTTPBadGateway(
+                reason=f"the shard of {request.match_info['station']} ({shard.url}) does not "
+                f"answer: {_failure(exc)}"
+            ) from None
+        async with answer:
             if answer.content_type != "text/event-stream":
                 return web.Response(
                     body=await answer.read(), status=answer.status, content_type=answer.content_type

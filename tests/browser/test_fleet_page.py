@@ -4,6 +4,7 @@ one process and in two shards on a local Ray (the page on the shards' one view).
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,14 @@ def test_pick_a_station_of_a_fleet_and_drive_it(
     url = fleet.printed(r"control: (http://\S+)", timeout=90)
     page, errors = open_page(browser, url)
     expect(page.locator("#fleet-totals")).to_contain_text("connected 25")
+    shards = page.locator("#fleet-shards .badge.on")
+    if where:  # each shard's range and health; none for a fleet in one process
+        expect(shards).to_have_count(2)
+        expect(shards.first).to_contain_text("shard 1: 1\N{EN DASH}13 on node ")
+        second = re.compile(r"shard 2: 14.25 on node \w+, 12 connected")
+        expect(shards.nth(1)).to_contain_text(second)
+    else:
+        expect(page.locator("#fleet-shards")).to_be_hidden()
     rows = page.locator("#fleet-stations tbody tr")
     expect(rows).to_have_count(20)
     expect(page.locator("#fleet-range")).to_have_text("1\N{EN DASH}20 of 25")

@@ -15,6 +15,7 @@ import pytest
 from ocpp_station.control.gate import Gate
 from ocpp_station.csms.server import CentralSystem
 from ocpp_station.fleet.api import FleetApi
+from ocpp_station.fleet.cli import summary_line
 from ocpp_station.fleet.fleet import Fleet, FleetOptions
 from ocpp_station.fleet.sharded_api import Shard, ShardedFleetApi, add_up
 
@@ -112,19 +113,64 @@ async def test_one_view_of_the_shards(head: tuple[CentralSystem, str, list[Fleet
 
 
 async def test_a_shard_that_does_not_answer_is_named() -> None:
-    dead = Shard("http://127.0.0.1:9", 1, 2, TOKEN)  # nothing listens there
-    whole = ShardedFleetApi([dead], "FLEET-")
-    await whole.start("127.0.0.1", 0)
-    try:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"{whole.url}/api/fleet") as answer:
-                summary = await answer.json()
-            async with http.get(f"{whole.url}/api/stations/OTHER-1/status") as answer:
-                assert (answer.status, await answer.json()) == (
-                    404,
-                    {"error": "unknown station 'OTHER-1'"},
-                )
-    finally:
-        await whole.stop()
-    [shard] = summary["shards"]
-    assert shard["ok"] is False and shard["error"]
+    """One shard alive (FLEET-1..3), one gone (FLEET-4..6): the totals count all six and
+    name the one down, the list shows its stations with the reason, a route of one of them
+    answers 502 saying so, and the console line says it."""
+    async with CentralSystem(heartbeat_interval=60) as csms:
+        fleet = Fleet(FleetOptions(csms_url=csms.url, count=3, connectors=1, autopilot=False))
+        api = FleetApi(fleet, Gate(loopback=False, token=TOKEN))
+        await api.start("127.0.0.1", 0)
+        task = asyncio.ensure_future(fleet.run())
+        dead = Shard("http://127.0.0.1:9", 4, 3, TOKEN, node="n2")  # nothing listens there
+        whole = ShardedFleetApi([Shard(api.url, 1, 3, TOKEN, node="n1"), dead], "FLEET-")
+        await whole.start("127.0.0.1", 0)
+        try:
+            for n in range(1, 4):
+                await csms.wait_for_station(f"FLEET-{n}", timeout=WAIT)
+            async with aiohttp.ClientSession() as http:
+                async with asyncio.timeout(WAIT):
+                    while True:
+                        async with http.get(f"{whole.url}/api/fleet") as answer:
+                            summary = await answer.json()
+                        if summary["connected"] == 3:
+                            break
+                        await asyncio.sleep(0.1)
+                async with http.get(f"{whole.url}/api/stations?offset=1&limit=4") as answer:
+                    page = await answer.json()
+                async with http.get(f"{whole.url}/api/stations/FLEET-5/status") as answer:
+                    forwarded = (answer.status, await answer.json())
+                async with http.get(f"{whole.url}/api/stations/OTHER-1/status") as answer:
+                    assert (answer.status, await answer.json()) == (
+                        404,
+                        {"error": "unknown station 'OTHER-1'"},
+                    )
+        finally:
+            await whole.stop()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await api.stop()
+    assert (summary["stations"], summary["connected"], summary["shardsDown"]) == (6, 3, 1)
+    alive, down = summary["shards"]
+    assert (alive["ok"], alive["node"], alive["connected"]) == (True, "n1", 3)
+    assert (down["ok"], down["node"], down["first"], down["count"]) == (False, "n2", 4, 3)
+    assert "127.0.0.1:9" in down["error"]
+    assert [row["id"] for row in page["stations"]] == ["FLEET-2", "FLEET-3", "FLEET-4", "FLEET-5"]
+    assert [row.get("shardDown", False) for row in page["stations"]] == [False, False, True, True]
+    assert page["stations"][0]["connected"] is True
+    assert page["stations"][2]["error"].startswith("its shard does not answer: ")
+    status, error = forwarded
+    assert status == 502
+    assert error["error"].startswith("the shard of FLEET-5 (http://127.0.0.1:9) does not answer: ")
+    line = summary_line(summary)
+    assert line.startswith("fleet: 3/6 connected, 3 accepted, ")
+    assert line.endswith("; 1 of 2 shards not answering")
+
+
+def test_the_console_line_with_every_shard_down() -> None:
+    """Nothing added up but the count: the line still comes, with zeros, and says why."""
+    down = {"ok": False, "error": "gone"}
+    summary = {"stations": 6, "shardsDown": 2, "shards": [down, down]}
+    assert summary_line(summary) == (
+        "fleet: 0/6 connected, 0 accepted, 0 sessions (0 rejected, 0 failed), 0 in/s 0 out/s, "
+        "queued 0, errors 0, cpu 0 s, rss 0 MB; 2 of 2 shards not answering"
+    )

@@ -340,10 +340,25 @@ async function showFleet() {
   $("fleet-totals").replaceChildren(...Object.entries(t)
     .filter(([, v]) => typeof v !== "object")
     .map(([k, v]) => el("span", {}, `${k} ${v}`)));
+  // A fleet in shards: each shard's range, node and health; one that does not answer, why.
+  const shards = t.shards || [];
+  $("fleet-shards").hidden = shards.length === 0;
+  $("fleet-shards").replaceChildren(...shards.map((s, i) => {
+    const range = `${s.first}–${s.first + s.count - 1}`;
+    const node = s.node ? ` on node ${s.node.slice(0, 8)}` : "";
+    const text = s.ok
+      ? `shard ${i + 1}: ${range}${node}, ${s.connected} connected`
+      : `shard ${i + 1}: ${range}${node} does not answer: ${s.error}`;
+    return el("span", { className: `badge ${s.ok ? "on" : "off"}` }, text);
+  }));
+  const link = (s) => {
+    if (s.shardDown) return "shard down";
+    return s.powered ? (s.connected ? "connected" : "offline") : "no power";
+  };
   const rows = page.stations.map((s) => {
-    const row = el("tr", { className: "pick" },
+    const row = el("tr", { className: "pick", title: s.error || "" },
       el("td", {}, s.id),
-      el("td", {}, s.powered ? (s.connected ? "connected" : "offline") : "no power"),
+      el("td", {}, link(s)),
       el("td", {}, s.registration ?? "–"),
       el("td", {}, (s.connectors || []).join(", ")),
       el("td", {}, s.sessions ?? 0),

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,13 +41,15 @@ SHARD_TIMEOUT = 10.0
 @dataclass(frozen=True, slots=True)
 class Shard:
     """A shard's API (`url`, and the token it wants) and its stations `first`..`first+count-1`;
-    `node`: the cluster node it runs on (Ray's node ID), where known."""
+    `node`: the cluster node it runs on (Ray's node ID), where known; `restarts`: how often
+    its process died and it was started again."""
 
     url: str
     first: int
     count: int
     token: str | None = None
     node: str | None = None
+    restarts: int = 0
 
     def holds(self, number: int) -> bool:
         return self.first <= number < self.first + self.count
@@ -71,8 +72,10 @@ def add_up(total: dict[str, Any], part: dict[str, Any]) -> None:
 
 
 class ShardedFleetApi(HttpServer):
-    def __init__(self, shards: Sequence[Shard], id_prefix: str, gate: Gate | None = None) -> None:
-        self.shards = list(shards)
+    def __init__(self, shards: list[Shard], id_prefix: str, gate: Gate | None = None) -> None:
+        """`shards` is read at each request, not copied: the head replaces the entry of a
+        shard started again."""
+        self.shards = shards
         self.prefix = id_prefix
         self._number = re.compile(re.escape(id_prefix) + r"(\d+)$")
         super().__init__(control_app(gate or Gate()))
@@ -134,6 +137,7 @@ class ShardedFleetApi(HttpServer):
                 "url": shard.url,
                 "first": shard.first,
                 "count": shard.count,
+                "restarts": shard.restarts,
             }
             if shard.node is not None:
                 entry["node"] = shard.node

@@ -28,6 +28,12 @@ log = logging.getLogger("ocpp_station.fleet")
 # How long a shard's controlled stop may take before the head gives up on it (its stations'
 # own grace is within this).
 STOP_TIMEOUT = 180.0
+# A shard whose process dies (killed, out of memory, its node lost) is started again by Ray, at
+# most this many times, and the head then starts its stations again: with a state folder they
+# recover as after a power cut (interrupted sessions end with PowerLoss), without one they boot
+# afresh. Seconds between the head's looks at its shards:
+SHARD_RESTARTS = 20
+WATCH_EVERY = 2.0
 
 
 def split(options: FleetOptions, shards: int) -> list[FleetOptions]:
@@ -93,6 +99,10 @@ class FleetShard:
         self.task = asyncio.ensure_future(fleet.run())
         return self.api.url, ray.get_runtime_context().get_node_id()
 
+    async def running(self) -> bool:
+        """Whether the stations run: not so in an actor Ray has just started again."""
+        return self.task is not None
+
     async def stop(self) -> dict[str, Any]:
         """A controlled stop of every station of the shard; the shard's last summary."""
         assert self.fleet is not None and self.api is not None and self.task is not None
@@ -120,9 +130,12 @@ class RayFleet:
         self.address = address
         self.shard_host = shard_host or ("127.0.0.1" if address is None else None)
         self.actors: list[Any] = []
+        self.parts: list[FleetOptions] = []
+        # Read by the one view at each request: a restarted shard's entry is replaced in place.
         self.shards: list[Shard] = []
         self.token = new_token()  # the shards' APIs answer the head only
         self.last: list[dict[str, Any]] = []
+        self._watch: asyncio.Task[None] | None = None
 
     def connect(self) -> int:
         """Join the Ray cluster at `address` (None: start Ray here); the number of shards."""
@@ -150,7 +163,9 @@ class RayFleet:
         parts = split(self.options, count)
         cpus = cluster_cpus()
         # One core each while there are enough; else an equal share, so that all start.
-        actor = ray.remote(num_cpus=min(1.0, cpus / len(parts)))(FleetShard)
+        actor = ray.remote(num_cpus=min(1.0, cpus / len(parts)), max_restarts=SHARD_RESTARTS)(
+            FleetShard
+        )
         self.actors = [actor.options(scheduling_strategy="SPREAD").remote() for _ in parts]
         answers = await asyncio.gather(
             *(
@@ -167,12 +182,40 @@ class RayFleet:
             self.actors = [a for a, answer in started if isinstance(answer, tuple)]
             await self.stop()
             raise next(e for e in answers if isinstance(e, BaseException))
-        self.shards = [
+        self.parts = parts
+        self.shards[:] = [
             Shard(url, p.first, p.count, self.token, node)
             for (url, node), p in zip(where, parts, strict=True)
         ]
         log.info("%d shards started: %s", len(self.shards), ", ".join(s.url for s in self.shards))
+        self._watch = asyncio.ensure_future(self._watch_shards())
         return self.shards
+
+    async def _watch_shards(self) -> None:
+        """Start again the stations of a shard Ray has restarted."""
+        while True:
+            await asyncio.sleep(WATCH_EVERY)
+            for k, actor in enumerate(self.actors):
+                try:
+                    async with asyncio.timeout(5 * WATCH_EVERY):
+                        if await actor.running.remote():
+                            continue
+                        url, node = await actor.start.remote(
+                            self.parts[k], self.shard_host, self.token
+                        )
+                except Exception as exc:  # restarting, or gone for good: the view says so
+                    log.debug("shard %d: %s", k + 1, exc)
+                    continue
+                old = self.shards[k]
+                self.shards[k] = replace(old, url=url, node=node, restarts=old.restarts + 1)
+                log.warning(
+                    "shard %d (stations %d to %d) was started again by Ray at %s: its stations "
+                    "start again",
+                    k + 1,
+                    old.first,
+                    old.first + old.count - 1,
+                    url,
+                )
 
     def api(self, gate: Gate | None = None) -> ShardedFleetApi:
         return ShardedFleetApi(self.shards, self.options.id_prefix, gate)
@@ -181,9 +224,20 @@ class RayFleet:
         """Every shard stops as one fleet does on SIGTERM, all at once; then Ray."""
         import ray
 
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+            self._watch = None
         if self.actors:
             async with asyncio.timeout(STOP_TIMEOUT):
-                self.last = list(await asyncio.gather(*(a.stop.remote() for a in self.actors)))
+                ends = await asyncio.gather(
+                    *(a.stop.remote() for a in self.actors), return_exceptions=True
+                )
+            # A shard gone for good has no last summary: the others' are added up.
+            self.last = [end for end in ends if isinstance(end, dict)]
+            for k, end in enumerate(ends):
+                if not isinstance(end, dict):
+                    log.error("shard %d did not stop cleanly: %s", k + 1, end)
             for actor in self.actors:
                 ray.kill(actor)
             self.actors = []

@@ -1,11 +1,13 @@
 """The fleet in two shards on a local Ray: the stations split without overlap, one view of
-them all (totals, shard health, paging, a station's routes forwarded to its shard), and a
+them all (totals, shard health, paging, a station's routes forwarded to its shard), a shard
+whose process dies started again with its stations recovered from their state folder, and a
 controlled stop that drains every shard (nothing lost). Kept small: Ray's start is most of it."""
 
 from __future__ import annotations
 
 import asyncio
 import resource
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -40,13 +42,18 @@ async def get(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
         return answer.status, await answer.json()
 
 
-async def test_two_shards_on_a_local_ray() -> None:
+async def test_two_shards_on_a_local_ray(tmp_path: Path) -> None:
     ray.init(address="local", num_cpus=2, object_store_memory=80 * 1024 * 1024,
              include_dashboard=False, log_to_driver=False)  # fmt: skip
     try:
         async with CentralSystem(heartbeat_interval=60) as csms:
             options = FleetOptions(
-                csms_url=csms.url, count=6, connectors=1, scenario=BUSY, ramp_up=50.0
+                csms_url=csms.url,
+                count=6,
+                connectors=1,
+                scenario=BUSY,
+                ramp_up=50.0,
+                state_dir=tmp_path / "state",
             )
             head = RayFleet(options, shards=2)
             shards = await head.start()
@@ -78,16 +85,37 @@ async def test_two_shards_on_a_local_ray() -> None:
                     # Two processes: each shard its own, on the one node of a local Ray.
                     assert {s["url"] for s in whole["shards"]} == {s.url for s in shards}
                     assert len({s["node"] for s in whole["shards"]}) == 1
+                    assert [s["restarts"] for s in whole["shards"]] == [0, 0]
+
+                    # The second shard's process dies with a session on each of its stations:
+                    # Ray starts it again, the head its stations, which recover from their
+                    # state folder (the interrupted sessions end with PowerLoss, new ones begin).
+                    ray.kill(head.actors[1], no_restart=False)
+                    async with asyncio.timeout(START):
+                        while True:
+                            status, whole = await get(http, f"{api.url}/api/fleet")
+                            ended = [
+                                len(csms.record(f"FLEET-{n}").finished_transactions)
+                                for n in range(4, 7)
+                            ]
+                            if status == 200 and whole["sessions"] == 6 and min(ended) == 1:
+                                break
+                            await asyncio.sleep(0.5)
+                    assert [s["restarts"] for s in whole["shards"]] == [0, 1]
+                    assert whole["shardsDown"] == 0
                 assert set(csms.stations) == {f"FLEET-{n}" for n in range(1, 7)}
             finally:
                 await api.stop()
                 await head.stop()
             # The controlled stop drained both shards: every session stopped at the central
-            # system, nothing left queued.
+            # system, nothing left queued; the second shard's stations had two sessions each,
+            # the one its death cut short and the one the stop ended.
             for n in range(1, 7):
                 record = csms.record(f"FLEET-{n}")
                 assert record.open_transactions == {}, (n, record.open_transactions)
-                assert len(record.finished_transactions) >= 1
+                assert len(record.finished_transactions) == (1 if n <= 3 else 2), n
+                reasons = {tx.stop_reason for tx in record.finished_transactions}
+                assert reasons == {"PowerLoss"}, (n, reasons)
             assert sum(part["queuedMessages"] for part in head.last) == 0
         if resource.getrlimit(resource.RLIMIT_NOFILE)[1] != resource.RLIM_INFINITY:
             # A shard given more stations than its process may open: said at the start, and

@@ -31,6 +31,7 @@ from ocpp_station.fleet.fleet import (
     SPREADS,
     Fleet,
     FleetOptions,
+    SourceAddressError,
 )
 from ocpp_station.fleet.layout import FleetLayout, LayoutError, claim
 from ocpp_station.fleet.scenario import Scenario, ScenarioError, load_scenario
@@ -245,7 +246,7 @@ async def main_on_ray(args: argparse.Namespace, options: FleetOptions, gate: Gat
         lock = claim_state_dir(options, min(head.connect(), options.count))
         try:
             await head.start()
-        except FileLimitError as exc:
+        except (FileLimitError, SourceAddressError) as exc:
             # Raised in a shard: Ray's error carries the shard's own as its cause.
             raise UsageError(f"a shard: {getattr(exc, 'cause', exc)}") from None
         api = head.api(gate)
@@ -291,7 +292,7 @@ async def main(args: argparse.Namespace) -> int:
             held.callback(database.close)
         try:
             fleet = Fleet(options, store_for=database.station if database is not None else None)
-        except FileLimitError as exc:
+        except (FileLimitError, SourceAddressError) as exc:
             raise UsageError(str(exc)) from None
         api = FleetApi(fleet, gate)
 

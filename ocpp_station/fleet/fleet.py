@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -100,6 +101,25 @@ class FleetOptions:
         if not self.source_addresses:
             return None
         return self.source_addresses[(index - 1) % len(self.source_addresses)]
+
+
+class SourceAddressError(ValueError):
+    """A source address this machine does not have."""
+
+
+def check_source_addresses(addresses: tuple[str, ...]) -> None:
+    """Each address must be one of this machine's: one that is not would fail every connection
+    of its stations with EADDRNOTAVAIL, one by one (on a cluster, each node has its own)."""
+    for address in addresses:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((address, 0))
+            except OSError as exc:
+                raise SourceAddressError(
+                    f"--source-address {address} is not an address of {socket.gethostname()}: "
+                    f"{exc.strerror or exc}"
+                ) from None
 
 
 class FleetStats:
@@ -271,6 +291,7 @@ class Fleet:
             raise ValueError("a fleet has at least one station")
         if not options.ramp_up > 0:
             raise ValueError("the ramp-up rate must be positive")
+        check_source_addresses(options.source_addresses)
         # A socket per station: a count this process cannot open is said now (FileLimitError),
         # not as connections failing one by one at the end of the ramp-up.
         make_room(

@@ -33,6 +33,8 @@ def _refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["--count", "2", "--transport", "carrier-pigeon"], "invalid choice"),
         (["--count", "2", "--spread", "random"], "invalid choice"),
         (["--count", "2", "--source-address", "localhost"], "expected an IP address"),
+        # TEST-NET-3: an address of no machine here.
+        (["--count", "2", "--source-address", "203.0.113.7"], "203.0.113.7 is not an address of"),
         (["--count", "2", "--csms", "http://x"], "--csms"),
         (["--count", "2", "--ray", "--shards", "3"], "--shards 3 is more than the 2 stations"),
     ],

@@ -24,6 +24,7 @@ from ocpp_station.argtypes import (
 )
 from ocpp_station.control.gate import Gate
 from ocpp_station.file_limit import FileLimitError
+from ocpp_station.fleet import layout
 from ocpp_station.fleet.api import FleetApi
 from ocpp_station.fleet.fleet import (
     DEFAULT_CONTROL_PORT,
@@ -33,7 +34,6 @@ from ocpp_station.fleet.fleet import (
     FleetOptions,
     SourceAddressError,
 )
-from ocpp_station.fleet.layout import FleetLayout, LayoutError, claim
 from ocpp_station.fleet.scenario import Scenario, ScenarioError, load_scenario
 from ocpp_station.fleet.sharded_api import add_up
 from ocpp_station.httpserver import HttpServer
@@ -209,9 +209,14 @@ async def _serve(api: HttpServer, args: argparse.Namespace, gate: Gate) -> None:
     gate.announce()
 
 
+def fleet_layout(options: FleetOptions, shards: int) -> layout.FleetLayout:
+    return layout.FleetLayout(options.id_prefix, options.first, options.count, shards)
+
+
 def claim_state_dir(options: FleetOptions, shards: int) -> IO[str] | None:
     """The fleet's state folder for this process alone (the lock, held while the returned
-    file is open), and checked to hold no stations this fleet would miss (layout.py)."""
+    file is open), and checked to hold no stations this fleet would miss (layout.py; the
+    caller records the layout once the fleet has started)."""
     folder = options.state_dir
     if folder is None:
         return None
@@ -223,12 +228,17 @@ def claim_state_dir(options: FleetOptions, shards: int) -> IO[str] | None:
     except OSError as exc:
         raise UsageError(f"--state-dir {folder}: {exc.strerror or exc}") from None
     try:
-        claim(folder, FleetLayout(options.id_prefix, options.first, options.count, shards))
-    except (LayoutError, OSError) as exc:
+        layout.check(folder, fleet_layout(options, shards))
+    except (layout.LayoutError, OSError) as exc:
         if lock is not None:
             lock.close()
         raise UsageError(f"--state-dir: {exc}") from None
     return lock
+
+
+def record_layout(options: FleetOptions, shards: int) -> None:
+    if options.state_dir is not None:
+        layout.record(options.state_dir, fleet_layout(options, shards))
 
 
 async def main_on_ray(args: argparse.Namespace, options: FleetOptions, gate: Gate) -> int:
@@ -243,12 +253,14 @@ async def main_on_ray(args: argparse.Namespace, options: FleetOptions, gate: Gat
     lock = None
     try:
         # The shards' folders are DIR/shard-K: the split is known once Ray is there.
-        lock = claim_state_dir(options, min(head.connect(), options.count))
+        shards = min(head.connect(), options.count)
+        lock = claim_state_dir(options, shards)
         try:
             await head.start()
         except (FileLimitError, SourceAddressError) as exc:
             # Raised in a shard: Ray's error carries the shard's own as its cause.
             raise UsageError(f"a shard: {getattr(exc, 'cause', exc)}") from None
+        record_layout(options, shards)
         api = head.api(gate)
         await _serve(api, args, gate)
         reporter = asyncio.ensure_future(_report(api.whole, args.summary_every))
@@ -294,6 +306,7 @@ async def main(args: argparse.Namespace) -> int:
             fleet = Fleet(options, store_for=database.station if database is not None else None)
         except (FileLimitError, SourceAddressError) as exc:
             raise UsageError(str(exc)) from None
+        record_layout(options, 0)
         api = FleetApi(fleet, gate)
 
         async def summary() -> dict[str, Any]:

@@ -50,8 +50,8 @@ class FleetLayout:
         )
 
 
-def claim(folder: Path, layout: FleetLayout) -> None:
-    """Check `layout` against the fleet `folder` served before (if any), then record it."""
+def check(folder: Path, layout: FleetLayout) -> None:
+    """Refuse `layout` if the fleet `folder` served before has stations it would miss."""
     path = folder / LAYOUT_FILE
     try:
         earlier = FleetLayout(**json.loads(path.read_text(encoding="utf-8")))
@@ -65,6 +65,12 @@ def claim(folder: Path, layout: FleetLayout) -> None:
             f"{layout.describe()}: some stations would not find what they still owe the "
             f"central system. Run it as before ({earlier.arguments()}), or give another folder"
         )
+
+
+def record(folder: Path, layout: FleetLayout) -> None:
+    """Remember `layout` as the fleet `folder` serves (once it has started: a run refused
+    at its start changes nothing)."""
+    path = folder / LAYOUT_FILE
     # Written aside and renamed: a process killed halfway leaves the old record, never half.
     aside = path.with_suffix(".json.new")
     aside.write_text(json.dumps(asdict(layout)) + "\n", encoding="utf-8")

@@ -31,9 +31,9 @@ STOP_TIMEOUT = 180.0
 # A shard whose process dies (killed, out of memory, its node lost) is started again by Ray, at
 # most this many times, and the head then starts its stations again: with a state folder they
 # recover as after a power cut (interrupted sessions end with PowerLoss), without one they boot
-# afresh. Seconds between the head's looks at its shards:
+# afresh.
 SHARD_RESTARTS = 20
-WATCH_EVERY = 2.0
+WATCH_EVERY = 2.0  # seconds between the head's looks at its shards
 
 
 def split(options: FleetOptions, shards: int) -> list[FleetOptions]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from ocpp_station.argtypes import UsageError
-from ocpp_station.fleet.cli import claim_state_dir
+from ocpp_station.fleet.cli import claim_state_dir, record_layout
 from ocpp_station.fleet.fleet import FleetOptions
-from ocpp_station.fleet.layout import LAYOUT_FILE, FleetLayout, LayoutError, claim
+from ocpp_station.fleet.layout import LAYOUT_FILE, FleetLayout, LayoutError, check, record
 
 
 def layout(
@@ -40,30 +40,31 @@ def test_a_sharded_fleet_keeps_its_split() -> None:
 
 
 def test_the_folder_remembers_and_refuses_with_what_to_run(tmp_path: Path) -> None:
-    claim(tmp_path, layout(count=20000, shards=2))
+    check(tmp_path, layout(count=7))  # a folder that served no fleet: anything goes
+    record(tmp_path, layout(count=20000, shards=2))
     assert json.loads((tmp_path / LAYOUT_FILE).read_text()) == {
         "id_prefix": "FLEET-", "first": 1, "count": 20000, "shards": 2,
     }  # fmt: skip
     with pytest.raises(LayoutError) as refused:
-        claim(tmp_path, layout(count=10000))
+        check(tmp_path, layout(count=10000))
     assert str(refused.value) == (
         f"{tmp_path} holds the state of FLEET-1..FLEET-20000 in 2 shards, and this fleet is "
         "FLEET-1..FLEET-10000 in one process: some stations would not find what they still "
         "owe the central system. Run it as before (--id-prefix FLEET- --first 1 --count 20000 "
         "--ray --shards 2), or give another folder"
     )
-    assert json.loads((tmp_path / LAYOUT_FILE).read_text())["count"] == 20000  # unchanged
-    claim(tmp_path, layout(count=20000, shards=2))  # as before: fine
+    check(tmp_path, layout(count=20000, shards=2))  # as before: fine
     (tmp_path / LAYOUT_FILE).write_text("{not json")
     with pytest.raises(LayoutError, match="cannot be read"):
-        claim(tmp_path, layout())
+        check(tmp_path, layout())
 
 
 def test_a_grown_fleet_is_remembered_grown(tmp_path: Path) -> None:
-    claim(tmp_path, layout(count=10))
-    claim(tmp_path, layout(count=30))
+    record(tmp_path, layout(count=10))
+    check(tmp_path, layout(count=30))
+    record(tmp_path, layout(count=30))
     with pytest.raises(LayoutError, match=r"FLEET-1\.\.FLEET-30 in one process"):
-        claim(tmp_path, layout(count=10))
+        check(tmp_path, layout(count=10))
 
 
 def test_the_folder_is_for_one_fleet_at_a_time(tmp_path: Path) -> None:
@@ -78,6 +79,12 @@ def test_the_folder_is_for_one_fleet_at_a_time(tmp_path: Path) -> None:
     again = claim_state_dir(options, 0)  # free once the first one let go
     if again is not None:
         again.close()
+    options.count = 4  # nothing recorded yet (no fleet started): fine
+    smaller = claim_state_dir(options, 0)
+    if smaller is not None:
+        smaller.close()
+    options.count = 5
+    record_layout(options, 0)  # the fleet of 5 started
     options.count = 4
     with pytest.raises(UsageError, match=r"--state-dir: .* the state of FLEET-1\.\.FLEET-5 "):
         claim_state_dir(options, 0)

@@ -61,16 +61,21 @@ async def head() -> AsyncIterator[tuple[CentralSystem, str, list[Fleet]]]:
                 await api.stop()
 
 
+async def connected(http: aiohttp.ClientSession, url: str, count: int) -> Any:
+    """The view's /api/fleet once `count` stations are connected."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            async with http.get(f"{url}/api/fleet") as answer:
+                whole = await answer.json()
+            if whole["connected"] == count:
+                return whole
+            await asyncio.sleep(0.1)
+
+
 async def test_one_view_of_the_shards(head: tuple[CentralSystem, str, list[Fleet]]) -> None:
     csms, url, fleets = head
     async with aiohttp.ClientSession() as http:
-        async with asyncio.timeout(WAIT):
-            while True:
-                async with http.get(f"{url}/api/fleet") as answer:
-                    whole = await answer.json()
-                if whole["connected"] == 6:
-                    break
-                await asyncio.sleep(0.2)
+        whole = await connected(http, url, 6)
         assert whole["stations"] == 6 and whole["registration"] == {"Accepted": 6}
         assert [(s["first"], s["count"], s["ok"], s["connected"]) for s in whole["shards"]] == [
             (1, 3, True, 3),
@@ -128,13 +133,7 @@ async def test_a_shard_that_does_not_answer_is_named() -> None:
             for n in range(1, 4):
                 await csms.wait_for_station(f"FLEET-{n}", timeout=WAIT)
             async with aiohttp.ClientSession() as http:
-                async with asyncio.timeout(WAIT):
-                    while True:
-                        async with http.get(f"{whole.url}/api/fleet") as answer:
-                            summary = await answer.json()
-                        if summary["connected"] == 3:
-                            break
-                        await asyncio.sleep(0.1)
+                summary = await connected(http, whole.url, 3)
                 async with http.get(f"{whole.url}/api/stations?offset=1&limit=4") as answer:
                     page = await answer.json()
                 async with http.get(f"{whole.url}/api/stations/FLEET-5/status") as answer:

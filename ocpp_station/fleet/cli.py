@@ -160,7 +160,8 @@ def options_from(args: argparse.Namespace) -> FleetOptions:
         first=args.first,
         connectors=args.connectors,
         scenario=scenario,
-        state_dir=args.state_dir,
+        # Absolute: a shard on another node of a cluster runs in a folder of its own.
+        state_dir=args.state_dir.resolve() if args.state_dir else None,
         ramp_up=args.ramp_up,
         autopilot=not args.no_autopilot,
         station=StationOptions(

@@ -118,3 +118,14 @@ def test_spread_by_identity_is_the_same_on_every_machine() -> None:
     assert FleetOptions(csms_url="ws://a", count=3).source_for(2) is None
     with pytest.raises(ValueError, match="spread is one of round-robin, identity"):
         FleetOptions(csms_url="ws://a", count=3, spread="random")
+
+
+def test_the_state_folder_is_made_absolute() -> None:
+    """A shard on another node of a cluster does not run in this folder: the path it gets
+    means the same there."""
+    from ocpp_station.cli import build_parser
+    from ocpp_station.fleet.cli import options_from
+
+    args = build_parser().parse_args(["fleet", "--count", "2", "--csms", "ws://a:9000",
+                                      "--state-dir", "fleet-state"])  # fmt: skip
+    assert options_from(args).state_dir == Path.cwd() / "fleet-state"

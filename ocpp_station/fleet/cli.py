@@ -47,6 +47,13 @@ MAX_STATIONS = 100_000
 STATION_LOGGERS = ("ocpp_station.runtime", "ocpp_station.transport", "ocpp_station.station")
 
 
+def quiet_stations() -> None:
+    """Below DEBUG, the stations' own loggers say only warnings and errors."""
+    if logging.getLogger().level >= logging.INFO:
+        for name in STATION_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _count(text: str) -> int:
     value = whole_number(text)
     if not 1 <= value <= MAX_STATIONS:
@@ -250,7 +257,12 @@ async def main_on_ray(args: argparse.Namespace, options: FleetOptions, gate: Gat
         raise UsageError("--ray needs Ray: pip install 'ocpp-station[ray]'") from None
     if args.shards is not None and args.shards > options.count:
         raise UsageError(f"--shards {args.shards} is more than the {options.count} stations")
-    head = RayFleet(options, shards=args.shards, address=args.ray or None)
+    head = RayFleet(
+        options,
+        shards=args.shards,
+        address=args.ray or None,
+        log_level=logging.getLevelName(logging.getLogger().level),
+    )
     lock = None
     try:
         # The shards' folders are DIR/shard-K: the split is known once Ray is there.
@@ -286,9 +298,7 @@ async def main(args: argparse.Namespace) -> int:
     """Run the fleet until cancelled (SIGINT/SIGTERM: every station shuts down as SIGTERM
     does for one). Raises UsageError for bad arguments."""
     options = options_from(args)
-    if logging.getLogger().level >= logging.INFO:
-        for name in STATION_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_stations()
     gate = Gate.for_address(args.control[0], args.control_token)
     if args.ray is not None:
         return await main_on_ray(args, options, gate)

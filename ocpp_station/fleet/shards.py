@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -77,13 +79,21 @@ class FleetShard:
         self.api: FleetApi | None = None
         self.task: asyncio.Task[None] | None = None
 
-    async def start(self, options: FleetOptions, host: str | None, token: str) -> tuple[str, str]:
+    async def start(
+        self, options: FleetOptions, host: str | None, token: str, log_level: str = "INFO"
+    ) -> tuple[str, str]:
         """Start the shard's stations and its API on `host` (None: the address of this
         actor's node, which the head on another node can reach) on a free port; its URL and
-        the ID of the node it runs on."""
+        the ID of the node it runs on. The shard logs as the fleet's own process does, at
+        `log_level`, on its stderr, which Ray passes to the head's."""
         import ray
 
+        from ocpp_station.cli import configure_logging
+        from ocpp_station.fleet.cli import quiet_stations
         from ocpp_station.storage.fleet import FleetDatabase
+
+        configure_logging(log_level)
+        quiet_stations()
 
         if host is None:
             host = str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
@@ -122,10 +132,13 @@ class RayFleet:
         shards: int | None = None,
         address: str | None = None,
         shard_host: str | None = None,
+        log_level: str = "INFO",
     ) -> None:
         """`shard_host`: where the shards' APIs listen; default: 127.0.0.1 on a Ray started
-        here, each node's own address on a cluster."""
+        here, each node's own address on a cluster. `log_level`: the shards' log, passed on to
+        this process's stderr by Ray."""
         self.options = options
+        self.log_level = log_level
         self.wanted = shards
         self.address = address
         self.shard_host = shard_host or ("127.0.0.1" if address is None else None)
@@ -141,6 +154,10 @@ class RayFleet:
         """Join the Ray cluster at `address` (None: start Ray here); the number of shards."""
         import ray
 
+        if not sys.stderr.isatty():
+            # The shards' lines come through Ray, prefixed "(FleetShard pid=N)": in a log file
+            # without the terminal's colour codes around the prefix.
+            os.environ.setdefault("RAY_COLOR_PREFIX", "0")
         if not ray.is_initialized():
             # Ray puts its own SIGTERM handler in this process (a stack trace, then the end):
             # ours goes back, so that SIGTERM stops every shard and drains their queues.
@@ -148,9 +165,9 @@ class RayFleet:
             if self.address is None:
                 # "local": a Ray of our own, never a cluster already running on this machine
                 # (ray.init without an address joins the one `ray start` left there).
-                ray.init(address="local", include_dashboard=False, log_to_driver=False)
+                ray.init(address="local", include_dashboard=False)
             else:
-                ray.init(address=self.address, log_to_driver=False)
+                ray.init(address=self.address)
             for sig, handler in ours.items():
                 if handler is not None:
                     signal.signal(sig, handler)
@@ -169,7 +186,7 @@ class RayFleet:
         self.actors = [actor.options(scheduling_strategy="SPREAD").remote() for _ in parts]
         answers = await asyncio.gather(
             *(
-                a.start.remote(p, self.shard_host, self.token)
+                a.start.remote(p, self.shard_host, self.token, self.log_level)
                 for a, p in zip(self.actors, parts, strict=True)
             ),
             return_exceptions=True,
@@ -201,7 +218,7 @@ class RayFleet:
                         if await actor.running.remote():
                             continue
                         url, node = await actor.start.remote(
-                            self.parts[k], self.shard_host, self.token
+                            self.parts[k], self.shard_host, self.token, self.log_level
                         )
                 except Exception as exc:  # restarting, or gone for good: the view says so
                     log.debug("shard %d: %s", k + 1, exc)

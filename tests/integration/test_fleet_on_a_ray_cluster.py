@@ -5,6 +5,7 @@ after SIGTERM every session stopped, the shards gone and the cluster still up.""
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import sys
 from pathlib import Path
@@ -72,7 +73,11 @@ async def test_a_fleet_on_a_cluster_it_did_not_start(csms: CentralSystem, tmp_pa
             proc.send_signal(signal.SIGTERM)
             async with asyncio.timeout(START):
                 code = await proc.wait()
-        assert code == 0, (tmp_path / "fleet.log").read_text()[-3000:]
+        logged = (tmp_path / "fleet.log").read_text()
+        assert code == 0, logged[-3000:]
+        # The shards' log on the head's stderr, through Ray, without colour codes in a file.
+        assert re.search(r"^\(FleetShard pid=\d+(, ip=\S+)?\) \S+Z WARNING ", logged, re.M), logged
+        assert "\x1b[36m" not in logged
         # The controlled stop drained both shards: every session stopped at the central system.
         for n in range(1, COUNT + 1):
             record = csms.record(f"FLEET-{n}")

@@ -268,7 +268,9 @@ async def run_size(
             csms_cpu_cores=(stats1["cpuSeconds"] - stats0["cpuSeconds"]) / (t1 - t0),
         )
     finally:
+        stopping = time.monotonic()
         code = await stop(fleet)
+        result["stop_s"] = time.monotonic() - stopping
         await asyncio.sleep(1)
         final = await csms_stats(http, apis)
         await http.close()
@@ -306,7 +308,8 @@ def show(r: dict[str, Any]) -> None:
         split = ", ".join(f"{k} {v:.0f} us" for k, v in r["cpu_us_per_frame_parts"].items())
         print(f"{'':>6}  CPU per frame: {split}")
     print(
-        f"{'':>6}  after SIGTERM (exit {r['exit_code']}): accepted {r['accepted']}, "
+        f"{'':>6}  after SIGTERM (exit {r['exit_code']} in {r['stop_s']:.1f} s): "
+        f"accepted {r['accepted']}, "
         f"transactions started {r['started']}, stopped {r['stopped']}, lost {r['lost']}, "
         f"duplicates {r['duplicates']}, unknown stops {r['unknown_stops']}, "
         f"refused at capacity {r['refused']}"

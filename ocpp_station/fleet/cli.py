@@ -262,6 +262,7 @@ async def main_on_ray(args: argparse.Namespace, options: FleetOptions, gate: Gat
         shards=args.shards,
         address=args.ray or None,
         log_level=logging.getLevelName(logging.getLogger().level),
+        loop=args.loop,
     )
     lock = None
     try:

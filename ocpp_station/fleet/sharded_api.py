@@ -154,6 +154,7 @@ class ShardedFleetApi(HttpServer):
                     "frames": sum(answer["messages"].values()),
                     "cpuSeconds": answer["process"]["cpuSeconds"],
                     "rssBytes": answer["process"]["rssBytes"],
+                    "loop": answer["process"]["loop"],
                 }
             health.append(entry)
         # Every station of the fleet, counted whether its shard answers or not: "3 of 6

@@ -133,12 +133,15 @@ class RayFleet:
         address: str | None = None,
         shard_host: str | None = None,
         log_level: str = "INFO",
+        loop: str = "auto",
     ) -> None:
         """`shard_host`: where the shards' APIs listen; default: 127.0.0.1 on a Ray started
         here, each node's own address on a cluster. `log_level`: the shards' log, passed on to
-        this process's stderr by Ray."""
+        this process's stderr by Ray. `loop`: the shards' event loop, as `--loop` (Ray runs an
+        async actor on uvloop where installed; "asyncio" asks it not to)."""
         self.options = options
         self.log_level = log_level
+        self.loop = loop
         self.wanted = shards
         self.address = address
         self.shard_host = shard_host or ("127.0.0.1" if address is None else None)
@@ -149,6 +152,7 @@ class RayFleet:
         self.token = new_token()  # the shards' APIs answer the head only
         self.last: list[dict[str, Any]] = []
         self._watch: asyncio.Task[None] | None = None
+        self._joined = False  # this head called ray.init (and so ends with ray.shutdown)
 
     def connect(self) -> int:
         """Join the Ray cluster at `address` (None: start Ray here); the number of shards."""
@@ -171,6 +175,7 @@ class RayFleet:
             for sig, handler in ours.items():
                 if handler is not None:
                     signal.signal(sig, handler)
+            self._joined = True
         return max(1, self.wanted or int(cluster_cpus()))
 
     async def start(self) -> list[Shard]:
@@ -183,7 +188,10 @@ class RayFleet:
         actor = ray.remote(num_cpus=min(1.0, cpus / len(parts)), max_restarts=SHARD_RESTARTS)(
             FleetShard
         )
-        self.actors = [actor.options(scheduling_strategy="SPREAD").remote() for _ in parts]
+        placement: dict[str, Any] = {"scheduling_strategy": "SPREAD"}
+        if self.loop == "asyncio":
+            placement["runtime_env"] = {"env_vars": {"RAY_USE_UVLOOP": "0"}}
+        self.actors = [actor.options(**placement).remote() for _ in parts]
         answers = await asyncio.gather(
             *(
                 a.start.remote(p, self.shard_host, self.token, self.log_level)
@@ -258,5 +266,7 @@ class RayFleet:
             for actor in self.actors:
                 ray.kill(actor)
             self.actors = []
-        if self.address is None:
+        if self._joined:
+            # A Ray started here ends with it; a cluster joined goes on (only we leave it).
             ray.shutdown()
+            self._joined = False

@@ -6,6 +6,7 @@ controlled stop that drains every shard (nothing lost). Kept small: Ray's start 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import resource
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,9 @@ async def test_two_shards_on_a_local_ray(tmp_path: Path) -> None:
                             await asyncio.sleep(0.5)
                     assert [s["restarts"] for s in whole["shards"]] == [0, 1]
                     assert whole["shardsDown"] == 0
+                    # Ray runs an async actor on uvloop where it is installed, as --loop auto.
+                    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+                    assert [s["loop"] for s in whole["shards"]] == [loop, loop]
                 assert set(csms.stations) == {f"FLEET-{n}" for n in range(1, 7)}
             finally:
                 await api.stop()
@@ -117,6 +121,24 @@ async def test_two_shards_on_a_local_ray(tmp_path: Path) -> None:
                 reasons = {tx.stop_reason for tx in record.finished_transactions}
                 assert reasons == {"PowerLoss"}, (n, reasons)
             assert sum(part["queuedMessages"] for part in head.last) == 0
+            assert ray.is_initialized()  # the test's own Ray: the head left it running
+
+            # --loop asyncio: the shard on asyncio's own loop.
+            plain = RayFleet(
+                FleetOptions(csms_url=csms.url, count=1, first=7, connectors=1, autopilot=False),
+                shards=1,
+                loop="asyncio",
+            )
+            await plain.start()
+            view = plain.api()
+            await view.start("127.0.0.1", 0)
+            try:
+                async with aiohttp.ClientSession() as http:
+                    status, whole = await get(http, f"{view.url}/api/fleet")
+            finally:
+                await view.stop()
+                await plain.stop()
+            assert [s["loop"] for s in whole["shards"]] == ["asyncio"]
         if resource.getrlimit(resource.RLIMIT_NOFILE)[1] != resource.RLIM_INFINITY:
             # A shard given more stations than its process may open: said at the start, and
             # no shard is left running (the other one stopped again).

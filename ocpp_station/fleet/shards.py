@@ -153,10 +153,15 @@ class RayFleet:
         self.last: list[dict[str, Any]] = []
         self._watch: asyncio.Task[None] | None = None
         self._joined = False  # this head called ray.init (and so ends with ray.shutdown)
+        self._count: int | None = None  # shards, once connect() has decided
 
     def connect(self) -> int:
-        """Join the Ray cluster at `address` (None: start Ray here); the number of shards."""
+        """Join the Ray cluster at `address` (None: start Ray here); the number of shards,
+        decided once: the state folder's layout and the split must agree on it."""
         import ray
+
+        if self._count is not None:
+            return self._count
 
         if not sys.stderr.isatty():
             # The shards' lines come through Ray, prefixed "(FleetShard pid=N)": in a log file
@@ -176,7 +181,8 @@ class RayFleet:
                 if handler is not None:
                     signal.signal(sig, handler)
             self._joined = True
-        return max(1, self.wanted or int(cluster_cpus()))
+        self._count = max(1, self.wanted or int(cluster_cpus()))
+        return self._count
 
     async def start(self) -> list[Shard]:
         import ray
